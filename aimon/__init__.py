@@ -1,0 +1,58 @@
+"""aimon: watch machine-learning models in production.
+
+>>> import aimon
+>>> mon = aimon.Monitor("fraud", version="1.4.0", window="5m")
+>>> @mon.watch
+... def predict(features: dict) -> float:
+...     return 0.07
+>>> predict({"age": 41, "amount": 120.5, "country": "DE"})
+0.07
+>>> mon.snapshot().count
+1
+>>> mon.close()
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aimon.collectors.decorator import monitor
+from aimon.errors import AimonError, ConfigError, MalformedEventError
+from aimon.events import Event, EventCodec, FieldMap
+from aimon.exporters.http import MetricsServer, make_asgi_app, make_wsgi_app
+from aimon.exporters.prometheus import AimonCollector
+from aimon.monitors import Monitor, get_monitor
+from aimon.snapshot import Snapshot
+
+__all__ = [
+    "AimonCollector",
+    "AimonError",
+    "ConfigError",
+    "Event",
+    "EventCodec",
+    "FieldMap",
+    "MalformedEventError",
+    "MetricsServer",
+    "Monitor",
+    "Snapshot",
+    "__version__",
+    "get_monitor",
+    "make_asgi_app",
+    "make_wsgi_app",
+    "monitor",
+    "serve",
+]
+
+__version__ = "0.1.0"
+
+
+def serve(host: str = "127.0.0.1", port: int = 9108, monitors: Any = None) -> MetricsServer:
+    """Serve ``/metrics``, ``/healthz`` and ``/status`` for several monitors at once.
+
+    With ``monitors=None`` every monitor alive in the process is served (read at each
+    scrape, so monitors created later appear too).
+    """
+    from aimon.monitors import _LIVE_MONITORS
+
+    source = monitors if monitors is not None else (lambda: sorted(_LIVE_MONITORS, key=repr))
+    return MetricsServer(source, host=host, port=port)

@@ -1,0 +1,202 @@
+"""The in-process collector: decorators that record each call of a predict function.
+
+The hot path is written for speed on purpose: read a clock, call the user's function, read the
+clock again, append one tuple to the monitor's bounded buffer. Features and payload sizes are
+computed later from the recorded arguments, in the fold step, off the caller's time.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+
+from aimon.features import FeatureExtractor
+
+if TYPE_CHECKING:
+    from aimon.monitors import Monitor
+
+__all__ = ["monitor", "wrap"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def wrap(
+    mon: Monitor, fn: F, *, features: bool | FeatureExtractor = True, sizes: bool = True
+) -> F:
+    """Wrap ``fn`` (sync or async function, method, classmethod or staticmethod) so each call
+    is recorded by ``mon``. See :meth:`aimon.Monitor.watch`.
+
+    Raises:
+        TypeError: ``fn`` is not callable, or is a generator function (its work happens
+            after the call returns, so its latency cannot be measured by wrapping the call).
+    """
+    if isinstance(fn, classmethod | staticmethod):
+        inner = wrap(mon, fn.__func__, features=features, sizes=sizes)
+        return cast(F, type(fn)(inner))
+    if not callable(fn):
+        raise TypeError(f"aimon can only watch callables, got {type(fn).__name__}")
+    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        raise TypeError(
+            f"aimon cannot watch generator function {fn.__qualname__!r}: "
+            "wrap the function that consumes it, or record with Monitor.observe()"
+        )
+    from aimon.monitors import Capture
+
+    capture = Capture(features=features, sizes=sizes, skip_first=_takes_self(fn))
+    if not capture.features and not capture.sizes:
+        capture_or_none: Capture | None = None
+    else:
+        capture_or_none = capture
+    if inspect.iscoroutinefunction(fn):
+        return cast(F, _async_wrapper(mon, fn, capture_or_none))
+    return cast(F, _sync_wrapper(mon, fn, capture_or_none))
+
+
+def _takes_self(fn: Callable[..., Any]) -> bool:
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return False
+    return bool(params) and params[0] in ("self", "cls")
+
+
+def _sync_wrapper(mon: Monitor, fn: Callable[..., Any], capture: Any) -> Callable[..., Any]:
+    recorder = mon._recorder
+    buffer = recorder.buffer
+    append = buffer.append
+    capacity = recorder.capacity
+    high_water = recorder.high_water
+    clock = time.perf_counter
+
+    @functools.wraps(fn)
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        start = clock()
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:
+            latency = clock() - start
+            try:
+                n = len(buffer)
+                if n < capacity:
+                    append((start, latency, exc.__class__, args, kwargs, None, capture))
+                    if n >= high_water:
+                        recorder.wake()
+                else:
+                    recorder.drop()
+            except Exception as own:  # aimon's failure must not replace the user's exception
+                recorder.internal_error(own)
+            raise
+        latency = clock() - start
+        try:
+            n = len(buffer)
+            if n < capacity:
+                append((start, latency, None, args, kwargs, result, capture))
+                if n >= high_water:
+                    recorder.wake()
+            else:
+                recorder.drop()
+        except Exception as own:
+            recorder.internal_error(own)
+        return result
+
+    watched.__aimon_monitor__ = mon  # type: ignore[attr-defined]
+    return watched
+
+
+def _async_wrapper(mon: Monitor, fn: Callable[..., Any], capture: Any) -> Callable[..., Any]:
+    recorder = mon._recorder
+    buffer = recorder.buffer
+    append = buffer.append
+    capacity = recorder.capacity
+    high_water = recorder.high_water
+    clock = time.perf_counter
+
+    @functools.wraps(fn)
+    async def watched(*args: Any, **kwargs: Any) -> Any:
+        start = clock()
+        try:
+            result = await fn(*args, **kwargs)
+        except Exception as exc:
+            latency = clock() - start
+            try:
+                n = len(buffer)
+                if n < capacity:
+                    append((start, latency, exc.__class__, args, kwargs, None, capture))
+                    if n >= high_water:
+                        recorder.wake()
+                else:
+                    recorder.drop()
+            except Exception as own:
+                recorder.internal_error(own)
+            raise
+        latency = clock() - start
+        try:
+            n = len(buffer)
+            if n < capacity:
+                append((start, latency, None, args, kwargs, result, capture))
+                if n >= high_water:
+                    recorder.wake()
+            else:
+                recorder.drop()
+        except Exception as own:
+            recorder.internal_error(own)
+        return result
+
+    watched.__aimon_monitor__ = mon  # type: ignore[attr-defined]
+    return watched
+
+
+@overload
+def monitor(fn: F, /) -> F: ...
+
+
+@overload
+def monitor(
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    features: bool | FeatureExtractor = True,
+    sizes: bool = True,
+    **settings: Any,
+) -> Callable[[F], F]: ...
+
+
+def monitor(
+    fn: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    features: bool | FeatureExtractor = True,
+    sizes: bool = True,
+    **settings: Any,
+) -> F | Callable[[F], F]:
+    """Record calls of ``fn`` with the Monitor registered under ``name``.
+
+    Bare ``@aimon.monitor`` uses a Monitor named after the function; ``@aimon.monitor(name=
+    "fraud", version="1.4")`` shares one Monitor among all functions that name it. Further
+    keyword arguments are Monitor settings used when the Monitor is first created. Get the
+    Monitor back with :func:`aimon.get_monitor` or the wrapper's ``__aimon_monitor__``.
+
+    >>> @monitor
+    ... def predict(x):
+    ...     return 2 * x
+    >>> predict(21)
+    42
+    >>> predict.__aimon_monitor__.snapshot().count
+    1
+    >>> predict.__aimon_monitor__.close()
+    """
+    from aimon.monitors import get_monitor
+
+    def decorate(func: F) -> F:
+        target = getattr(func, "__func__", func)
+        model = name or getattr(target, "__name__", None) or "default"
+        if version is not None:
+            settings["version"] = version
+        return wrap(get_monitor(model, **settings), func, features=features, sizes=sizes)
+
+    return decorate(fn) if fn is not None else decorate

@@ -1,0 +1,148 @@
+"""``aimon demo``: a simulated model under the decorator, with a latency spike and an error burst.
+
+Traffic comes from a pool of threads calling a decorated ``predict``; half-way through, latency
+rises for a while and then some calls fail. Each second the terminal shows the rolling window;
+``/metrics`` is served throughout; at the end a table of the windows is printed.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import TextIO
+
+from aimon.monitors import Monitor
+from aimon.snapshot import Snapshot
+
+__all__ = ["DemoSettings", "run_demo"]
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """How long, how busy, and where to serve."""
+
+    duration_s: float = 8.0
+    workers: int = 8
+    host: str = "127.0.0.1"
+    port: int = 9108
+    window: str = "5s"
+    slice: str = "500ms"
+    seed: int = 7
+
+
+class SimulatedModel:
+    """A fraud model stand-in whose latency and failures follow the demo's script."""
+
+    def __init__(self, duration_s: float, seed: int) -> None:
+        self.duration_s = duration_s
+        self.started = time.monotonic()
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def phase(self) -> str:
+        """``normal``, ``latency spike`` or ``error burst``, by the time elapsed."""
+        progress = (time.monotonic() - self.started) / self.duration_s
+        if 0.35 <= progress < 0.55:
+            return "latency spike"
+        if 0.55 <= progress < 0.7:
+            return "error burst"
+        return "normal"
+
+    def predict(self, features: dict[str, object]) -> float:
+        """Sleep like a model, sometimes fail, return a fraud score."""
+        phase = self.phase()
+        with self._lock:
+            delay = self._rng.lognormvariate(-4.6, 0.35)  # median ~10 ms
+            if phase == "latency spike" and self._rng.random() < 0.4:
+                delay = self._rng.uniform(0.4, 0.9)
+            fail = phase == "error burst" and self._rng.random() < 0.2
+            timeout = self._rng.random() < 0.3
+        time.sleep(delay)
+        if fail:
+            raise TimeoutError("feature store timed out") if timeout else ValueError("bad amount")
+        amount = features["amount"]
+        return min(1.0, float(amount) / 5000.0) if isinstance(amount, int | float) else 0.0
+
+
+def _traffic(predict: object, stop: threading.Event, seed: int) -> None:
+    rng = random.Random(seed)
+    countries = ["DE", "FR", "US", "GB", "ES"]
+    while not stop.is_set():
+        features = {
+            "age": rng.randint(18, 90),
+            "amount": round(rng.lognormvariate(4.5, 1.0), 2),
+            "country": rng.choice(countries),
+        }
+        try:
+            predict(features)  # type: ignore[operator]
+        except (TimeoutError, ValueError):
+            pass  # the monitor counts them; the client would retry
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:7.1f}"
+
+
+def _line(elapsed: float, phase: str, snap: Snapshot) -> str:
+    lat = snap.latency
+    return (
+        f"{elapsed:5.1f}s  {phase:<14} {snap.count:6d} {snap.throughput:7.1f} "
+        f"{_ms(lat.p50)} {_ms(lat.p95)} {_ms(lat.p99)} {snap.error_rate * 100:6.2f}%"
+    )
+
+
+HEADER = "  time  phase           calls   req/s  p50 ms  p95 ms  p99 ms  errors"
+
+
+def run_demo(settings: DemoSettings, out: TextIO) -> list[Snapshot]:
+    """Run the scenario, printing progress to ``out``; returns one Snapshot per second."""
+    model = SimulatedModel(settings.duration_s, settings.seed)
+    mon = Monitor("fraud-demo", version="1.0.0", window=settings.window, slice=settings.slice)
+    predict = mon.watch(model.predict)
+    try:
+        server = mon.serve(settings.host, settings.port)
+    except OSError:
+        server = mon.serve(settings.host, 0)  # the usual port is taken: any free one will do
+    print(f"aimon demo: serving {server.url}/metrics  (/status, /healthz)", file=out)
+    print(
+        f"window {settings.window} of {settings.slice} slices; latency spike at 35-55 %, "
+        f"error burst at 55-70 % of {settings.duration_s:.0f}s\n",
+        file=out,
+    )
+    print(HEADER, file=out)
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=_traffic, args=(predict, stop, settings.seed + i), daemon=True)
+        for i in range(settings.workers)
+    ]
+    for t in threads:
+        t.start()
+    history: list[tuple[float, str, Snapshot]] = []
+    started = time.monotonic()
+    try:
+        while (elapsed := time.monotonic() - started) < settings.duration_s:
+            time.sleep(min(1.0, settings.duration_s - elapsed))
+            elapsed = time.monotonic() - started
+            snap = mon.snapshot()
+            history.append((elapsed, model.phase(), snap))
+            print(_line(elapsed, model.phase(), snap), file=out, flush=True)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(2.0)
+    final = mon.snapshot()
+    mon.close()
+    print("\nwindows (each row: the rolling window as it stood at that second)", file=out)
+    print(HEADER, file=out)
+    for elapsed, phase, snap in history:
+        print(_line(elapsed, phase, snap), file=out)
+    totals = final.totals
+    print(
+        f"\ntotal: {totals.calls} calls, {totals.calls - totals.ok} errors "
+        f"({', '.join(f'{k}={v}' for k, v in sorted(totals.errors.items())) or 'none'}), "
+        f"dropped: {sum(final.dropped.values())}",
+        file=out,
+    )
+    return [snap for _, _, snap in history]

@@ -1,0 +1,292 @@
+"""The Event record and its JSON-line codec.
+
+An :class:`Event` is the one record that flows through aimon: the decorator makes Events
+from calls, the log tailer makes the same Events from JSON lines, and :class:`EventCodec`
+reads and writes that line, so the embedded library can write the log the sidecar reads.
+
+The line format (field names configurable with :class:`FieldMap`)::
+
+    {"ts": "2026-11-24T10:00:00.123Z", "model": "fraud", "version": "1.4.0",
+     "latency_ms": 12.5, "error": null, "input_size": 412, "output_size": 18,
+     "features": {"age": 41, "amount": 120.5, "country": "DE"}, "prediction": 0.07}
+
+``ts`` may be RFC 3339 (naive times are taken as UTC) or epoch seconds; unknown fields are
+ignored; a line that cannot be read raises :class:`~aimon.errors.MalformedEventError` with a
+short ``reason`` tag, which the tailer counts and skips.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aimon.errors import MalformedEventError
+
+__all__ = ["Event", "EventCodec", "FieldMap", "decode_event", "encode_event"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One prediction: when, which model, how long, how it ended, and what it saw.
+
+    Args:
+        ts: start of the call, epoch seconds (UTC).
+        model: model name.
+        version: model version, if known.
+        latency_s: duration of the call in seconds, if known.
+        error: the error type's name (``"ValueError"``) or ``None`` when the call succeeded.
+        input_size: input payload size in bytes, if known.
+        output_size: output payload size in bytes, if known.
+        features: feature values by name (one row), if recorded.
+        prediction: the model's output, if recorded.
+
+    >>> Event(ts=0.0, model="fraud", latency_s=0.01).outcome
+    'ok'
+    """
+
+    ts: float
+    model: str
+    version: str | None = None
+    latency_s: float | None = None
+    error: str | None = None
+    input_size: int | None = None
+    output_size: int | None = None
+    features: Mapping[str, Any] | None = None
+    prediction: Any = None
+
+    @property
+    def outcome(self) -> Literal["ok", "error"]:
+        """``"error"`` when the call raised, else ``"ok"``."""
+        return "ok" if self.error is None else "error"
+
+
+class FieldMap(BaseModel):
+    """Where each Event field lives in a log line: a key, or a dotted path into nested objects.
+
+    ``latency_unit`` says whether the latency field holds milliseconds (the default,
+    ``latency_ms``) or seconds.
+
+    >>> FieldMap(latency="duration_ms", features="request.features").features
+    'request.features'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ts: str = "ts"
+    model: str = "model"
+    version: str = "version"
+    latency: str = "latency_ms"
+    latency_unit: Literal["ms", "s"] = "ms"
+    error: str = "error"
+    input_size: str = "input_size"
+    output_size: str = "output_size"
+    features: str = "features"
+    prediction: str = "prediction"
+    default_model: str = Field(default="default", min_length=1)
+
+
+_MISSING = object()
+
+
+def _lookup(record: Mapping[str, Any], path: str) -> Any:
+    if path in record:
+        return record[path]
+    node: Any = record
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _parse_ts(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise MalformedEventError("ts", f"timestamp must be RFC 3339 or epoch seconds, got {raw!r}")
+    if isinstance(raw, int | float):
+        value = float(raw)
+    elif isinstance(raw, str):
+        try:
+            value = float(raw)
+        except ValueError:
+            try:
+                # fromisoformat only accepts a trailing "Z" from Python 3.11 on.
+                text = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
+                parsed = datetime.fromisoformat(text)
+            except ValueError:
+                raise MalformedEventError("ts", f"unreadable timestamp {raw!r}") from None
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=timezone.utc)
+            value = parsed.timestamp()
+    else:
+        raise MalformedEventError("ts", f"timestamp must be RFC 3339 or epoch seconds, got {raw!r}")
+    if not math.isfinite(value) or value < 0:
+        raise MalformedEventError("ts", f"timestamp out of range: {raw!r}")
+    return value
+
+
+def _optional_number(raw: Any, field: str) -> float | None:
+    if raw is None or raw is _MISSING:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise MalformedEventError(field, f"{field} must be a number, got {raw!r}")
+    value = float(raw)
+    if not math.isfinite(value) or value < 0:
+        raise MalformedEventError(field, f"{field} must be a finite number >= 0, got {raw!r}")
+    return value
+
+
+def _optional_text(raw: Any, field: str) -> str | None:
+    if raw is None or raw is _MISSING:
+        return None
+    if isinstance(raw, str | int | float) and not isinstance(raw, bool):
+        return str(raw)
+    raise MalformedEventError(field, f"{field} must be a string, got {raw!r}")
+
+
+def _error_type(raw: Any) -> str | None:
+    if raw is None or raw is _MISSING or raw is False or raw == "":
+        return None
+    if raw is True:
+        return "Error"
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, Mapping):
+        kind = raw.get("type")
+        return str(kind) if kind else "Error"
+    raise MalformedEventError("error", f"error must be null, a string or a boolean, got {raw!r}")
+
+
+def _format_ts(ts: float) -> str:
+    moment = datetime.fromtimestamp(ts, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class EventCodec:
+    """Reads and writes prediction-log lines with one :class:`FieldMap`.
+
+    >>> codec = EventCodec()
+    >>> line = codec.encode(Event(ts=1.5, model="m", latency_s=0.0125))
+    >>> line
+    '{"ts":"1970-01-01T00:00:01.500Z","model":"m","latency_ms":12.5,"error":null}'
+    >>> codec.decode(line).latency_s
+    0.0125
+    """
+
+    def __init__(self, fields: FieldMap | None = None) -> None:
+        self.fields = fields or FieldMap()
+
+    def decode(self, line: str | bytes) -> Event:
+        """Parse one line into an Event.
+
+        Raises:
+            MalformedEventError: the line is not a JSON object or a field has the wrong type;
+                ``reason`` names the field (``json`` for unparseable text).
+        """
+        try:
+            record = json.loads(line)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedEventError("json", f"not valid JSON: {exc}") from None
+        if not isinstance(record, dict):
+            raise MalformedEventError("json", "a log line must be a JSON object")
+        f = self.fields
+        raw_ts = _lookup(record, f.ts)
+        if raw_ts is _MISSING or raw_ts is None:
+            raise MalformedEventError("ts", f"missing timestamp field {f.ts!r}")
+        latency = _optional_number(_lookup(record, f.latency), "latency")
+        if latency is not None and f.latency_unit == "ms":
+            latency /= 1000.0
+        features = _lookup(record, f.features)
+        if features is _MISSING or features is None:
+            features = None
+        elif not isinstance(features, dict):
+            raise MalformedEventError("features", "features must be a JSON object")
+        prediction = _lookup(record, f.prediction)
+        input_size = _optional_number(_lookup(record, f.input_size), "input_size")
+        output_size = _optional_number(_lookup(record, f.output_size), "output_size")
+        return Event(
+            ts=_parse_ts(raw_ts),
+            model=_optional_text(_lookup(record, f.model), "model") or f.default_model,
+            version=_optional_text(_lookup(record, f.version), "version"),
+            latency_s=latency,
+            error=_error_type(_lookup(record, f.error)),
+            input_size=None if input_size is None else int(input_size),
+            output_size=None if output_size is None else int(output_size),
+            features=features,
+            prediction=None if prediction is _MISSING else prediction,
+        )
+
+    def encode(self, event: Event) -> str:
+        """Render an Event as one JSON line (without the trailing newline).
+
+        Fields that are ``None`` are left out, except ``error``, which is always written.
+        Non-JSON values (numpy scalars, NaN) are written as numbers or ``null``.
+        """
+        f = self.fields
+        record: dict[str, Any] = {f.ts: _format_ts(event.ts), f.model: event.model}
+        if event.version is not None:
+            record[f.version] = event.version
+        if event.latency_s is not None:
+            scale = 1000.0 if f.latency_unit == "ms" else 1.0
+            record[f.latency] = round(event.latency_s * scale, 6)
+        record[f.error] = event.error
+        if event.input_size is not None:
+            record[f.input_size] = event.input_size
+        if event.output_size is not None:
+            record[f.output_size] = event.output_size
+        if event.features is not None:
+            record[f.features] = {str(k): _json_value(v) for k, v in event.features.items()}
+        if event.prediction is not None:
+            record[f.prediction] = _json_value(event.prediction)
+        nested = _nest(record)
+        return json.dumps(nested, separators=(",", ":"), allow_nan=False, default=str)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        try:
+            return _json_value(item())
+        except (TypeError, ValueError):
+            return str(value)
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    return str(value)
+
+
+def _nest(record: dict[str, Any]) -> dict[str, Any]:
+    """Turn dotted keys ("request.features") into nested objects, as FieldMap paths read them."""
+    if not any("." in key for key in record):
+        return record
+    nested: dict[str, Any] = {}
+    for key, value in record.items():
+        node = nested
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+_DEFAULT_CODEC = EventCodec()
+
+
+def decode_event(line: str | bytes) -> Event:
+    """Parse one line of the default log format (see :class:`EventCodec`)."""
+    return _DEFAULT_CODEC.decode(line)
+
+
+def encode_event(event: Event) -> str:
+    """Render an Event in the default log format (see :class:`EventCodec`)."""
+    return _DEFAULT_CODEC.encode(event)

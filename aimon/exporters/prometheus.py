@@ -1,0 +1,163 @@
+"""A custom ``prometheus_client`` collector that renders Snapshots at scrape time.
+
+Nothing is recorded into prometheus_client metrics on the hot path: every scrape folds each
+monitor's buffer and reads one Snapshot, as client_python's custom collectors are meant to be
+used. Metric names follow the design (prefix ``aimon_``, labels ``model`` and ``version``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from aimon.snapshot import Histogram, Snapshot
+
+if TYPE_CHECKING:
+    from aimon.monitors import Monitor
+
+__all__ = ["AimonCollector", "MonitorSource", "window_label"]
+
+MonitorSource = Sequence["Monitor"] | Callable[[], Iterable["Monitor"]]
+
+BASE_LABELS = ("model", "version")
+
+
+def window_label(seconds: float) -> str:
+    """A window length the way Prometheus writes durations: 300 -> ``"5m"``.
+
+    >>> window_label(300), window_label(3600), window_label(90), window_label(0.5)
+    ('5m', '1h', '90s', '500ms')
+    """
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    whole = round(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole % size == 0:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"
+
+
+def _bucket_bound(bound: float) -> str:
+    return "+Inf" if math.isinf(bound) else repr(float(bound))
+
+
+def _histogram_buckets(hist: Histogram) -> list[tuple[str, float]]:
+    bounds = [*hist.bounds, math.inf]
+    return [(_bucket_bound(b), float(c)) for b, c in zip(bounds, hist.cumulative, strict=True)]
+
+
+class AimonCollector(Collector):
+    """Exposes the Snapshots of some monitors as Prometheus metrics.
+
+    Args:
+        monitors: a sequence of monitors, or a callable returning the monitors to export
+            (read at every scrape).
+
+    Register it with any ``prometheus_client`` registry::
+
+        REGISTRY.register(AimonCollector([mon]))
+    """
+
+    def __init__(self, monitors: MonitorSource) -> None:
+        self._source = monitors
+
+    def snapshots(self) -> list[Snapshot]:
+        """One fresh Snapshot per monitor."""
+        monitors = self._source() if callable(self._source) else self._source
+        return [m.snapshot() for m in monitors]
+
+    def collect(self) -> Iterator[Metric]:
+        """Called by the registry at every scrape."""
+        yield from render(self.snapshots())
+
+
+def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
+    """The Prometheus metric families for some Snapshots."""
+    predictions = CounterMetricFamily(
+        "aimon_predictions", "Predictions by outcome (ok or error).",
+        labels=[*BASE_LABELS, "outcome"],
+    )  # fmt: skip
+    errors = CounterMetricFamily(
+        "aimon_prediction_errors", "Failed predictions by exception type (capped cardinality).",
+        labels=[*BASE_LABELS, "error_type"],
+    )  # fmt: skip
+    latency_hist = HistogramMetricFamily(
+        "aimon_prediction_latency_seconds",
+        "Prediction latency; fixed log-spaced buckets, summable across replicas.",
+        labels=list(BASE_LABELS),
+    )
+    input_hist = HistogramMetricFamily(
+        "aimon_input_bytes", "Input payload size (estimated for containers).",
+        labels=list(BASE_LABELS),
+    )  # fmt: skip
+    output_hist = HistogramMetricFamily(
+        "aimon_output_bytes", "Output payload size (estimated for containers).",
+        labels=list(BASE_LABELS),
+    )  # fmt: skip
+    quantiles = GaugeMetricFamily(
+        "aimon_latency_seconds",
+        "Latency quantiles over the rolling window, from a 1%-relative-error sketch.",
+        labels=[*BASE_LABELS, "quantile", "window"],
+    )
+    error_ratio = GaugeMetricFamily(
+        "aimon_error_ratio", "Errors / predictions over the rolling window.",
+        labels=[*BASE_LABELS, "window"],
+    )  # fmt: skip
+    throughput = GaugeMetricFamily(
+        "aimon_throughput", "Predictions per second over the rolling window.",
+        labels=[*BASE_LABELS, "window"],
+    )  # fmt: skip
+    window_count = GaugeMetricFamily(
+        "aimon_window_predictions", "Predictions in the rolling window.",
+        labels=[*BASE_LABELS, "window"],
+    )  # fmt: skip
+    missing = CounterMetricFamily(
+        "aimon_feature_missing", "Missing, NaN or invalid feature values.",
+        labels=[*BASE_LABELS, "feature"],
+    )  # fmt: skip
+    dropped = CounterMetricFamily(
+        "aimon_events_dropped", "Events not counted in the window, by reason.",
+        labels=[*BASE_LABELS, "reason"],
+    )  # fmt: skip
+    internal = CounterMetricFamily(
+        "aimon_internal_errors", "Failures inside aimon (never raised to the caller).",
+        labels=list(BASE_LABELS),
+    )  # fmt: skip
+    for snap in snapshots:
+        base = [snap.model, snap.version or ""]
+        window = window_label(snap.window.length_s)
+        totals = snap.totals
+        predictions.add_metric([*base, "ok"], totals.ok)
+        predictions.add_metric([*base, "error"], totals.calls - totals.ok)
+        for error_type, count in sorted(totals.errors.items()):
+            errors.add_metric([*base, error_type], count)
+        for family, hist in (
+            (latency_hist, totals.latency),
+            (input_hist, totals.input_size),
+            (output_hist, totals.output_size),
+        ):
+            family.add_metric(base, buckets=_histogram_buckets(hist), sum_value=hist.sum)
+        for q, value in (("0.5", snap.latency.p50), ("0.95", snap.latency.p95),
+                         ("0.99", snap.latency.p99)):  # fmt: skip
+            quantiles.add_metric([*base, q, window], math.nan if value is None else value)
+        error_ratio.add_metric([*base, window], snap.error_rate)
+        throughput.add_metric([*base, window], snap.throughput)
+        window_count.add_metric([*base, window], snap.count)
+        for feature, count in sorted(totals.feature_missing.items()):
+            missing.add_metric([*base, feature], count)
+        for reason in ("buffer_full", "late", "future", "malformed"):
+            dropped.add_metric([*base, reason], snap.dropped.get(reason, 0))
+        internal.add_metric(base, snap.internal_errors)
+    yield from (
+        predictions, errors, latency_hist, input_hist, output_hist, quantiles, error_ratio,
+        throughput, window_count, missing, dropped, internal,
+    )  # fmt: skip

@@ -1,0 +1,125 @@
+"""The Snapshot: an immutable, typed picture of one model's state at one moment.
+
+Every consumer (the Prometheus exporter, ``/status``, thresholds, the CLI) reads Snapshots;
+nobody reads the Window directly. Times are UTC, durations and latencies are in seconds,
+sizes in bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "FeatureSummary",
+    "Histogram",
+    "Snapshot",
+    "Summary",
+    "Totals",
+    "WindowInfo",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Summary(_Frozen):
+    """Distribution of a quantity over the window, from a quantile sketch.
+
+    Quantiles are within the sketch's relative accuracy (1 % by default) of the exact value;
+    ``mean``, ``min``, ``max`` and ``count`` are exact. Values are ``None`` when ``count`` is 0.
+    """
+
+    count: int = 0
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    mean: float | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class FeatureSummary(_Frozen):
+    """One feature over the window: how often present, and what its values looked like."""
+
+    kind: str | None
+    count: int
+    missing: int
+    missing_share: float
+    invalid: int
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    top: dict[str, int] = {}
+
+
+class Histogram(_Frozen):
+    """A cumulative histogram since start: ``cumulative[i]`` values were <= ``bounds[i]``;
+    the last entry of ``cumulative`` counts everything (``+Inf``)."""
+
+    bounds: tuple[float, ...]
+    cumulative: tuple[int, ...]
+    sum: float
+    count: int
+
+
+class Totals(_Frozen):
+    """Counts since the monitor started (Prometheus counters are made of these)."""
+
+    calls: int
+    ok: int
+    errors: dict[str, int]
+    latency: Histogram
+    input_size: Histogram
+    output_size: Histogram
+    feature_missing: dict[str, int]
+
+
+class WindowInfo(_Frozen):
+    """The bounds of the rolling window the windowed numbers are computed over."""
+
+    start: datetime
+    end: datetime
+    length_s: float
+    slice_s: float
+    span_s: float
+
+
+class Snapshot(_Frozen):
+    """The state of one model over its rolling window, plus totals since start.
+
+    Attributes:
+        count: calls in the window; ``ok`` of them succeeded.
+        error_rate: errors / calls in the window (0.0 when there were no calls).
+        errors: errors in the window by exception type name.
+        throughput: calls per second over the elapsed part of the window.
+        latency: p50/p95/p99/mean/min/max of call latency in seconds.
+        input_size, output_size: payload sizes in bytes.
+        features: per-feature summaries over the window.
+        dropped: events not counted, by reason (``buffer_full``, ``late``, ``future``,
+            ``malformed``...), since start.
+        late: events older than the window when they arrived (also in ``dropped``).
+        internal_errors: failures inside aimon itself (never raised to the caller).
+    """
+
+    model: str
+    version: str | None
+    taken_at: datetime
+    window: WindowInfo
+    count: int
+    ok: int
+    error_count: int
+    error_rate: float
+    errors: dict[str, int]
+    throughput: float
+    latency: Summary
+    input_size: Summary
+    output_size: Summary
+    features: dict[str, FeatureSummary]
+    dropped: dict[str, int]
+    late: int
+    internal_errors: int
+    totals: Totals

@@ -1,0 +1,90 @@
+"""Cumulative aggregates since start: what Prometheus counters and histograms are made of.
+
+Windows forget; these never do (until the process ends, or, in the sidecar, ever: they are
+checkpointed). Histograms use fixed, log-spaced bucket bounds so that Prometheus can sum the
+buckets of many replicas and take a fleet-wide quantile with ``histogram_quantile``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["LATENCY_BUCKETS", "SIZE_BUCKETS", "FixedHistogram", "Totals"]
+
+#: Latency bucket upper bounds in seconds (100 us .. 60 s, 1-2.5-5 steps). 0.5 s is a bound
+#: so that the default p95 threshold can be checked exactly from the buckets.
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 60.0,
+)  # fmt: skip
+
+#: Payload size bucket upper bounds in bytes: powers of four from 64 B to 64 MiB.
+SIZE_BUCKETS: tuple[float, ...] = tuple(float(64 * 4**k) for k in range(11))
+
+
+class FixedHistogram:
+    """Counts per fixed bucket (Prometheus ``le`` semantics: a value equal to a bound is in it).
+
+    >>> h = FixedHistogram((1.0, 2.0))
+    >>> h.add_many(np.array([0.5, 1.0, 1.5, 9.0]))
+    >>> h.cumulative()
+    [2, 3, 4]
+    """
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        if list(bounds) != sorted(set(bounds)):
+            raise ValueError("histogram bounds must be strictly increasing")
+        self.bounds = np.asarray(bounds, dtype=np.float64)
+        self.counts: NDArray[np.int64] = np.zeros(len(bounds) + 1, dtype=np.int64)
+        self.sum = 0.0
+
+    @property
+    def count(self) -> int:
+        """Number of values observed."""
+        return int(self.counts.sum())
+
+    def add_many(self, values: NDArray[np.float64]) -> None:
+        """Count finite values into their buckets (NaN is ignored)."""
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            return
+        index = np.searchsorted(self.bounds, finite, side="left")
+        self.counts += np.bincount(index, minlength=self.counts.size)
+        self.sum += float(finite.sum())
+
+    def cumulative(self) -> list[int]:
+        """Cumulative counts per bound, the last one for ``+Inf``."""
+        return [int(c) for c in np.cumsum(self.counts)]
+
+
+class Totals:
+    """Everything counted since start: calls by outcome, errors by type, fixed histograms.
+
+    Error types beyond ``max_error_types`` distinct names are counted as ``"other"`` so a
+    model raising ever-new exception classes cannot blow up label cardinality.
+    """
+
+    def __init__(self, max_error_types: int = 32) -> None:
+        self.max_error_types = max_error_types
+        self.calls = 0
+        self.errors: Counter[str] = Counter()
+        self.latency = FixedHistogram(LATENCY_BUCKETS)
+        self.input_size = FixedHistogram(SIZE_BUCKETS)
+        self.output_size = FixedHistogram(SIZE_BUCKETS)
+        self.feature_missing: Counter[str] = Counter()
+        self.feature_values: Counter[str] = Counter()
+
+    @property
+    def error_count(self) -> int:
+        """Calls that raised."""
+        return sum(self.errors.values())
+
+    def error_label(self, error_type: str) -> str:
+        """The label an error type is counted under (capped cardinality)."""
+        if error_type in self.errors or len(self.errors) < self.max_error_types:
+            return error_type
+        return "other"

@@ -1,0 +1,106 @@
+"""Real servers for integration tests: started on loopback ports, stopped afterwards."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.status, dict(response.headers), response.read()
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+            if result:
+                return result
+        except Exception as exc:  # the server may not be up yet
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last error: {last_error!r}")
+
+
+class Prometheus:
+    """A real Prometheus process scraping the given targets every second."""
+
+    def __init__(self, workdir: Path, targets: list[str], rule_files: list[Path] | None = None):
+        binary = shutil.which("prometheus")
+        if binary is None:
+            pytest.fail("prometheus is not installed: `make test` installs it with apt-get")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(p) for p in (rule_files or [])],
+            "scrape_configs": [
+                {"job_name": "aimon", "static_configs": [{"targets": targets}]},
+            ],
+        }
+        config_path = workdir / "prometheus.yml"
+        config_path.write_text(json.dumps(config))  # JSON is YAML
+        self._log = (workdir / "prometheus.log").open("w")
+        self._process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config_path}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--web.enable-lifecycle",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(lambda: http_get(f"{self.url}/-/ready")[0] == 200, what="prometheus ready")
+
+    def query(self, promql: str) -> list[dict]:
+        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        body = json.loads(http_get(url)[2])
+        assert body["status"] == "success", body
+        return body["data"]["result"]
+
+    def wait_for(self, promql: str, timeout: float = 30.0) -> list[dict]:
+        return wait_until(lambda: self.query(promql), timeout=timeout, what=promql)
+
+    def stop(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def prometheus_factory(tmp_path: Path) -> Iterator:
+    started: list[Prometheus] = []
+
+    def start(targets: list[str], rule_files: list[Path] | None = None) -> Prometheus:
+        workdir = tmp_path / f"prometheus-{len(started)}"
+        workdir.mkdir()
+        server = Prometheus(workdir, targets, rule_files)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

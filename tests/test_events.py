@@ -1,0 +1,143 @@
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aimon.errors import MalformedEventError
+from aimon.events import Event, EventCodec, FieldMap, decode_event, encode_event
+
+DESIGN_LINE = (
+    '{"ts": "2026-11-24T10:00:00.123Z", "model": "fraud", "version": "1.4.0",'
+    ' "latency_ms": 12.5, "error": null, "input_size": 412, "output_size": 18,'
+    ' "features": {"age": 41, "amount": 120.5, "country": "DE"}, "prediction": 0.07}'
+)
+
+
+def test_decodes_the_design_line():
+    event = decode_event(DESIGN_LINE)
+    assert event.ts == pytest.approx(1795514400.123)
+    assert event.model == "fraud"
+    assert event.version == "1.4.0"
+    assert event.latency_s == pytest.approx(0.0125)
+    assert event.error is None and event.outcome == "ok"
+    assert (event.input_size, event.output_size) == (412, 18)
+    assert event.features == {"age": 41, "amount": 120.5, "country": "DE"}
+    assert event.prediction == 0.07
+
+
+def test_round_trip_keeps_every_field():
+    event = Event(
+        ts=1795514400.123, model="fraud", version="1.4.0", latency_s=0.0125,
+        error="TimeoutError", input_size=412, output_size=18,
+        features={"age": 41, "country": "DE"}, prediction=[0.1, 0.9],
+    )
+    back = decode_event(encode_event(event))
+    assert back == event
+    assert back.outcome == "error"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (1795514400.5, 1795514400.5),
+        ("1795514400.5", 1795514400.5),
+        ("2026-11-24T10:00:00Z", 1795514400.0),
+        ("2026-11-24T10:00:00+01:00", 1795510800.0),
+        ("2026-11-24T10:00:00", 1795514400.0),  # naive is UTC
+        ("2026-11-24 10:00:00.250z", 1795514400.25),
+    ],
+)
+def test_timestamps_rfc3339_or_epoch(raw, expected):
+    assert decode_event(json.dumps({"ts": raw, "model": "m"})).ts == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("not json", "json"),
+        ("[1, 2]", "json"),
+        ('{"model": "m"}', "ts"),
+        ('{"ts": "yesterday"}', "ts"),
+        ('{"ts": true}', "ts"),
+        ('{"ts": -5}', "ts"),
+        ('{"ts": 1, "latency_ms": "fast"}', "latency"),
+        ('{"ts": 1, "latency_ms": -1}', "latency"),
+        ('{"ts": 1, "features": [1, 2]}', "features"),
+        ('{"ts": 1, "error": [1]}', "error"),
+        ('{"ts": 1, "input_size": "big"}', "input_size"),
+        (b"\xff\xfe", "json"),
+    ],
+)
+def test_malformed_lines_name_the_reason(line, reason):
+    with pytest.raises(MalformedEventError) as info:
+        decode_event(line)
+    assert info.value.reason == reason
+
+
+def test_unknown_fields_are_ignored_and_defaults_apply():
+    event = decode_event('{"ts": 1, "something": {"else": 1}}')
+    assert event.model == "default"
+    assert event.latency_s is None
+    assert event.features is None
+
+
+def test_error_field_forms():
+    assert decode_event('{"ts": 1, "error": true}').error == "Error"
+    assert decode_event('{"ts": 1, "error": false}').error is None
+    assert decode_event('{"ts": 1, "error": ""}').error is None
+    assert decode_event('{"ts": 1, "error": {"type": "KeyError"}}').error == "KeyError"
+
+
+def test_field_map_reads_nested_and_renamed_fields():
+    codec = EventCodec(
+        FieldMap(
+            ts="time", latency="duration", latency_unit="s",
+            features="request.features", model="meta.model",
+        )
+    )
+    line = json.dumps(
+        {"time": 10, "duration": 0.25, "meta": {"model": "x"},
+         "request": {"features": {"a": 1}}}
+    )  # fmt: skip
+    event = codec.decode(line)
+    assert (event.model, event.latency_s, event.features) == ("x", 0.25, {"a": 1})
+    assert codec.decode(codec.encode(event)) == event
+
+
+def test_encode_writes_json_safe_values():
+    event = Event(
+        ts=0.0, model="m",
+        features={"a": np.float32(1.5), "b": float("nan"), "c": np.int64(3), 4: "x"},
+        prediction=np.array([1, 2]),
+    )  # fmt: skip
+    record = json.loads(encode_event(event))
+    assert record["features"] == {"a": 1.5, "b": None, "c": 3, "4": "x"}
+    assert record["error"] is None
+    assert record["prediction"] == "[1 2]"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ts=st.floats(0, 4e9),
+    latency=st.none() | st.floats(0, 1e4),
+    error=st.none() | st.text(min_size=1, max_size=20),
+    features=st.dictionaries(
+        st.text(max_size=10),
+        st.none() | st.integers(-(2**53), 2**53) | st.text(max_size=10)
+        | st.floats(allow_nan=False, allow_infinity=False),
+        max_size=8,
+    ),
+)
+def test_round_trip_property(ts, latency, error, features):
+    event = Event(ts=ts, model="m", latency_s=latency, error=error, features=features)
+    back = decode_event(encode_event(event))
+    assert back.ts == pytest.approx(ts, abs=1e-3)  # the format keeps milliseconds
+    if latency is None:
+        assert back.latency_s is None
+    else:
+        assert math.isclose(back.latency_s, latency, rel_tol=1e-6, abs_tol=1e-9)
+    assert back.error == error
+    assert back.features == features

@@ -1,0 +1,384 @@
+import asyncio
+import gc
+import inspect
+import json
+import os
+import threading
+import traceback
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+import aimon
+from aimon.errors import ConfigError
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def mon():
+    m = aimon.Monitor("test", version="1", window="1m", slice="10s", flush_interval=0.05)
+    yield m
+    m.close()
+
+
+def test_sync_call_is_recorded_and_transparent(mon):
+    @mon.watch
+    def predict(x):
+        """Doubles."""
+        return 2 * x
+
+    assert predict(21) == 42
+    assert predict.__name__ == "predict" and predict.__doc__ == "Doubles."
+    snap = mon.snapshot()
+    assert (snap.count, snap.ok, snap.error_count, snap.error_rate) == (1, 1, 0, 0.0)
+    assert snap.latency.count == 1 and snap.latency.max >= 0
+    assert snap.totals.calls == 1
+
+
+def test_exception_passes_through_unchanged_and_is_counted(mon):
+    raised = []
+
+    @mon.watch
+    def predict(x):
+        err = KeyError(x)
+        raised.append(err)
+        raise err
+
+    with pytest.raises(KeyError) as info:
+        predict("missing")
+    assert info.value is raised[0]
+    frames = traceback.extract_tb(info.value.__traceback__)
+    assert frames[-1].name == "predict" and "raise err" in frames[-1].line
+    for _ in range(3):
+        with pytest.raises(KeyError):
+            predict("x")
+    snap = mon.snapshot()
+    assert snap.count == 4 and snap.errors == {"KeyError": 4} and snap.error_rate == 1.0
+
+
+def test_base_exceptions_are_not_counted_as_errors(mon):
+    @mon.watch
+    def predict():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        predict()
+    assert mon.snapshot().count == 0
+
+
+def test_async_wrapper_stays_a_coroutine_function(mon):
+    @mon.watch
+    async def predict(x):
+        await asyncio.sleep(0.02)
+        if x < 0:
+            raise ValueError("negative")
+        return x + 1
+
+    assert inspect.iscoroutinefunction(predict)
+
+    async def main():
+        results = await asyncio.gather(*(predict(i) for i in range(5)))
+        with pytest.raises(ValueError, match="negative"):
+            await predict(-1)
+        return results
+
+    assert asyncio.run(main()) == [1, 2, 3, 4, 5]
+    snap = mon.snapshot()
+    assert snap.count == 6 and snap.errors == {"ValueError": 1}
+    assert snap.latency.min >= 0.019  # the awaited time is measured
+
+
+def test_methods_classmethods_and_staticmethods(mon):
+    class Model:
+        factor = 3
+
+        @mon.watch
+        def predict(self, features):
+            return self.factor * features["x"]
+
+        @mon.watch
+        @classmethod
+        def cpredict(cls, features):
+            return cls.factor * features["x"]
+
+        @mon.watch
+        @staticmethod
+        def spredict(features):
+            return features["x"]
+
+    m = Model()
+    assert (m.predict({"x": 2}), Model.cpredict({"x": 2}), m.spredict({"x": 2})) == (6, 6, 2)
+    snap = mon.snapshot()
+    assert snap.count == 3
+    # features come from the argument, not from self/cls
+    assert set(snap.features) == {"x"} and snap.features["x"].count == 3
+
+
+def test_generator_functions_are_refused(mon):
+    with pytest.raises(TypeError, match="generator"):
+
+        @mon.watch
+        def stream():
+            yield 1
+
+
+def test_features_sizes_and_custom_extractor(mon):
+    @mon.watch
+    def predict(features):
+        return [0.1, 0.9]
+
+    predict({"age": 30, "country": "DE"})
+    predict({"age": 50, "country": "FR"})
+    predict({"age": float("nan"), "country": None})
+
+    @mon.watch(features=lambda req: req["payload"], sizes=False)
+    def predict2(req):
+        return 1
+
+    predict2({"payload": {"age": 40}, "meta": "ignored"})
+    snap = mon.snapshot()
+    age = snap.features["age"]
+    assert (age.count, age.missing, age.mean, age.min, age.max) == (4, 1, 40.0, 30.0, 50.0)
+    assert snap.features["country"].top == {"DE": 1, "FR": 1}
+    assert "meta" not in snap.features
+    assert snap.input_size.count == 3 and snap.input_size.min > 0
+    assert snap.totals.feature_missing == {"age": 1, "country": 1}
+
+
+def test_batch_dataframe_input_yields_many_rows(mon):
+    import pandas as pd
+
+    @mon.watch
+    def predict(df):
+        return np.zeros(len(df))
+
+    predict(pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", None]}))
+    snap = mon.snapshot()
+    assert snap.count == 1
+    assert snap.features["a"].count == 3 and snap.features["a"].mean == 2.0
+    assert snap.features["b"].missing == 1
+
+
+def test_failing_extractor_loses_no_event(mon):
+    @mon.watch(features=lambda x: 1 / 0)
+    def predict(x):
+        return x
+
+    assert predict(5) == 5
+    snap = mon.snapshot()
+    assert snap.count == 1 and snap.internal_errors == 1
+
+
+def test_internal_failure_on_the_hot_path_never_reaches_the_caller(mon):
+    mon._recorder.capacity = object()  # comparing with it raises TypeError inside the wrapper
+
+    @mon.watch
+    def predict(x):
+        return x
+
+    @mon.watch
+    def fails(x):
+        raise LookupError(x)
+
+    assert predict(1) == 1
+    with pytest.raises(LookupError):
+        fails(1)
+    assert mon.snapshot().internal_errors == 2
+
+
+def test_full_buffer_drops_and_counts_without_blocking():
+    m = aimon.Monitor("tiny", buffer_size=10, flush_interval=60)
+    try:
+        predict = m.watch(lambda x: x)
+        with m._fold_lock:  # hold folds off so the buffer cannot drain
+            for i in range(25):
+                assert predict(i) == i
+            assert len(m._recorder.buffer) == 10
+        snap = m.snapshot()
+        assert snap.count == 10
+        assert snap.dropped == {"buffer_full": 15}
+    finally:
+        m.close()
+
+
+def test_exact_counts_under_eight_threads(mon):
+    @mon.watch
+    def predict(features):
+        if features["i"] % 10 == 0:
+            raise ValueError("every tenth")
+        return 1
+
+    per_thread = 5000
+    barrier = threading.Barrier(8)
+
+    def client(t):
+        barrier.wait()
+        for i in range(per_thread):
+            try:
+                predict({"i": i, "t": t})
+            except ValueError:
+                pass
+
+    threads = [threading.Thread(target=client, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    snap = mon.snapshot()
+    assert snap.dropped.get("buffer_full", 0) == 0
+    assert snap.count == 8 * per_thread
+    assert snap.errors == {"ValueError": 8 * per_thread // 10}
+    assert snap.error_rate == pytest.approx(0.1)
+    assert snap.features["i"].count == 8 * per_thread
+
+
+def test_observe_records_by_hand_with_fake_clock():
+    clock = FakeClock()
+    m = aimon.Monitor("manual", window="1m", slice="10s", clock=clock)
+    try:
+        for i in range(100):
+            m.observe(latency_s=0.001 * (i + 1), error="Timeout" if i < 5 else None,
+                      features={"x": i}, prediction=0.5, input_size=100, output_size=10)  # fmt: skip
+        snap = m.snapshot()
+        assert snap.count == 100 and snap.errors == {"Timeout": 5}
+        assert snap.error_rate == 0.05
+        exact = np.quantile(np.arange(1, 101) * 0.001, [0.5, 0.95, 0.99], method="lower")
+        for got, want in zip((snap.latency.p50, snap.latency.p95, snap.latency.p99), exact):
+            assert abs(got - want) <= 0.01 * want
+        assert snap.latency.mean == pytest.approx(0.0505)
+        assert snap.input_size.mean == 100 and snap.output_size.max == 10
+        # a minute later the window is empty again, but the totals remain
+        clock.now += 61
+        later = m.snapshot()
+        assert later.count == 0 and later.totals.calls == 100
+        # an event from before the window is late: counted in totals, not in the window
+        m.observe(latency_s=0.01, ts=clock.now - 3600)
+        late = m.snapshot()
+        assert late.late == 1 and late.count == 0 and late.totals.calls == 101
+        m.observe(latency_s=0.01, ts=clock.now + 3600)
+        assert m.snapshot().dropped["future"] == 1
+    finally:
+        m.close()
+
+
+def test_throughput_over_the_elapsed_window():
+    clock = FakeClock(1_000_000.0)
+    m = aimon.Monitor("rate", window="1m", slice="10s", clock=clock)
+    try:
+        for _ in range(200):
+            m.observe(latency_s=0.01)
+        clock.now += 20
+        assert m.snapshot().throughput == pytest.approx(200 / 20)
+        clock.now += 100
+        for _ in range(60):
+            m.observe(latency_s=0.01)
+        assert m.snapshot().throughput == pytest.approx(60 / 60)
+    finally:
+        m.close()
+
+
+def test_snapshot_is_immutable_and_serialisable(mon):
+    mon.observe(latency_s=0.5)
+    snap = mon.snapshot()
+    with pytest.raises(ValidationError):
+        snap.count = 5
+    data = json.loads(snap.model_dump_json())
+    assert data["model"] == "test" and data["latency"]["max"] == 0.5
+    assert data["window"]["length_s"] == 60.0
+
+
+def test_bare_and_named_module_level_decorator():
+    @aimon.monitor
+    def scorer(x):
+        return x
+
+    @aimon.monitor(name="shared", version="2")
+    def first(x):
+        return x
+
+    @aimon.monitor(name="shared")
+    def second(x):
+        return x
+
+    scorer(1)
+    first(1)
+    second(2)
+    try:
+        assert aimon.get_monitor("scorer").snapshot().count == 1
+        shared = aimon.get_monitor("shared")
+        assert shared.version == "2" and shared.snapshot().count == 2
+        assert first.__aimon_monitor__ is second.__aimon_monitor__ is shared
+        with pytest.raises(ConfigError, match="version"):
+            aimon.get_monitor("shared", version="3")
+    finally:
+        aimon.get_monitor("scorer").close()
+        aimon.get_monitor("shared").close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"window": "soon"}, "window"), ({"slice": "-1s"}, "slice"),
+     ({"window": "10s", "slice": "1m"}, "slice"), ({"buffer_size": 0}, "buffer_size"),
+     ({"relative_accuracy": 2}, "relative_accuracy"), ({"name": ""}, "name")],
+)  # fmt: skip
+def test_bad_settings_fail_with_the_field_name(kwargs, field):
+    with pytest.raises(ConfigError, match=f"^{field}:"):
+        aimon.Monitor(**{"name": "x", **kwargs})
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_keeps_recording(mon):
+    predict = mon.watch(lambda x: x)
+    predict(1)
+    mon.snapshot()
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            for i in range(3):
+                predict(i)
+            snap = mon.snapshot()
+            alive = mon._thread.is_alive()
+            os.write(write_fd, json.dumps([snap.count, snap.totals.calls, alive]).encode())
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        child_count, child_calls, thread_alive = json.loads(pipe.read())
+    os.waitpid(pid, 0)
+    assert (child_count, child_calls, thread_alive) == (3, 3, True)
+    predict(2)
+    assert mon.snapshot().count == 2  # the parent is unaffected
+
+
+def test_background_thread_folds_without_snapshot(mon):
+    predict = mon.watch(lambda x: x)
+    for i in range(10):
+        predict(i)
+    for _ in range(200):
+        if not mon._recorder.buffer:
+            break
+        threading.Event().wait(0.01)
+    assert not mon._recorder.buffer
+
+
+def test_close_stops_the_thread_and_monitor_can_be_collected():
+    m = aimon.Monitor("gc", flush_interval=0.01)
+    thread = m._thread
+    m.close()
+    assert not thread.is_alive()
+    m2 = aimon.Monitor("gc2", flush_interval=0.01)
+    import weakref
+
+    ref = weakref.ref(m2)
+    del m2
+    gc.collect()
+    assert ref() is None
