@@ -104,6 +104,14 @@ class _Recorder:
         self.wake_event = threading.Event()
         self.monitor_ref = weakref.ref(monitor)
 
+    def reset_after_fork(self) -> None:
+        """Forget the parent's buffered events and replace locks a dead thread may hold."""
+        del self.buffer[:]
+        self.overflow = 0
+        self.internal_errors = 0
+        self.lock = threading.Lock()
+        self.wake_event = threading.Event()
+
     def wake(self) -> None:
         """Ask the fold thread to drain the buffer now (it is half full)."""
         self.wake_event.set()
@@ -186,14 +194,14 @@ class Monitor:
         self._buffer_size = buffer_size
         self._server: MetricsServer | None = None
         self._closed = False
-        self._reset_state()
+        self._recorder = _Recorder(buffer_size, self)
+        self._reset_aggregates()
         _LIVE_MONITORS.add(self)
         self._start_thread()
 
     # -- state -------------------------------------------------------------------------
 
-    def _reset_state(self) -> None:
-        self._recorder = _Recorder(self._buffer_size, self)
+    def _reset_aggregates(self) -> None:
         self._fold_lock = threading.RLock()
         self._window = Window(
             self._window_s, self._slice_s, self._relative_accuracy, self._max_features
@@ -215,7 +223,9 @@ class Monitor:
     def _after_fork_in_child(self) -> None:
         # The child starts clean: the parent's events are the parent's to report, and the
         # parent's threads and locks do not exist here (they may have been held at fork).
-        self._reset_state()
+        # The recorder object stays: the wrappers made before the fork hold its buffer.
+        self._recorder.reset_after_fork()
+        self._reset_aggregates()
         self._server = None
         if not self._closed:
             self._start_thread()
@@ -318,7 +328,7 @@ class Monitor:
         ts = np.asarray(cols[0], dtype=np.float64) + offset
         latency = np.asarray(cols[1], dtype=np.float64)
         error_classes: tuple[type[BaseException] | None, ...] = cols[2]
-        live, late, future = self._window.place(ts, now)
+        sids, live, late, future = self._window.place(ts, now)
         if late.any():
             self._dropped["late"] += int(late.sum())
         if future.any():
@@ -373,7 +383,6 @@ class Monitor:
 
         if not live.any():
             return
-        sids = self._window.slice_ids(ts)
         for sid in np.unique(sids[live]):
             mask = live & (sids == sid)
             idx = np.flatnonzero(mask)

@@ -134,9 +134,9 @@ class Window:
         max_categories: distinct labels kept per categorical feature (the rest as ``__other__``).
 
     >>> w = Window(length_s=60, slice_s=10)
-    >>> live, late, future = w.place(np.array([100.0, 5.0, 200.0]), now=105.0)
-    >>> live.tolist(), late.tolist(), future.tolist()
-    ([True, False, False], [False, True, False], [False, False, True])
+    >>> sids, live, late, future = w.place(np.array([100.0, 5.0, 200.0, 110.0]), now=105.0)
+    >>> sids.tolist(), live.tolist(), late.tolist(), future.tolist()
+    ([10, 0, 10, 10], [True, False, False, True], [False, True, False, False], [False, False, True, False])
     """
 
     def __init__(
@@ -167,17 +167,19 @@ class Window:
 
     def place(
         self, ts: NDArray[np.float64], now: float
-    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
-        """Split timestamps into (live, late, future) masks as of ``now``.
+    ) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
+        """Slice ids and (live, late, future) masks of timestamps as of ``now``.
 
         Late: older than the window's oldest slice. Future: more than one slice ahead of
-        ``now`` (a skewed clock); placing it would evict valid slices.
+        ``now`` (a skewed clock; placing it would evict valid slices). An event ahead of
+        ``now`` by less than a slice (a small clock skew between processes) is counted in
+        the current slice.
         """
-        sids = self.slice_ids(ts)
         now_sid = math.floor(now / self.slice_s)
-        late = sids <= now_sid - self.n_slices
         future = ts > now + self.slice_s
-        return ~(late | future), late, future
+        sids = np.minimum(self.slice_ids(ts), now_sid)
+        late = sids <= now_sid - self.n_slices
+        return sids, ~(late | future), late, future
 
     def slice_for(self, sid: int) -> Slice:
         """The slice for ``sid``, recycling the ring slot if it holds an older slice."""
