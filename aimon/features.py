@@ -18,9 +18,11 @@ the same keys become one block whose columns are converted by numpy in one call 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -67,6 +69,7 @@ class FeatureBatch:
     n_rows: int
     columns: dict[str, FeatureColumn]
     invalid: int = 0
+    input_sizes: FloatArray | None = None  # per input, from extract_many(sizes=True)
 
 
 EMPTY = FeatureBatch(0, {})
@@ -80,14 +83,16 @@ _MISSING_MARKERS = (pd.NaT, pd.NA)
 
 
 class _Block:
-    """Rows being assembled: columns of equal length ``n``."""
+    """Rows being assembled: columns of equal length ``n``, and each row's payload size
+    when the rows are dicts (estimated from the columns, for free)."""
 
-    __slots__ = ("columns", "invalid", "n")
+    __slots__ = ("columns", "invalid", "n", "sizes")
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.columns: dict[str, FeatureColumn] = {}
         self.invalid = 0
+        self.sizes: FloatArray | None = None
 
 
 def _classify(value: Any) -> tuple[float, str | None, bool]:
@@ -157,24 +162,102 @@ def _column_from_values(values: Sequence[Any]) -> tuple[FeatureColumn, int]:
 
 
 def _dict_rows(rows: Sequence[Mapping[Any, Any]], max_features: int) -> _Block:
-    """Rows of dicts. Runs of dicts with the same keys in the same order are converted
-    column-wise in one step; that is the common case of a fold over many single calls."""
+    """Rows of dicts. A run of dicts with the keys of its first row is converted in one step:
+    its values are read with one ``itemgetter`` pass and its numeric columns by one numpy
+    call; that is the common case of a fold over many single-row calls."""
     block = _Block(len(rows))
-    start = 0
-    while start < len(rows):
-        keys = tuple(rows[start])
-        end = start + 1
-        while end < len(rows) and tuple(rows[end]) == keys:
-            end += 1
-        run = rows[start:end]
+    sizes = np.zeros(len(rows))
+    for start, end, keys, values in _runs(rows):
         names = [k if type(k) is str else _safe_str(k) for k in keys]
-        value_columns = list(zip(*(tuple(r.values()) for r in run), strict=True)) if keys else []
-        for name, column_values in zip(names, value_columns, strict=True):
-            column, invalid = _column_from_values(column_values)
+        columns = _run_columns(values, end - start, len(keys))
+        sizes[start:end] += 2 + sum(len(name) + 4 for name in names)  # braces, quotes, colon
+        for name, (column, invalid) in zip(names, columns, strict=True):
             block.invalid += invalid
             _place(block, name, column, start, max_features)
-        start = end
+            sizes[start:end] += _value_bytes(column)
+    block.sizes = sizes
     return block
+
+
+def _runs(
+    rows: Sequence[Mapping[Any, Any]],
+) -> Iterator[tuple[int, int, list[Any], list[tuple[Any, ...]]]]:
+    """Split rows into runs with one key set: (start, end, keys, value tuples in key order).
+
+    Rows of the same length from which ``itemgetter(*keys)`` reads every key have exactly
+    those keys, so a run costs one ``len`` and one ``itemgetter`` call per row; key order may
+    differ between rows.
+    """
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    cuts = [0, *(np.flatnonzero(np.diff(lengths)) + 1).tolist(), len(rows)]
+    for lo, hi in itertools.pairwise(cuts):
+        start = lo
+        while start < hi:
+            keys = list(rows[start])
+            getter = itemgetter(*keys) if len(keys) > 1 else None
+            run = rows[start:hi]
+            try:
+                if getter is not None:
+                    values = list(map(getter, run))
+                else:
+                    values = [(r[keys[0]],) for r in run] if keys else [()] * len(run)
+                end = hi
+            except KeyError:  # the key set changes inside this run of equal lengths
+                end = start + 1
+                while end < hi and all(k in rows[end] for k in keys):
+                    end += 1
+                run = rows[start:end]
+                values = list(map(getter, run)) if getter else [(r[keys[0]],) for r in run]
+            yield start, end, keys, values
+            start = end
+
+
+def _run_columns(
+    values: list[tuple[Any, ...]], n_rows: int, width: int
+) -> list[tuple[FeatureColumn, int]]:
+    """Columns of a run of rows given as value tuples in key order."""
+    if width == 0:
+        return []
+    first = values[0]
+    numeric = [j for j, v in enumerate(first) if type(v) in _NUMERIC_TYPES]
+    out: list[tuple[FeatureColumn, int] | None] = [None] * width
+    if len(numeric) == width:
+        try:
+            matrix = np.array(values, dtype=np.float64)
+        except (OverflowError, ValueError, TypeError):
+            matrix = None
+        if matrix is not None and _all_numeric(values, numeric):
+            matrix[~np.isfinite(matrix)] = np.nan
+            return [(FeatureColumn(np.ascontiguousarray(matrix[:, j])), 0) for j in range(width)]
+    columns = list(zip(*values, strict=True))
+    for j in range(width):
+        if out[j] is None:
+            out[j] = _column_from_values(columns[j])
+    return [c for c in out if c is not None]
+
+
+def _all_numeric(values: list[tuple[Any, ...]], numeric: list[int]) -> bool:
+    """Did numpy read only numbers? ``np.array(..., float)`` also accepts bools and numeric
+    strings; checking the types of one row in 64 (and the last) keeps the fast path fast,
+    and a run that fails the check is converted column by column instead."""
+    numeric_types = _NUMERIC_TYPES | {_NONE_TYPE}
+    for row in itertools.chain(values[::64], values[-1:]):
+        if not numeric_types.issuperset(map(type, row)):
+            return False
+    return True
+
+
+def _value_bytes(column: FeatureColumn) -> NDArray[np.float64]:
+    """Estimated JSON size of each row's value: 8 per number, 4 per null, a label's length."""
+    sizes = np.where(np.isnan(column.values), 4.0, 8.0)
+    if column.labels is not None:
+        has_label = np.not_equal(column.labels, None)
+        if has_label.any():
+            lengths = np.fromiter(
+                (len(label) + 2 for label in column.labels[has_label]), dtype=np.float64
+            )
+            sizes[has_label] = lengths
+    return sizes
 
 
 def _place(block: _Block, name: str, column: FeatureColumn, at: int, max_features: int) -> None:
@@ -340,29 +423,47 @@ def extract(obj: Any, *, max_features: int = 512) -> FeatureBatch:
     return extract_many([obj], max_features=max_features)
 
 
-def extract_many(objs: Sequence[Any], *, max_features: int = 512) -> FeatureBatch:
+def extract_many(
+    objs: Sequence[Any], *, max_features: int = 512, sizes: bool = False
+) -> FeatureBatch:
     """The rows of all ``objs`` concatenated in order, with columns aligned by name.
 
     A feature absent from some input is missing (NaN, no label) in that input's rows. An input
-    that cannot be read contributes no rows and counts as invalid. Never raises.
+    that cannot be read contributes no rows and counts as invalid. Never raises. With
+    ``sizes=True`` the batch also carries each input's :func:`payload_size` (for dicts,
+    estimated from the extracted columns at no extra pass).
 
     >>> batch = extract_many([{"a": 1.0}, {"a": 2.0, "b": "x"}, [[5.0], [6.0]]])
     >>> batch.n_rows, batch.columns["a"].values.tolist()[:2], list(batch.columns)
     (4, [1.0, 2.0], ['a', 'b', 'f0'])
     """
     blocks: list[_Block] = []
-    pending_dicts: list[Mapping[Any, Any]] = []
+    input_sizes: list[FloatArray] = []
+    pending: list[Mapping[Any, Any]] = []
+
+    def flush_dicts() -> None:
+        block = _safe_block(_dict_rows, pending, max_features)
+        blocks.append(block)
+        if sizes:
+            input_sizes.append(block.sizes if block.sizes is not None else np.zeros(len(pending)))
+
     for obj in objs:
         if type(obj) is dict:
-            pending_dicts.append(obj)
+            pending.append(obj)
             continue
-        if pending_dicts:
-            blocks.append(_safe_block(_dict_rows, pending_dicts, max_features))
-            pending_dicts = []
+        if pending:
+            flush_dicts()
+            pending = []
         blocks.append(_safe_block(_block_of, obj, max_features))
-    if pending_dicts:
-        blocks.append(_safe_block(_dict_rows, pending_dicts, max_features))
-    return _concat(blocks, max_features)
+        if sizes:
+            input_sizes.append(np.array([payload_size(obj)], dtype=np.float64))
+    if pending:
+        flush_dicts()
+    batch = _concat(blocks, max_features)
+    if not sizes:
+        return batch
+    all_sizes = np.concatenate(input_sizes) if input_sizes else np.zeros(0)
+    return FeatureBatch(batch.n_rows, batch.columns, batch.invalid, all_sizes)
 
 
 def _safe_block(make: Callable[[Any, int], _Block], obj: Any, max_features: int) -> _Block:

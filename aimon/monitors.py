@@ -18,14 +18,16 @@ import time
 import weakref
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import numpy as np
+from numpy.typing import NDArray
 
 from aimon.durations import Duration, parse_duration
 from aimon.errors import ConfigError
-from aimon.features import FeatureExtractor, extract_many, payload_size
+from aimon.features import FeatureBatch, FeatureExtractor, extract_many, payload_size
 from aimon.sketch import QuantileSketch
 from aimon.snapshot import FeatureSummary, Histogram, Snapshot, Summary, Totals, WindowInfo
 from aimon.totals import FixedHistogram
@@ -35,16 +37,11 @@ from aimon.window import FeatureStats, Window
 if TYPE_CHECKING:
     from aimon.exporters.http import MetricsServer
 
-__all__ = ["Capture", "Monitor", "get_monitor"]
+__all__ = ["OBSERVED", "Capture", "Monitor", "get_monitor"]
 
 log = logging.getLogger("aimon")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# What the hot path appends: (start on the perf clock, latency in s, error class or None,
-# args, kwargs, result, capture). Nothing is computed from args or result on the hot path.
-Record = tuple[float, float, type[BaseException] | None, Any, Any, Any, "Capture | None"]
-
 
 class Capture:
     """How a fold reads features and payload sizes out of a recorded call.
@@ -78,46 +75,58 @@ class Capture:
         return dict(kwargs) if kwargs else None
 
 
-class _ObservedCapture(Capture):
-    """For :meth:`Monitor.observe`: the record holds the features and the sizes themselves."""
-
-    def input_of(self, args: Any, kwargs: Any) -> Any:
-        return args
+#: The capture of Monitor.observe(): records are (start, latency, error class or None,
+#: features, (input size, output size), prediction).
+OBSERVED = Capture()
 
 
-_OBSERVED = _ObservedCapture()
+class _Channel:
+    """The bounded buffer of one watched function (or of ``observe``), and how to read it."""
+
+    __slots__ = ("buffer", "capture")
+
+    def __init__(self, capture: Capture | None) -> None:
+        self.buffer: list[tuple[Any, ...]] = []
+        self.capture = capture
 
 
 class _Recorder:
     """The part of a Monitor that the hot path touches; survives a fork."""
 
-    __slots__ = ("buffer", "capacity", "high_water", "internal_errors", "lock", "monitor_ref",
-                 "overflow", "wake_event")  # fmt: skip
+    __slots__ = ("capacity", "channels", "high_water", "internal_errors", "lock", "overflow",
+                 "wake_event")  # fmt: skip
 
-    def __init__(self, capacity: int, monitor: Monitor) -> None:
-        self.buffer: list[Record] = []
+    def __init__(self, capacity: int) -> None:
+        self.channels: list[_Channel] = []
         self.capacity = capacity
         self.high_water = max(1, capacity // 2)
         self.overflow = 0
         self.internal_errors = 0
         self.lock = threading.Lock()
         self.wake_event = threading.Event()
-        self.monitor_ref = weakref.ref(monitor)
+
+    def channel(self, capture: Capture | None) -> _Channel:
+        """A new buffer for one watched function (each holds up to ``capacity`` events)."""
+        channel = _Channel(capture)
+        with self.lock:
+            self.channels = [*self.channels, channel]
+        return channel
 
     def reset_after_fork(self) -> None:
         """Forget the parent's buffered events and replace locks a dead thread may hold."""
-        del self.buffer[:]
+        for channel in self.channels:
+            del channel.buffer[:]
         self.overflow = 0
         self.internal_errors = 0
         self.lock = threading.Lock()
         self.wake_event = threading.Event()
 
     def wake(self) -> None:
-        """Ask the fold thread to drain the buffer now (it is half full)."""
+        """Ask the fold thread to drain the buffers now (one is half full)."""
         self.wake_event.set()
 
     def drop(self) -> None:
-        """Count one event that did not fit in the buffer."""
+        """Count one event that did not fit in a buffer."""
         with self.lock:
             self.overflow += 1
 
@@ -128,6 +137,19 @@ class _Recorder:
             first = self.internal_errors == 1
         if first:
             log.error("aimon internal error (counted; further ones are not logged)", exc_info=exc)
+
+
+@dataclass(slots=True)
+class _Part:
+    """One channel's drained records as columns (the fold's working form)."""
+
+    ts: NDArray[np.float64]
+    latency: NDArray[np.float64]
+    errors: list[str | None]
+    in_size: NDArray[np.float64]
+    out_size: NDArray[np.float64]
+    inputs: list[Any] | None  # feature sources, one per record (None: no features)
+    capture: Capture | None
 
 
 class Monitor:
@@ -194,7 +216,8 @@ class Monitor:
         self._buffer_size = buffer_size
         self._server: MetricsServer | None = None
         self._closed = False
-        self._recorder = _Recorder(buffer_size, self)
+        self._recorder = _Recorder(buffer_size)
+        self._observed = self._recorder.channel(OBSERVED)
         self._reset_aggregates()
         _LIVE_MONITORS.add(self)
         self._start_thread()
@@ -294,15 +317,13 @@ class Monitor:
                 start = now_perf - (latency if latency == latency else 0.0)
             else:
                 start = float(ts) - (self._clock() - now_perf)
-            record: Record = (
-                start, latency, _error_class(error), features,
-                (input_size, output_size), prediction, _OBSERVED,
-            )  # fmt: skip
-            recorder = self._recorder
-            if len(recorder.buffer) < recorder.capacity:
-                recorder.buffer.append(record)
+            record = (start, latency, _error_class(error), features,
+                      (input_size, output_size), prediction)  # fmt: skip
+            buffer = self._observed.buffer
+            if len(buffer) < self._recorder.capacity:
+                buffer.append(record)
             else:
-                recorder.drop()
+                self._recorder.drop()
         except Exception as exc:  # aimon's own failure must not reach the caller
             self._recorder.internal_error(exc)
 
@@ -312,99 +333,135 @@ class Monitor:
         """Fold everything buffered so far into the window (also done in the background)."""
         with self._fold_lock:
             recorder = self._recorder
-            records = recorder.buffer.copy()
-            # Appends racing with the copy land after these records and stay for next time.
-            del recorder.buffer[: len(records)]
-            if records:
+            for channel in recorder.channels:
+                records = channel.buffer.copy()
+                # Appends racing with the copy land after these records and stay for next time.
+                del channel.buffer[: len(records)]
+                if not records:
+                    continue
                 try:
-                    self._fold(records)
+                    self._fold(self._columns(records, channel.capture))
                 except Exception as exc:
                     recorder.internal_error(exc)
 
-    def _fold(self, records: list[Record]) -> None:
+    def _columns(self, records: list[tuple[Any, ...]], capture: Capture | None) -> _Part:
+        """Turn one channel's records into columns (see the record layouts in decorator.py)."""
+        n = len(records)
+        offset = self._clock() - time.perf_counter()
+        prefix = list(zip(*records))  # the columns every record of this channel has
+        ts = np.asarray(prefix[0], dtype=np.float64) + offset
+        latency = np.asarray(prefix[1], dtype=np.float64)
+        in_size = np.full(n, np.nan)
+        out_size = np.full(n, np.nan)
+        errors: list[str | None] = [None] * n
+        label = self._totals.error_label
+        if capture is OBSERVED:
+            for i, cls in enumerate(prefix[2]):
+                if cls is not None:
+                    errors[i] = label(cls.__name__)
+            for i, (size_in, size_out) in enumerate(prefix[4]):
+                if size_in is not None:
+                    in_size[i] = size_in
+                if size_out is not None:
+                    out_size[i] = size_out
+            features = list(prefix[3])
+            inputs = features if any(f is not None for f in features) else None
+            return _Part(ts, latency, errors, in_size, out_size, inputs, None)
+        error_length = 3 if capture is None else 6
+        lengths = np.fromiter(map(len, records), dtype=np.int64, count=n)
+        for i in np.flatnonzero(lengths == error_length).tolist():
+            errors[i] = label(records[i][-1].__name__)
+        if capture is None:
+            return _Part(ts, latency, errors, in_size, out_size, None, None)
+        first = 1 if capture.skip_first else 0
+        sources = [
+            args[first] if len(args) > first else capture.input_of(args, kwargs)
+            for args, kwargs in zip(prefix[2], prefix[3], strict=True)
+        ]
+        if capture.sizes:
+            for i, result in enumerate(prefix[4]):
+                if errors[i] is None:
+                    out_size[i] = 8.0 if type(result) is float else payload_size(result)
+            if not capture.features:
+                in_size[:] = [payload_size(source) for source in sources]
+        if not capture.features:
+            return _Part(ts, latency, errors, in_size, out_size, None, capture)
+        if capture.extractor is not None:
+            sources = [self._extract_safely(capture.extractor, source) for source in sources]
+        return _Part(ts, latency, errors, in_size, out_size, sources, capture)
+
+    def _extract_safely(self, extractor: FeatureExtractor, source: Any) -> Any:
+        try:
+            return extractor(source)
+        except Exception as exc:  # a user's extractor failing loses no event
+            self._recorder.internal_error(exc)
+            return None
+
+    def _fold(self, part: _Part) -> None:
+        """Count one part into the totals and its live events into the window."""
         now = self._clock()
-        offset = now - time.perf_counter()
-        cols = list(zip(*records, strict=True))
-        ts = np.asarray(cols[0], dtype=np.float64) + offset
-        latency = np.asarray(cols[1], dtype=np.float64)
-        error_classes: tuple[type[BaseException] | None, ...] = cols[2]
-        sids, live, late, future = self._window.place(ts, now)
+        sids, live, late, future = self._window.place(part.ts, now)
         if late.any():
             self._dropped["late"] += int(late.sum())
         if future.any():
             self._dropped["future"] += int(future.sum())
-
-        n = len(records)
-        in_size = np.full(n, np.nan)
-        out_size = np.full(n, np.nan)
-        inputs: list[Any] = [None] * n
-        wants_input = np.zeros(n, dtype=bool)
-        for i, (_, _, _, args, kwargs, result, capture) in enumerate(records):
-            if capture is None:
-                continue
-            if capture is _OBSERVED:
-                sizes = kwargs
-                if sizes[0] is not None:
-                    in_size[i] = sizes[0]
-                if sizes[1] is not None:
-                    out_size[i] = sizes[1]
-                if args is not None:
-                    inputs[i], wants_input[i] = args, True
-                continue
-            if capture.features or capture.sizes:
-                source = capture.input_of(args, kwargs)
-                if capture.sizes:
-                    in_size[i] = payload_size(source)
-                    if error_classes[i] is None:
-                        out_size[i] = payload_size(result)
-                if capture.features and source is not None:
-                    extractor = capture.extractor
-                    try:
-                        inputs[i] = extractor(source) if extractor else source
-                    except Exception as exc:  # a user's extractor failing loses no event
-                        self._recorder.internal_error(exc)
-                        continue
-                    wants_input[i] = True
-
-        totals = self._totals
-        labels = [
-            totals.error_label(_error_name(cls)) if cls is not None else None
-            for cls in error_classes
-        ]
         counted = live | late  # late events still count in the totals, just not the window
+        if part.inputs is not None:
+            self._fold_features(part, sids, live, counted)
+        totals = self._totals
         totals.calls += int(counted.sum())
-        for i in np.flatnonzero(counted):
-            label = labels[i]
-            if label is not None:
-                totals.errors[label] += 1
-        totals.latency.add_many(latency[counted])
-        totals.input_size.add_many(in_size[counted])
-        totals.output_size.add_many(out_size[counted])
-
-        if not live.any():
-            return
-        for sid in np.unique(sids[live]):
+        totals.errors.update(e for e, c in zip(part.errors, counted, strict=True) if e and c)
+        totals.latency.add_many(part.latency[counted])
+        totals.input_size.add_many(part.in_size[counted])
+        totals.output_size.add_many(part.out_size[counted])
+        for sid in np.unique(sids[live]).tolist():
             mask = live & (sids == sid)
-            idx = np.flatnonzero(mask)
-            piece = self._window.slice_for(int(sid))
-            piece.add(
-                latency[mask],
-                [labels[i] for i in idx if labels[i] is not None],  # type: ignore[misc]
-                in_size[mask],
-                out_size[mask],
+            self._window.slice_for(sid).add(
+                part.latency[mask],
+                [e for e, m in zip(part.errors, mask, strict=True) if e and m],
+                part.in_size[mask],
+                part.out_size[mask],
             )
-            feature_rows = [inputs[i] for i in idx if wants_input[i]]
-            if feature_rows:
-                batch = extract_many(feature_rows, max_features=self._max_features)
-                self._window.add_features(int(sid), batch)
-                for name, column in batch.columns.items():
-                    present = np.isfinite(column.values)
-                    if column.labels is not None:
-                        present |= np.not_equal(column.labels, None)
-                    missing = batch.n_rows - int(present.sum())
-                    totals.feature_values[name] += batch.n_rows - missing
-                    if missing:
-                        totals.feature_missing[name] += missing
+
+    def _fold_features(
+        self,
+        part: _Part,
+        sids: NDArray[np.int64],
+        live: NDArray[np.bool_],
+        counted: NDArray[np.bool_],
+    ) -> None:
+        """Extract features slice by slice; payload sizes come out of the same pass."""
+        assert part.inputs is not None
+        sizes = part.capture is not None and part.capture.sizes
+        groups = [(sid, live & (sids == sid)) for sid in np.unique(sids[live]).tolist()]
+        if (counted & ~live).any():
+            groups.append((None, counted & ~live))
+        for sid, mask in groups:
+            idx = [i for i in np.flatnonzero(mask).tolist() if part.inputs[i] is not None]
+            if not idx:
+                continue
+            batch = extract_many(
+                [part.inputs[i] for i in idx], max_features=self._max_features, sizes=sizes
+            )
+            if sizes and batch.input_sizes is not None:
+                part.in_size[idx] = batch.input_sizes
+            self._count_missing(batch)
+            if sid is not None:
+                self._window.add_features(sid, batch)
+
+    def _count_missing(self, batch: FeatureBatch) -> None:
+        totals = self._totals
+        for name, column in batch.columns.items():
+            present = np.isfinite(column.values)
+            if column.labels is not None:
+                present |= np.not_equal(column.labels, None)
+            missing = batch.n_rows - int(present.sum())
+            totals.feature_values[name] += batch.n_rows - missing
+            if missing:
+                totals.feature_missing[name] += missing
+        for name in totals.feature_values.keys() - batch.columns.keys():
+            # A known feature absent from these rows is missing there (as in the window).
+            totals.feature_missing[name] += batch.n_rows
 
     # -- reading -----------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The in-process collector: decorators that record each call of a predict function.
 
 The hot path is written for speed on purpose: read a clock, call the user's function, read the
-clock again, append one tuple to the monitor's bounded buffer. Features and payload sizes are
-computed later from the recorded arguments, in the fold step, off the caller's time.
+clock again, append one small tuple to the watched function's bounded buffer. Features and
+payload sizes are computed later from the recorded arguments, in the fold step, off the
+caller's time.
 """
 
 from __future__ import annotations
@@ -21,6 +22,65 @@ if TYPE_CHECKING:
 __all__ = ["monitor", "wrap"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The wrapper is generated from one template for sync/async and with/without argument capture,
+# so that each variant is straight-line code with no per-call branching on settings (the way
+# dataclasses generates __init__), without four hand-kept copies of the same function.
+# Records: without capture (start, latency) or (start, latency, error class); with capture
+# (start, latency, args, kwargs, result) or (start, latency, args, kwargs, None, error class).
+_TEMPLATE = """
+def make_wrapper(fn, buffer, capacity, high_water, recorder, clock):
+    append = buffer.append
+
+    {async_}def watched(*args, **kwargs):
+        start = clock()
+        try:
+            result = {await_}fn(*args, **kwargs)
+        except Exception as exc:
+            latency = clock() - start
+            try:
+                n = len(buffer)
+                if n < capacity:
+                    append({error_record})
+                    if n >= high_water:
+                        recorder.wake()
+                else:
+                    recorder.drop()
+            except Exception as own:  # aimon's failure must not replace the user's exception
+                recorder.internal_error(own)
+            raise
+        latency = clock() - start
+        try:
+            n = len(buffer)
+            if n < capacity:
+                append({ok_record})
+                if n >= high_water:
+                    recorder.wake()
+            else:
+                recorder.drop()
+        except Exception as own:  # nor reach the caller at all
+            recorder.internal_error(own)
+        return result
+
+    return watched
+"""
+
+
+def _compile(is_async: bool, capture: bool) -> Callable[..., Callable[..., Any]]:
+    source = _TEMPLATE.format(
+        async_="async " if is_async else "",
+        await_="await " if is_async else "",
+        ok_record="(start, latency, args, kwargs, result)" if capture else "(start, latency)",
+        error_record="(start, latency, args, kwargs, None, exc.__class__)"
+        if capture
+        else "(start, latency, exc.__class__)",
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<aimon wrapper async={is_async} capture={capture}>", "exec"), namespace)
+    return cast(Callable[..., Callable[..., Any]], namespace["make_wrapper"])
+
+
+_MAKERS = {(a, c): _compile(a, c) for a in (False, True) for c in (False, True)}
 
 
 def wrap(
@@ -46,13 +106,20 @@ def wrap(
     from aimon.monitors import Capture
 
     capture = Capture(features=features, sizes=sizes, skip_first=_takes_self(fn))
-    if not capture.features and not capture.sizes:
-        capture_or_none: Capture | None = None
-    else:
-        capture_or_none = capture
-    if inspect.iscoroutinefunction(fn):
-        return cast(F, _async_wrapper(mon, fn, capture_or_none))
-    return cast(F, _sync_wrapper(mon, fn, capture_or_none))
+    captures = capture.features or capture.sizes
+    channel = mon._recorder.channel(capture if captures else None)
+    maker = _MAKERS[(inspect.iscoroutinefunction(fn), captures)]
+    watched = maker(
+        fn,
+        channel.buffer,
+        mon._recorder.capacity,
+        mon._recorder.high_water,
+        mon._recorder,
+        time.perf_counter,
+    )
+    functools.update_wrapper(watched, fn)
+    watched.__aimon_monitor__ = mon
+    return cast(F, watched)
 
 
 def _takes_self(fn: Callable[..., Any]) -> bool:
@@ -61,92 +128,6 @@ def _takes_self(fn: Callable[..., Any]) -> bool:
     except (TypeError, ValueError):
         return False
     return bool(params) and params[0] in ("self", "cls")
-
-
-def _sync_wrapper(mon: Monitor, fn: Callable[..., Any], capture: Any) -> Callable[..., Any]:
-    recorder = mon._recorder
-    buffer = recorder.buffer
-    append = buffer.append
-    capacity = recorder.capacity
-    high_water = recorder.high_water
-    clock = time.perf_counter
-
-    @functools.wraps(fn)
-    def watched(*args: Any, **kwargs: Any) -> Any:
-        start = clock()
-        try:
-            result = fn(*args, **kwargs)
-        except Exception as exc:
-            latency = clock() - start
-            try:
-                n = len(buffer)
-                if n < capacity:
-                    append((start, latency, exc.__class__, args, kwargs, None, capture))
-                    if n >= high_water:
-                        recorder.wake()
-                else:
-                    recorder.drop()
-            except Exception as own:  # aimon's failure must not replace the user's exception
-                recorder.internal_error(own)
-            raise
-        latency = clock() - start
-        try:
-            n = len(buffer)
-            if n < capacity:
-                append((start, latency, None, args, kwargs, result, capture))
-                if n >= high_water:
-                    recorder.wake()
-            else:
-                recorder.drop()
-        except Exception as own:
-            recorder.internal_error(own)
-        return result
-
-    watched.__aimon_monitor__ = mon  # type: ignore[attr-defined]
-    return watched
-
-
-def _async_wrapper(mon: Monitor, fn: Callable[..., Any], capture: Any) -> Callable[..., Any]:
-    recorder = mon._recorder
-    buffer = recorder.buffer
-    append = buffer.append
-    capacity = recorder.capacity
-    high_water = recorder.high_water
-    clock = time.perf_counter
-
-    @functools.wraps(fn)
-    async def watched(*args: Any, **kwargs: Any) -> Any:
-        start = clock()
-        try:
-            result = await fn(*args, **kwargs)
-        except Exception as exc:
-            latency = clock() - start
-            try:
-                n = len(buffer)
-                if n < capacity:
-                    append((start, latency, exc.__class__, args, kwargs, None, capture))
-                    if n >= high_water:
-                        recorder.wake()
-                else:
-                    recorder.drop()
-            except Exception as own:
-                recorder.internal_error(own)
-            raise
-        latency = clock() - start
-        try:
-            n = len(buffer)
-            if n < capacity:
-                append((start, latency, None, args, kwargs, result, capture))
-                if n >= high_water:
-                    recorder.wake()
-            else:
-                recorder.drop()
-        except Exception as own:
-            recorder.internal_error(own)
-        return result
-
-    watched.__aimon_monitor__ = mon  # type: ignore[attr-defined]
-    return watched
 
 
 @overload
