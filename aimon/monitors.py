@@ -64,15 +64,24 @@ class Capture:
         self.sizes = sizes
         self.skip_first = skip_first
 
-    def input_of(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    def input_of(self, recorded: Any) -> Any:
         """The predict input of a call: its first real positional argument, else its only
         keyword argument, else all keyword arguments as one row."""
-        first = 1 if self.skip_first else 0
-        if len(args) > first:
-            return args[first]
+        if not isinstance(recorded, KeywordInput):
+            return recorded
+        kwargs = recorded.kwargs
         if len(kwargs) == 1:
             return next(iter(kwargs.values()))
         return dict(kwargs) if kwargs else None
+
+
+class KeywordInput:
+    """Marks a call made with keyword arguments only (its input is read from them)."""
+
+    __slots__ = ("kwargs",)
+
+    def __init__(self, kwargs: dict[str, Any]) -> None:
+        self.kwargs = kwargs
 
 
 #: The capture of Monitor.observe(): records are (start, latency, error class or None,
@@ -81,12 +90,14 @@ OBSERVED = Capture()
 
 
 class _Channel:
-    """The bounded buffer of one watched function (or of ``observe``), and how to read it."""
+    """The bounded buffers of one watched function (or of ``observe``): call records, and the
+    calls' inputs when features or sizes are captured."""
 
-    __slots__ = ("buffer", "capture")
+    __slots__ = ("buffer", "capture", "inputs")
 
     def __init__(self, capture: Capture | None) -> None:
         self.buffer: list[tuple[Any, ...]] = []
+        self.inputs: list[Any] = []
         self.capture = capture
 
 
@@ -116,6 +127,7 @@ class _Recorder:
         """Forget the parent's buffered events and replace locks a dead thread may hold."""
         for channel in self.channels:
             del channel.buffer[:]
+            del channel.inputs[:]
         self.overflow = 0
         self.internal_errors = 0
         self.lock = threading.Lock()
@@ -148,8 +160,9 @@ class _Part:
     errors: list[str | None]
     in_size: NDArray[np.float64]
     out_size: NDArray[np.float64]
-    inputs: list[Any] | None  # feature sources, one per record (None: no features)
-    capture: Capture | None
+    inputs: list[Any] | None = None  # feature sources (None: no features)
+    input_ts: NDArray[np.float64] | None = None  # when each input's call started
+    sizes_from_inputs: bool = False  # input sizes come from the inputs, not the records
 
 
 class Monitor:
@@ -337,18 +350,23 @@ class Monitor:
                 records = channel.buffer.copy()
                 # Appends racing with the copy land after these records and stay for next time.
                 del channel.buffer[: len(records)]
-                if not records:
+                inputs = channel.inputs.copy()
+                del channel.inputs[: len(inputs)]
+                if not records and not inputs:
                     continue
                 try:
-                    self._fold(self._columns(records, channel.capture))
+                    self._fold(self._columns(records, inputs, channel.capture))
                 except Exception as exc:
                     recorder.internal_error(exc)
 
-    def _columns(self, records: list[tuple[Any, ...]], capture: Capture | None) -> _Part:
-        """Turn one channel's records into columns (see the record layouts in decorator.py)."""
+    def _columns(
+        self, records: list[tuple[Any, ...]], inputs: list[Any], capture: Capture | None
+    ) -> _Part:
+        """Turn one channel's records into columns (record layouts: see decorator.py)."""
         n = len(records)
-        offset = self._clock() - time.perf_counter()
-        prefix = list(zip(*records))  # the columns every record of this channel has
+        now = self._clock()
+        offset = now - time.perf_counter()
+        prefix = list(zip(*records)) if records else [(), (), ()]
         ts = np.asarray(prefix[0], dtype=np.float64) + offset
         latency = np.asarray(prefix[1], dtype=np.float64)
         in_size = np.full(n, np.nan)
@@ -365,30 +383,31 @@ class Monitor:
                 if size_out is not None:
                     out_size[i] = size_out
             features = list(prefix[3])
-            inputs = features if any(f is not None for f in features) else None
-            return _Part(ts, latency, errors, in_size, out_size, inputs, None)
-        error_length = 3 if capture is None else 6
+            if not any(f is not None for f in features):
+                return _Part(ts, latency, errors, in_size, out_size)
+            return _Part(ts, latency, errors, in_size, out_size, features, ts)
         lengths = np.fromiter(map(len, records), dtype=np.int64, count=n)
-        for i in np.flatnonzero(lengths == error_length).tolist():
-            errors[i] = label(records[i][-1].__name__)
+        for i in np.flatnonzero(lengths == 4).tolist():
+            errors[i] = label(records[i][3].__name__)
         if capture is None:
-            return _Part(ts, latency, errors, in_size, out_size, None, None)
-        first = 1 if capture.skip_first else 0
-        sources = [
-            args[first] if len(args) > first else capture.input_of(args, kwargs)
-            for args, kwargs in zip(prefix[2], prefix[3], strict=True)
-        ]
+            return _Part(ts, latency, errors, in_size, out_size)
         if capture.sizes:
-            for i, result in enumerate(prefix[4]):
+            for i, result in enumerate(prefix[2]):
                 if errors[i] is None:
                     out_size[i] = 8.0 if type(result) is float else payload_size(result)
-            if not capture.features:
-                in_size[:] = [payload_size(source) for source in sources]
-        if not capture.features:
-            return _Part(ts, latency, errors, in_size, out_size, None, capture)
+        # Inputs pair with records by position; a race between two threads' appends can swap
+        # two neighbours, which only matters for the slice a feature row lands in. Inputs
+        # whose record is not drained yet (or was drained last time) are placed at now.
+        input_ts = np.full(len(inputs), now)
+        paired = min(n, len(inputs))
+        input_ts[:paired] = ts[:paired]
+        sources = [capture.input_of(recorded) for recorded in inputs]
+        if not capture.features:  # sizes only
+            in_size[:paired] = [payload_size(source) for source in sources[:paired]]
+            return _Part(ts, latency, errors, in_size, out_size)
         if capture.extractor is not None:
             sources = [self._extract_safely(capture.extractor, source) for source in sources]
-        return _Part(ts, latency, errors, in_size, out_size, sources, capture)
+        return _Part(ts, latency, errors, in_size, out_size, sources, input_ts, capture.sizes)
 
     def _extract_safely(self, extractor: FeatureExtractor, source: Any) -> Any:
         try:
@@ -406,8 +425,6 @@ class Monitor:
         if future.any():
             self._dropped["future"] += int(future.sum())
         counted = live | late  # late events still count in the totals, just not the window
-        if part.inputs is not None:
-            self._fold_features(part, sids, live, counted)
         totals = self._totals
         totals.calls += int(counted.sum())
         totals.errors.update(e for e, c in zip(part.errors, counted, strict=True) if e and c)
@@ -422,32 +439,34 @@ class Monitor:
                 part.in_size[mask],
                 part.out_size[mask],
             )
+        if part.inputs is not None and part.input_ts is not None:
+            self._fold_inputs(part.inputs, part.input_ts, now, part.sizes_from_inputs)
 
-    def _fold_features(
-        self,
-        part: _Part,
-        sids: NDArray[np.int64],
-        live: NDArray[np.bool_],
-        counted: NDArray[np.bool_],
+    def _fold_inputs(
+        self, inputs: list[Any], input_ts: NDArray[np.float64], now: float, sizes: bool
     ) -> None:
-        """Extract features slice by slice; payload sizes come out of the same pass."""
-        assert part.inputs is not None
-        sizes = part.capture is not None and part.capture.sizes
-        groups = [(sid, live & (sids == sid)) for sid in np.unique(sids[live]).tolist()]
-        if (counted & ~live).any():
-            groups.append((None, counted & ~live))
+        """Features (and, for watched calls, input sizes) slice by slice, in one pass each."""
+        sids, live, late, _ = self._window.place(input_ts, now)
+        groups: list[tuple[int | None, NDArray[np.bool_]]] = [
+            (sid, live & (sids == sid)) for sid in np.unique(sids[live]).tolist()
+        ]
+        if late.any():
+            groups.append((None, late))
         for sid, mask in groups:
-            idx = [i for i in np.flatnonzero(mask).tolist() if part.inputs[i] is not None]
+            idx = [i for i in np.flatnonzero(mask).tolist() if inputs[i] is not None]
             if not idx:
                 continue
             batch = extract_many(
-                [part.inputs[i] for i in idx], max_features=self._max_features, sizes=sizes
+                [inputs[i] for i in idx], max_features=self._max_features, sizes=sizes
             )
             if sizes and batch.input_sizes is not None:
-                part.in_size[idx] = batch.input_sizes
-            self._count_missing(batch)
-            if sid is not None:
-                self._window.add_features(sid, batch)
+                self._totals.input_size.add_many(batch.input_sizes)
+                if sid is not None:
+                    self._window.slice_for(sid).input_size.add_many(batch.input_sizes)
+            if batch.n_rows:
+                self._count_missing(batch)
+                if sid is not None:
+                    self._window.add_features(sid, batch)
 
     def _count_missing(self, batch: FeatureBatch) -> None:
         totals = self._totals

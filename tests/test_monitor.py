@@ -23,7 +23,7 @@ class FakeClock:
 
 
 def buffered(monitor) -> int:
-    return sum(len(channel.buffer) for channel in monitor._recorder.channels)
+    return sum(len(c.buffer) + len(c.inputs) for c in monitor._recorder.channels)
 
 
 @pytest.fixture
@@ -206,7 +206,7 @@ def test_full_buffer_drops_and_counts_without_blocking():
         with m._fold_lock:  # hold folds off so the buffer cannot drain
             for i in range(25):
                 assert predict(i) == i
-            assert buffered(m) == 10
+            assert buffered(m) == 20  # 10 records and their 10 inputs
         snap = m.snapshot()
         assert snap.count == 10
         assert snap.dropped == {"buffer_full": 15}

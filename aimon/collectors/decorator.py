@@ -26,11 +26,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 # The wrapper is generated from one template for sync/async and with/without argument capture,
 # so that each variant is straight-line code with no per-call branching on settings (the way
 # dataclasses generates __init__), without four hand-kept copies of the same function.
-# Records: without capture (start, latency) or (start, latency, error class); with capture
-# (start, latency, args, kwargs, result) or (start, latency, args, kwargs, None, error class).
+# Records are (start, latency, result) or (start, latency, None, error class). With capture, the
+# call's input goes to a separate list: a tuple that holds a dict is never untracked by the
+# garbage collector, so keeping inputs inside the records would make every buffered call a
+# long-lived GC object and bring full collections (100 ms pauses on a large heap) much sooner.
 _TEMPLATE = """
-def make_wrapper(fn, buffer, capacity, high_water, recorder, clock):
+def make_wrapper(fn, buffer, inputs, capacity, high_water, recorder, clock, index, Kwargs):
     append = buffer.append
+    keep = inputs.append
 
     {async_}def watched(*args, **kwargs):
         start = clock()
@@ -41,7 +44,8 @@ def make_wrapper(fn, buffer, capacity, high_water, recorder, clock):
             try:
                 n = len(buffer)
                 if n < capacity:
-                    append({error_record})
+                    append((start, latency, None, exc.__class__))
+                    {keep_input}
                     if n >= high_water:
                         recorder.wake()
                 else:
@@ -53,7 +57,8 @@ def make_wrapper(fn, buffer, capacity, high_water, recorder, clock):
         try:
             n = len(buffer)
             if n < capacity:
-                append({ok_record})
+                append((start, latency, result))
+                {keep_input}
                 if n >= high_water:
                     recorder.wake()
             else:
@@ -70,10 +75,9 @@ def _compile(is_async: bool, capture: bool) -> Callable[..., Callable[..., Any]]
     source = _TEMPLATE.format(
         async_="async " if is_async else "",
         await_="await " if is_async else "",
-        ok_record="(start, latency, args, kwargs, result)" if capture else "(start, latency)",
-        error_record="(start, latency, args, kwargs, None, exc.__class__)"
+        keep_input="keep(args[index] if len(args) > index else Kwargs(kwargs))"
         if capture
-        else "(start, latency, exc.__class__)",
+        else "",
     )
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<aimon wrapper async={is_async} capture={capture}>", "exec"), namespace)
@@ -103,19 +107,23 @@ def wrap(
             f"aimon cannot watch generator function {fn.__qualname__!r}: "
             "wrap the function that consumes it, or record with Monitor.observe()"
         )
-    from aimon.monitors import Capture
+    from aimon.monitors import Capture, KeywordInput
 
     capture = Capture(features=features, sizes=sizes, skip_first=_takes_self(fn))
     captures = capture.features or capture.sizes
-    channel = mon._recorder.channel(capture if captures else None)
+    recorder = mon._recorder
+    channel = recorder.channel(capture if captures else None)
     maker = _MAKERS[(inspect.iscoroutinefunction(fn), captures)]
     watched = maker(
         fn,
         channel.buffer,
-        mon._recorder.capacity,
-        mon._recorder.high_water,
-        mon._recorder,
+        channel.inputs,
+        recorder.capacity,
+        recorder.high_water,
+        recorder,
         time.perf_counter,
+        1 if capture.skip_first else 0,
+        KeywordInput,
     )
     functools.update_wrapper(watched, fn)
     watched.__aimon_monitor__ = mon
