@@ -392,16 +392,22 @@ class Monitor:
         if capture is None:
             return _Part(ts, latency, errors, in_size, out_size)
         if capture.sizes:
-            for i, result in enumerate(prefix[2]):
-                if errors[i] is None:
-                    out_size[i] = 8.0 if type(result) is float else payload_size(result)
+            results = prefix[2]
+            if set(map(type, results)) <= {float, type(None)}:  # the usual score: vectorised
+                out_size[:] = 8.0
+            else:
+                out_size[:] = [payload_size(result) for result in results]
+            out_size[[i for i, e in enumerate(errors) if e is not None]] = np.nan
         # Inputs pair with records by position; a race between two threads' appends can swap
         # two neighbours, which only matters for the slice a feature row lands in. Inputs
         # whose record is not drained yet (or was drained last time) are placed at now.
         input_ts = np.full(len(inputs), now)
         paired = min(n, len(inputs))
         input_ts[:paired] = ts[:paired]
-        sources = [capture.input_of(recorded) for recorded in inputs]
+        if KeywordInput in set(map(type, inputs)):
+            sources = [capture.input_of(recorded) for recorded in inputs]
+        else:
+            sources = inputs
         if not capture.features:  # sizes only
             in_size[:paired] = [payload_size(source) for source in sources[:paired]]
             return _Part(ts, latency, errors, in_size, out_size)
