@@ -57,6 +57,16 @@ class FeatureColumn:
     values: FloatArray
     labels: ObjectArray | None = None
 
+    def label_mask(self) -> NDArray[np.bool_]:
+        """Rows that hold a categorical label."""
+        if self.labels is None:
+            return np.zeros(self.values.size, dtype=bool)
+        return np.asarray(self.labels != None, dtype=bool)  # noqa: E711 - element-wise
+
+    def present_mask(self) -> NDArray[np.bool_]:
+        """Rows where the feature has a value (a number or a label)."""
+        return np.isfinite(self.values) | self.label_mask()
+
 
 @dataclass(frozen=True, slots=True)
 class FeatureBatch:
@@ -251,7 +261,7 @@ def _value_bytes(column: FeatureColumn) -> NDArray[np.float64]:
     """Estimated JSON size of each row's value: 8 per number, 4 per null, a label's length."""
     sizes = np.where(np.isnan(column.values), 4.0, 8.0)
     if column.labels is not None:
-        has_label = np.not_equal(column.labels, None)
+        has_label = column.label_mask()
         if has_label.any():
             lengths = np.fromiter(
                 (len(label) + 2 for label in column.labels[has_label]), dtype=np.float64
@@ -403,7 +413,7 @@ def _block_of(obj: Any, max_features: int) -> _Block:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
         return _dict_rows([fields], max_features)
-    number, label, bad = _classify(obj)
+    _, _, bad = _classify(obj)
     if bad:
         block = _Block(0)
         block.invalid = 1
@@ -503,7 +513,8 @@ def payload_size(obj: Any) -> int:
     """Approximate serialized size of a payload in bytes; 0 when unknown. Never raises.
 
     Exact for bytes-like objects, strings (UTF-8), numpy arrays and pandas objects (their
-    in-memory size); for dicts, lists and tuples an estimate of the JSON-encoded size (8 bytes a number).
+    in-memory size); for dicts, lists and tuples an estimate of the JSON-encoded size
+    (8 bytes a number).
 
     >>> payload_size(b"abcd"), payload_size("héllo"), payload_size(np.zeros(10))
     (4, 6, 80)

@@ -12,12 +12,13 @@ decorator of the public API without shadowing a module.)
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -42,6 +43,7 @@ __all__ = ["OBSERVED", "Capture", "Monitor", "get_monitor"]
 log = logging.getLogger("aimon")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
 
 class Capture:
     """How a fold reads features and payload sizes out of a recorded call.
@@ -199,7 +201,7 @@ class Monitor:
         version: str | None = None,
         *,
         window: Duration = "5m",
-        slice: Duration = "10s",  # noqa: A002 - the word users know from the design
+        slice: Duration = "10s",
         buffer_size: int = 65536,
         flush_interval: Duration = 1.0,
         relative_accuracy: float = 0.01,
@@ -276,7 +278,7 @@ class Monitor:
         self, *, features: bool | FeatureExtractor = True, sizes: bool = True
     ) -> Callable[[F], F]: ...
 
-    def watch(
+    def watch(  # type: ignore[misc]  # mypy cannot match the keyword-only overload
         self,
         fn: F | None = None,
         /,
@@ -327,7 +329,7 @@ class Monitor:
             now_perf = time.perf_counter()
             latency = float("nan") if latency_s is None else float(latency_s)
             if ts is None:
-                start = now_perf - (latency if latency == latency else 0.0)
+                start = now_perf - (0.0 if math.isnan(latency) else latency)
             else:
                 start = float(ts) - (self._clock() - now_perf)
             record = (start, latency, _error_class(error), features,
@@ -366,7 +368,7 @@ class Monitor:
         n = len(records)
         now = self._clock()
         offset = now - time.perf_counter()
-        prefix = list(zip(*records)) if records else [(), (), ()]
+        prefix = list(zip(*records)) if records else [(), (), ()]  # noqa: B905 - ragged
         ts = np.asarray(prefix[0], dtype=np.float64) + offset
         latency = np.asarray(prefix[1], dtype=np.float64)
         in_size = np.full(n, np.nan)
@@ -477,9 +479,7 @@ class Monitor:
     def _count_missing(self, batch: FeatureBatch) -> None:
         totals = self._totals
         for name, column in batch.columns.items():
-            present = np.isfinite(column.values)
-            if column.labels is not None:
-                present |= np.not_equal(column.labels, None)
+            present = column.present_mask()
             missing = batch.n_rows - int(present.sum())
             totals.feature_values[name] += batch.n_rows - missing
             if missing:

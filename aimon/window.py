@@ -135,8 +135,10 @@ class Window:
 
     >>> w = Window(length_s=60, slice_s=10)
     >>> sids, live, late, future = w.place(np.array([100.0, 5.0, 200.0, 110.0]), now=105.0)
-    >>> sids.tolist(), live.tolist(), late.tolist(), future.tolist()
-    ([10, 0, 10, 10], [True, False, False, True], [False, True, False, False], [False, False, True, False])
+    >>> sids.tolist(), live.tolist()
+    ([10, 0, 10, 10], [True, False, False, True])
+    >>> late.tolist(), future.tolist()
+    ([False, True, False, False], [False, False, True, False])
     """
 
     def __init__(
@@ -217,9 +219,7 @@ class Window:
         finite = np.isfinite(values)
         n_numeric = int(finite.sum())
         labels = column.labels
-        has_label = (
-            np.not_equal(labels, None) if labels is not None else np.zeros(n_rows, dtype=bool)
-        )
+        has_label = column.label_mask()
         n_labels = int(has_label.sum())
         kind = stats.kind or self._kinds.get(name)
         if kind is None and (n_numeric or n_labels):

@@ -17,5 +17,5 @@ def test_parses(value, seconds):
 
 @pytest.mark.parametrize("value", ["", "5 minutes", "m5", "-5s", 0, -1, "0s", True, None, "1h x"])
 def test_rejects_and_names_the_field(value):
-    with pytest.raises(ConfigError, match="^window:"):
+    with pytest.raises(ConfigError, match=r"^window:"):
         parse_duration(value, "window")

@@ -30,9 +30,15 @@ def test_decodes_the_design_line():
 
 def test_round_trip_keeps_every_field():
     event = Event(
-        ts=1795514400.123, model="fraud", version="1.4.0", latency_s=0.0125,
-        error="TimeoutError", input_size=412, output_size=18,
-        features={"age": 41, "country": "DE"}, prediction=[0.1, 0.9],
+        ts=1795514400.123,
+        model="fraud",
+        version="1.4.0",
+        latency_s=0.0125,
+        error="TimeoutError",
+        input_size=412,
+        output_size=18,
+        features={"age": 41, "country": "DE"},
+        prediction=[0.1, 0.9],
     )
     back = decode_event(encode_event(event))
     assert back == event
@@ -94,8 +100,11 @@ def test_error_field_forms():
 def test_field_map_reads_nested_and_renamed_fields():
     codec = EventCodec(
         FieldMap(
-            ts="time", latency="duration", latency_unit="s",
-            features="request.features", model="meta.model",
+            ts="time",
+            latency="duration",
+            latency_unit="s",
+            features="request.features",
+            model="meta.model",
         )
     )
     line = json.dumps(
@@ -126,7 +135,9 @@ def test_encode_writes_json_safe_values():
     error=st.none() | st.text(min_size=1, max_size=20),
     features=st.dictionaries(
         st.text(max_size=10),
-        st.none() | st.integers(-(2**53), 2**53) | st.text(max_size=10)
+        st.none()
+        | st.integers(-(2**53), 2**53)
+        | st.text(max_size=10)
         | st.floats(allow_nan=False, allow_infinity=False),
         max_size=8,
     ),

@@ -37,8 +37,9 @@ def key(name, **labels):
 def test_metrics_value_by_value(mon):
     latencies = [0.0002, 0.003, 0.003, 0.04, 0.2, 0.7, 1.5]
     for i, lat in enumerate(latencies):
-        mon.observe(latency_s=lat, error="TimeoutError" if i == 6 else None,
-                    input_size=1000, output_size=50, features={"age": None if i == 0 else i})  # fmt: skip
+        error = "TimeoutError" if i == 6 else None
+        features = {"age": None if i == 0 else i}
+        mon.observe(latency_s=lat, error=error, input_size=1000, output_size=50, features=features)
     mon.observe(latency_s=0.01, error=ValueError("x"))
     samples = scrape([mon])
 

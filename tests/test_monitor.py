@@ -250,13 +250,15 @@ def test_observe_records_by_hand_with_fake_clock():
     m = aimon.Monitor("manual", window="1m", slice="10s", clock=clock)
     try:
         for i in range(100):
-            m.observe(latency_s=0.001 * (i + 1), error="Timeout" if i < 5 else None,
-                      features={"x": i}, prediction=0.5, input_size=100, output_size=10)  # fmt: skip
+            error = "Timeout" if i < 5 else None
+            m.observe(latency_s=0.001 * (i + 1), error=error, features={"x": i},
+                      prediction=0.5, input_size=100, output_size=10)  # fmt: skip
         snap = m.snapshot()
         assert snap.count == 100 and snap.errors == {"Timeout": 5}
         assert snap.error_rate == 0.05
         exact = np.quantile(np.arange(1, 101) * 0.001, [0.5, 0.95, 0.99], method="lower")
-        for got, want in zip((snap.latency.p50, snap.latency.p95, snap.latency.p99), exact):
+        got_all = (snap.latency.p50, snap.latency.p95, snap.latency.p99)
+        for got, want in zip(got_all, exact, strict=True):
             assert abs(got - want) <= 0.01 * want
         assert snap.latency.mean == pytest.approx(0.0505)
         assert snap.input_size.mean == 100 and snap.output_size.max == 10

@@ -14,7 +14,9 @@ def fill(window: Window, ts: np.ndarray, latency: np.ndarray, errors: list, now:
         mask = live & (sids == sid)
         idx = np.flatnonzero(mask)
         window.slice_for(int(sid)).add(
-            latency[mask], [errors[i] for i in idx if errors[i]], latency[mask] * 0 + 100,
+            latency[mask],
+            [errors[i] for i in idx if errors[i]],
+            latency[mask] * 0 + 100,
             np.full(idx.size, np.nan),
         )
     return int(late.sum()), int(future.sum())

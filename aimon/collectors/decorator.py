@@ -75,9 +75,7 @@ def _compile(is_async: bool, capture: bool) -> Callable[..., Callable[..., Any]]
     source = _TEMPLATE.format(
         async_="async " if is_async else "",
         await_="await " if is_async else "",
-        keep_input="keep(args[index] if len(args) > index else Kwargs(kwargs))"
-        if capture
-        else "",
+        keep_input="keep(args[index] if len(args) > index else Kwargs(kwargs))" if capture else "",
     )
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<aimon wrapper async={is_async} capture={capture}>", "exec"), namespace)
@@ -87,9 +85,7 @@ def _compile(is_async: bool, capture: bool) -> Callable[..., Callable[..., Any]]
 _MAKERS = {(a, c): _compile(a, c) for a in (False, True) for c in (False, True)}
 
 
-def wrap(
-    mon: Monitor, fn: F, *, features: bool | FeatureExtractor = True, sizes: bool = True
-) -> F:
+def wrap(mon: Monitor, fn: F, *, features: bool | FeatureExtractor = True, sizes: bool = True) -> F:
     """Wrap ``fn`` (sync or async function, method, classmethod or staticmethod) so each call
     is recorded by ``mon``. See :meth:`aimon.Monitor.watch`.
 
@@ -126,7 +122,7 @@ def wrap(
         KeywordInput,
     )
     functools.update_wrapper(watched, fn)
-    watched.__aimon_monitor__ = mon
+    watched.__aimon_monitor__ = mon  # type: ignore[attr-defined]
     return cast(F, watched)
 
 

@@ -48,7 +48,9 @@ class _Endpoints:
         return "404 Not Found", [("Content-Type", "text/plain; charset=utf-8")], b"not found\n"
 
 
-def make_wsgi_app(monitors: MonitorSource) -> Callable[[dict[str, Any], StartResponse], list[bytes]]:
+def make_wsgi_app(
+    monitors: MonitorSource,
+) -> Callable[[dict[str, Any], StartResponse], list[bytes]]:
     """A WSGI app serving ``/metrics``, ``/healthz`` and ``/status`` for ``monitors``.
 
     Routes match on the end of the path, so the app works mounted under any prefix.
@@ -116,7 +118,7 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Scrapes every few seconds would flood stderr; stay quiet."""
 
 

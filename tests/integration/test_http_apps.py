@@ -50,7 +50,7 @@ def test_wsgi_app_in_a_real_server(mon):
 
     def site(environ, start_response):
         if environ["PATH_INFO"].startswith("/aimon"):
-            environ["PATH_INFO"] = environ["PATH_INFO"][len("/aimon"):]
+            environ["PATH_INFO"] = environ["PATH_INFO"][len("/aimon") :]
             return inner(environ, start_response)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"model server"]
