@@ -6,10 +6,10 @@ structured: named fields), pandas ``Series`` (one row) and ``DataFrame`` (one ro
 pydantic models and dataclasses (one row), and scalars. Anything else yields no rows and counts
 as invalid; nothing here raises.
 
-Values: ints and floats are numeric; strings (and bools, as ``"True"``/``"False"``) are
-categorical labels; ``None``, NaN, infinities, ``pd.NA`` and dates are missing; containers and
-other objects are missing and counted as invalid. A string is never parsed as a number: the
-consumer decides what a label in a numeric feature means.
+Values: ints, floats and bools (as 1/0, the way numpy and pandas count them) are numeric;
+strings are categorical labels; ``None``, NaN, infinities, ``pd.NA`` and dates are missing;
+containers and other objects are missing and counted as invalid. A string is never parsed as
+a number: the consumer decides what a label in a numeric feature means.
 
 :func:`extract_many` is the fold step's entry point and is vectorised: consecutive dicts with
 the same keys become one block whose columns are converted by numpy in one call each.
@@ -85,8 +85,8 @@ class FeatureBatch:
 EMPTY = FeatureBatch(0, {})
 
 _NUMERIC_TYPES: frozenset[type] = frozenset(
-    {int, float, np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
-     np.uint64, np.uint32, np.uint16, np.uint8}
+    {int, float, bool, np.bool_, np.float64, np.float32, np.float16, np.int64, np.int32,
+     np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8}
 )  # fmt: skip
 _NONE_TYPE = type(None)
 _MISSING_MARKERS = (pd.NaT, pd.NA)
@@ -108,16 +108,15 @@ class _Block:
 def _classify(value: Any) -> tuple[float, str | None, bool]:
     """(number, label, invalid) for one value, by the module's rules; never raises."""
     kind = type(value)
-    if kind in _NUMERIC_TYPES:
-        number = float(value)
-        return (number if math.isfinite(number) else math.nan), None, False
+    if kind is float:
+        return (value if math.isfinite(value) else math.nan), None, False
     if kind is str:
         return math.nan, value, False
     if value is None:
         return math.nan, None, False
     if kind is bool or kind is np.bool_:
-        return math.nan, ("True" if value else "False"), False
-    if isinstance(value, int | float | np.integer | np.floating):  # subclasses, huge ints
+        return (1.0 if value else 0.0), None, False
+    if isinstance(value, int | float | np.integer | np.floating):  # also subclasses, huge ints
         try:
             number = float(value)
         except (OverflowError, ValueError, TypeError):
@@ -228,33 +227,29 @@ def _run_columns(
     """Columns of a run of rows given as value tuples in key order."""
     if width == 0:
         return []
-    first = values[0]
-    numeric = [j for j, v in enumerate(first) if type(v) in _NUMERIC_TYPES]
-    out: list[tuple[FeatureColumn, int] | None] = [None] * width
-    if len(numeric) == width:
-        try:
-            matrix = np.array(values, dtype=np.float64)
-        except (OverflowError, ValueError, TypeError):
-            matrix = None
-        if matrix is not None and _all_numeric(values, numeric):
+    if all(type(v) in _NUMERIC_TYPES for v in values[0]):
+        matrix = _numeric_matrix(values)
+        if matrix is not None:
             matrix[~np.isfinite(matrix)] = np.nan
             return [(FeatureColumn(np.ascontiguousarray(matrix[:, j])), 0) for j in range(width)]
     columns = list(zip(*values, strict=True))
-    for j in range(width):
-        if out[j] is None:
-            out[j] = _column_from_values(columns[j])
-    return [c for c in out if c is not None]
+    return [_column_from_values(column) for column in columns]
 
 
-def _all_numeric(values: list[tuple[Any, ...]], numeric: list[int]) -> bool:
-    """Did numpy read only numbers? ``np.array(..., float)`` also accepts bools and numeric
-    strings; checking the types of one row in 64 (and the last) keeps the fast path fast,
-    and a run that fails the check is converted column by column instead."""
-    numeric_types = _NUMERIC_TYPES | {_NONE_TYPE}
-    for row in itertools.chain(values[::64], values[-1:]):
-        if not numeric_types.issuperset(map(type, row)):
-            return False
-    return True
+def _numeric_matrix(values: list[tuple[Any, ...]]) -> FloatArray | None:
+    """The rows as one float matrix when every value is a number, else ``None``.
+
+    numpy infers the dtype in C: a string anywhere makes it a string array, and a ``None``,
+    a container or a huge int an object array, so only numbers (and bools) give a numeric
+    matrix, without a Python-level look at each value.
+    """
+    try:
+        matrix = np.array(values)
+    except (OverflowError, ValueError, TypeError):  # ragged or hostile
+        return None
+    if matrix.dtype.kind not in "biuf" or matrix.ndim != 2:
+        return None
+    return matrix.astype(np.float64, copy=False)
 
 
 def _value_bytes(column: FeatureColumn) -> NDArray[np.float64]:
@@ -316,9 +311,7 @@ def _frame_block(frame: pd.DataFrame, max_features: int) -> _Block:
 
 def _series_column(series: pd.Series) -> tuple[FeatureColumn, int]:
     dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return _column_from_objects(series.astype(object).tolist())
-    if pd.api.types.is_numeric_dtype(dtype):
+    if pd.api.types.is_numeric_dtype(dtype):  # bools included
         numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
         numbers = np.where(np.isfinite(numbers), numbers, np.nan)
         return FeatureColumn(numbers), 0
@@ -345,7 +338,7 @@ def _array_block(array: NDArray[Any], max_features: int) -> _Block:
     block = _Block(array.shape[0])
     width = min(array.shape[1], max_features)
     block.invalid += (array.shape[1] - width) * array.shape[0]
-    if array.dtype.kind in "iuf":
+    if array.dtype.kind in "biuf":
         numbers = array[:, :width].astype(np.float64)
         numbers[~np.isfinite(numbers)] = np.nan
         for j in range(width):
@@ -359,13 +352,10 @@ def _array_block(array: NDArray[Any], max_features: int) -> _Block:
 
 
 def _ndarray_column(values: NDArray[Any]) -> tuple[FeatureColumn, int]:
-    if values.dtype.kind in "iuf":
+    if values.dtype.kind in "biuf":
         numbers = values.astype(np.float64)
         numbers[~np.isfinite(numbers)] = np.nan
         return FeatureColumn(numbers), 0
-    if values.dtype.kind == "b":
-        labels = np.where(values, "True", "False").astype(object)
-        return FeatureColumn(np.full(values.size, np.nan), labels), 0
     if values.dtype.kind in "US":
         return _column_from_values(values.astype(str).tolist())
     return _column_from_values(values.tolist())

@@ -1,0 +1,370 @@
+"""Feature extraction: every input shape, hostile values, and the never-raise promise."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pydantic
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aimon.features import FeatureBatch, extract, extract_many, payload_size
+
+
+def numbers(batch: FeatureBatch, name: str) -> list[float | None]:
+    """The numeric values of a column with NaN as None (so lists compare)."""
+    return [None if math.isnan(v) else v for v in batch.columns[name].values.tolist()]
+
+
+def labels(batch: FeatureBatch, name: str) -> list[str | None] | None:
+    column = batch.columns[name]
+    return None if column.labels is None else column.labels.tolist()
+
+
+# -- input shapes -------------------------------------------------------------------------
+
+
+def test_a_dict_is_one_row_with_numbers_and_labels() -> None:
+    batch = extract({"age": 41, "amount": 120.5, "country": "DE"})
+    assert batch.n_rows == 1
+    assert numbers(batch, "age") == [41.0]
+    assert numbers(batch, "amount") == [120.5]
+    assert numbers(batch, "country") == [None]
+    assert labels(batch, "country") == ["DE"]
+    assert labels(batch, "age") is None
+    assert batch.invalid == 0
+
+
+def test_a_flat_list_or_tuple_is_one_row_named_by_position() -> None:
+    for obj in ([1.0, 2.0, "x"], (1.0, 2.0, "x")):
+        batch = extract(obj)
+        assert batch.n_rows == 1
+        assert list(batch.columns) == ["f0", "f1", "f2"]
+        assert labels(batch, "f2") == ["x"]
+
+
+def test_a_list_of_rows_is_many_rows_padding_short_ones() -> None:
+    batch = extract([[1.0, 2.0], [3.0], (4.0, 5.0)])
+    assert batch.n_rows == 3
+    assert numbers(batch, "f0") == [1.0, 3.0, 4.0]
+    assert numbers(batch, "f1") == [2.0, None, 5.0]
+
+
+def test_a_list_of_dicts_is_many_rows() -> None:
+    batch = extract([{"a": 1}, {"a": 2, "b": "y"}])
+    assert batch.n_rows == 2
+    assert numbers(batch, "a") == [1.0, 2.0]
+    assert labels(batch, "b") == [None, "y"]
+
+
+def test_numpy_arrays_of_every_rank() -> None:
+    assert numbers(extract(np.float64(3.5)), "f0") == [3.5]
+    assert numbers(extract(np.array(7)), "f0") == [7.0]
+    one = extract(np.array([1, 2, 3], dtype=np.int32))
+    assert one.n_rows == 1 and numbers(one, "f2") == [3.0]
+    two = extract(np.arange(6, dtype=np.float32).reshape(3, 2))
+    assert two.n_rows == 3 and numbers(two, "f1") == [1.0, 3.0, 5.0]
+    three = extract(np.zeros((2, 2, 2)))
+    assert three.n_rows == 2 and len(three.columns) == 4  # trailing axes flattened
+
+
+def test_numpy_arrays_of_strings_bools_objects_and_records() -> None:
+    strings = extract(np.array([["a", "b"], ["c", "d"]]))
+    assert labels(strings, "f1") == ["b", "d"]
+    bools = extract(np.array([[True], [False]]))
+    assert numbers(bools, "f0") == [1.0, 0.0]
+    objects = extract(np.array([[1.0, "x"], [None, 2]], dtype=object))
+    assert numbers(objects, "f0") == [1.0, None]
+    assert labels(objects, "f1") == ["x", None]
+    assert numbers(objects, "f1") == [None, 2.0]
+    records = np.array([(1.0, b"k"), (2.0, b"m")], dtype=[("score", "f8"), ("tag", "S1")])
+    structured = extract(records)
+    assert structured.n_rows == 2
+    assert numbers(structured, "score") == [1.0, 2.0]
+    assert labels(structured, "tag") == ["k", "m"]
+
+
+def test_pandas_series_is_one_row_named_by_index() -> None:
+    batch = extract(pd.Series({"age": 30, "city": "Oslo"}))
+    assert batch.n_rows == 1
+    assert numbers(batch, "age") == [30.0]
+    assert labels(batch, "city") == ["Oslo"]
+
+
+def test_a_dataframe_of_mixed_dtypes_is_one_row_per_row() -> None:
+    frame = pd.DataFrame(
+        {
+            "x": [1.0, None, 3.0],
+            "n": pd.array([1, None, 3], dtype="Int64"),
+            "s": ["a", None, "b"],
+            "cat": pd.Categorical(["u", "v", "u"]),
+            "flag": [True, False, True],
+            "when": pd.to_datetime(["2024-01-01"] * 3),
+            "mixed": [1, "two", 3.0],
+            7: [0.5, 0.5, math.inf],
+        }
+    )
+    batch = extract(frame)
+    assert batch.n_rows == 3
+    assert numbers(batch, "x") == [1.0, None, 3.0]
+    assert numbers(batch, "n") == [1.0, None, 3.0]
+    assert labels(batch, "s") == ["a", None, "b"]
+    assert labels(batch, "cat") == ["u", "v", "u"]
+    assert numbers(batch, "flag") == [1.0, 0.0, 1.0]
+    assert numbers(batch, "when") == [None, None, None]
+    assert numbers(batch, "mixed") == [1.0, None, 3.0]
+    assert labels(batch, "mixed") == [None, "two", None]
+    assert numbers(batch, "7") == [0.5, 0.5, None]
+    assert batch.invalid == 0
+
+
+def test_an_empty_dataframe_and_empty_containers_give_no_values() -> None:
+    assert extract(pd.DataFrame({"a": []})).n_rows == 0
+    assert extract([]).n_rows == 0
+    assert extract(np.zeros((0, 3))).n_rows == 0
+    empty = extract({})
+    assert empty.columns == {} and empty.invalid == 0
+
+
+class Applicant(pydantic.BaseModel):
+    age: int
+    income: float | None
+    region: str
+
+
+@dataclasses.dataclass
+class Point:
+    x: float
+    label: str
+
+
+class Colour(str, enum.Enum):
+    RED = "red"
+
+
+def test_pydantic_models_dataclasses_and_scalars() -> None:
+    model = extract(Applicant(age=30, income=None, region="north"))
+    assert numbers(model, "age") == [30.0]
+    assert numbers(model, "income") == [None]
+    assert labels(model, "region") == ["north"]
+    point = extract(Point(1.5, "p"))
+    assert numbers(point, "x") == [1.5] and labels(point, "label") == ["p"]
+    assert numbers(extract(2.5), "f0") == [2.5]
+    assert labels(extract("text"), "f0") == ["text"]
+    assert labels(extract({"c": Colour.RED}), "c") == ["red"]
+
+
+# -- hostile values -----------------------------------------------------------------------
+
+
+class Hostile:
+    """Every dunder a careless library might call raises."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("no eq")
+
+    def __hash__(self) -> int:
+        return 1
+
+    def __bool__(self) -> bool:
+        raise RuntimeError("no bool")
+
+
+def test_missing_values_become_missing_never_an_exception() -> None:
+    batch = extract(
+        {"none": None, "nan": math.nan, "inf": math.inf, "ninf": -math.inf, "na": pd.NA,
+         "nat": pd.NaT, "f32nan": np.float32("nan"), "huge": 10**400}
+    )  # fmt: skip
+    assert batch.n_rows == 1
+    for name in batch.columns:
+        assert numbers(batch, name) == [None], name
+        assert labels(batch, name) is None, name
+    assert batch.invalid == 0
+
+
+def test_unreadable_values_are_missing_and_counted_as_invalid() -> None:
+    batch = extract({"list": [1, 2], "dict": {"x": 1}, "set": {1}, "obj": object(),
+                     "hostile": Hostile(), "ok": 1.0})  # fmt: skip
+    assert batch.invalid == 5
+    assert numbers(batch, "ok") == [1.0]
+    assert numbers(batch, "hostile") == [None]
+
+
+def test_hostile_keys_and_whole_inputs_never_raise() -> None:
+    batch = extract({Hostile(): 3.0, ("tuple", "key"): 1.0})
+    assert batch.n_rows == 1
+    assert numbers(batch, "<unprintable Hostile>") == [3.0]
+    assert numbers(batch, "('tuple', 'key')") == [1.0]
+
+    class LyingLength(dict[str, float]):
+        def __len__(self) -> int:
+            raise RuntimeError("no len")
+
+    lying = extract_many([{"a": 1.0}, LyingLength(a=2.0), {"a": 3.0}])
+    assert numbers(lying, "a") == [1.0, 3.0]
+    assert lying.invalid == 1
+    assert extract(Hostile()).invalid == 1
+    assert extract(object()).n_rows == 0
+
+
+def test_strings_in_a_numeric_field_stay_labels_even_deep_in_a_run() -> None:
+    rows: list[dict[str, Any]] = [{"a": float(i), "b": i} for i in range(100)]
+    rows[37] = {"a": "3", "b": 37}  # a numeric-looking string between the sampled rows
+    rows[50] = {"a": "n/a", "b": 50}
+    batch = extract_many(rows)
+    assert numbers(batch, "a")[37] is None and numbers(batch, "a")[50] is None
+    column_labels = labels(batch, "a")
+    assert column_labels is not None
+    assert column_labels[37] == "3" and column_labels[50] == "n/a"
+    assert numbers(batch, "a")[36] == 36.0
+    assert numbers(batch, "b") == [float(i) for i in range(100)]
+
+
+def test_bools_are_numbers_wherever_they_appear() -> None:
+    rows: list[dict[str, Any]] = [{"flag": True}, {"flag": False}, {"flag": np.bool_(True)}]
+    rows += [{"flag": 2}] * 100 + [{"flag": False}]
+    batch = extract_many(rows)
+    assert numbers(batch, "flag")[:3] == [1.0, 0.0, 1.0]
+    assert numbers(batch, "flag")[-1] == 0.0
+    assert labels(batch, "flag") is None
+
+
+def test_changing_dict_shapes_align_columns_by_name() -> None:
+    rows: list[Any] = [
+        {"a": 1.0, "b": 2.0},
+        {"b": 3.0, "a": 4.0},  # same keys, other order
+        {"a": 5.0, "c": "x"},  # same length, other keys
+        {"a": 6.0},
+        {},
+        {"a": None, "b": "late label"},
+    ]
+    batch = extract_many(rows)
+    assert batch.n_rows == 6
+    assert numbers(batch, "a") == [1.0, 4.0, 5.0, 6.0, None, None]
+    assert numbers(batch, "b") == [2.0, 3.0, None, None, None, None]
+    assert labels(batch, "b") == [None, None, None, None, None, "late label"]
+    assert labels(batch, "c") == [None, None, "x", None, None, None]
+
+
+def test_extract_many_concatenates_mixed_inputs_in_order() -> None:
+    inputs = [
+        {"f0": 1.0},
+        np.array([[2.0, 20.0], [3.0, 30.0]]),
+        pd.DataFrame({"f0": [4.0], "other": ["o"]}),
+        object(),  # unreadable: no rows, counted
+        [5.0, 50.0],
+    ]
+    batch = extract_many(inputs, sizes=True)
+    assert batch.n_rows == 5
+    assert numbers(batch, "f0") == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert numbers(batch, "f1") == [None, 20.0, 30.0, None, 50.0]
+    assert labels(batch, "other") == [None, None, None, "o", None]
+    assert batch.invalid == 1
+    assert batch.input_sizes is not None and batch.input_sizes.size == len(inputs)
+
+
+def test_features_beyond_the_limit_are_dropped_and_counted() -> None:
+    batch = extract({f"k{i}": i for i in range(600)}, max_features=512)
+    assert len(batch.columns) == 512
+    assert batch.invalid == 88
+    wide = extract(np.zeros((3, 10)), max_features=4)
+    assert list(wide.columns) == ["f0", "f1", "f2", "f3"] and wide.invalid == 18
+
+
+# -- payload sizes ------------------------------------------------------------------------
+
+
+def test_payload_sizes() -> None:
+    assert payload_size(b"12345") == 5
+    assert payload_size("héllo") == 6
+    assert payload_size(np.zeros((4, 5))) == 160
+    assert payload_size(pd.Series([1.0, 2.0])) == 16
+    assert payload_size(pd.DataFrame({"a": [1.0, 2.0], "b": [1, 2]})) == 32
+    assert payload_size(Hostile()) == 0
+    assert payload_size(None) == 4
+    row = {"age": 41, "country": "DE", "ok": True, "note": None}
+    assert abs(payload_size(row) - len(json.dumps(row))) <= 6
+
+
+def test_payload_size_of_a_huge_list_is_extrapolated_and_fast() -> None:
+    big = [1.0] * 1_000_000
+    estimate = payload_size(big)
+    assert 8_000_000 <= estimate <= 9_200_000
+
+
+def test_dict_sizes_from_columns_match_payload_size() -> None:
+    rows = [{"age": i, "country": "DE" * (i % 3), "note": None} for i in range(10)]
+    batch = extract_many(rows, sizes=True)
+    assert batch.input_sizes is not None
+    assert batch.input_sizes.tolist() == [float(payload_size(r)) for r in rows]
+
+
+# -- the never-raise property -------------------------------------------------------------
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(),
+    st.text(max_size=8),
+    st.binary(max_size=4),
+    st.sampled_from([pd.NA, pd.NaT, np.float32(1.5), np.int64(-3), np.nan]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=6,
+)
+keys = st.one_of(st.text(max_size=4), st.integers(), st.tuples(st.integers()))
+rows = st.dictionaries(keys, values, max_size=6)
+inputs = st.one_of(
+    rows,
+    st.lists(values, max_size=5),
+    st.lists(rows, max_size=5),
+    values,
+    st.lists(st.lists(scalars, max_size=4), max_size=4).map(
+        lambda rs: np.array(rs, dtype=object) if rs else np.zeros(0)
+    ),
+)
+
+
+@given(st.lists(inputs, max_size=8))
+def test_extract_many_never_raises_and_keeps_columns_aligned(objs: list[Any]) -> None:
+    batch = extract_many(objs, sizes=True)
+    assert batch.n_rows >= 0 and batch.invalid >= 0
+    for column in batch.columns.values():
+        assert column.values.shape == (batch.n_rows,)
+        assert not np.isinf(column.values).any()
+        if column.labels is not None:
+            assert column.labels.shape == (batch.n_rows,)
+            present = column.label_mask()
+            assert np.isnan(column.values[present]).all()  # a row is a number or a label
+    assert batch.input_sizes is not None and batch.input_sizes.size == len(objs)
+    assert (batch.input_sizes >= 0).all()
+
+
+@given(st.lists(st.dictionaries(st.sampled_from("abc"), scalars, max_size=3), max_size=30))
+def test_a_fold_of_dicts_equals_extracting_each_dict_alone(dicts: list[dict[str, Any]]) -> None:
+    together = extract_many(dicts)
+    assert together.n_rows == len(dicts)
+    for i, row in enumerate(dicts):
+        alone = extract(row)
+        for name, column in together.columns.items():
+            single = alone.columns.get(name)
+            expected_number = single.values[0] if single is not None else math.nan
+            got = column.values[i]
+            assert (math.isnan(got) and math.isnan(expected_number)) or got == expected_number
+            expected_label = None
+            if single is not None and single.labels is not None:
+                expected_label = single.labels[0]
+            got_label = None if column.labels is None else column.labels[i]
+            assert got_label == expected_label, (name, i, row)
