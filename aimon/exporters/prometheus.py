@@ -128,6 +128,11 @@ def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
         "aimon_events_dropped", "Events not counted in the window, by reason.",
         labels=[*BASE_LABELS, "reason"],
     )  # fmt: skip
+    skipped = CounterMetricFamily(
+        "aimon_features_skipped",
+        "Calls whose input was not profiled because the fold ran behind (load shedding).",
+        labels=list(BASE_LABELS),
+    )
     internal = CounterMetricFamily(
         "aimon_internal_errors", "Failures inside aimon (never raised to the caller).",
         labels=list(BASE_LABELS),
@@ -156,8 +161,9 @@ def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
             missing.add_metric([*base, feature], count)
         for reason in ("buffer_full", "late", "future", "malformed"):
             dropped.add_metric([*base, reason], snap.dropped.get(reason, 0))
+        skipped.add_metric(base, totals.features_skipped)
         internal.add_metric(base, snap.internal_errors)
     yield from (
         predictions, errors, latency_hist, input_hist, output_hist, quantiles, error_ratio,
-        throughput, window_count, missing, dropped, internal,
+        throughput, window_count, missing, skipped, dropped, internal,
     )  # fmt: skip
