@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -80,90 +80,70 @@ class AimonCollector(Collector):
         yield from render(self.snapshots())
 
 
+_Family = type[CounterMetricFamily] | type[GaugeMetricFamily] | type[HistogramMetricFamily]
+
+#: Every family the exporter writes: key -> (kind, metric name, help, labels after the base).
+_FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
+    "predictions": (CounterMetricFamily, "aimon_predictions",
+                    "Predictions by outcome (ok or error).", ("outcome",)),
+    "errors": (CounterMetricFamily, "aimon_prediction_errors",
+               "Failed predictions by exception type (capped cardinality).", ("error_type",)),
+    "latency": (HistogramMetricFamily, "aimon_prediction_latency_seconds",
+                "Prediction latency; fixed log-spaced buckets, summable across replicas.", ()),
+    "input": (HistogramMetricFamily, "aimon_input_bytes",
+              "Input payload size (estimated for containers).", ()),
+    "output": (HistogramMetricFamily, "aimon_output_bytes",
+               "Output payload size (estimated for containers).", ()),
+    "quantiles": (GaugeMetricFamily, "aimon_latency_seconds",
+                  "Latency quantiles over the rolling window, from a 1%-relative-error sketch.",
+                  ("quantile", "window")),
+    "error_ratio": (GaugeMetricFamily, "aimon_error_ratio",
+                    "Errors / predictions over the rolling window.", ("window",)),
+    "throughput": (GaugeMetricFamily, "aimon_throughput",
+                   "Predictions per second over the rolling window.", ("window",)),
+    "window_count": (GaugeMetricFamily, "aimon_window_predictions",
+                     "Predictions in the rolling window.", ("window",)),
+    "missing": (CounterMetricFamily, "aimon_feature_missing",
+                "Missing, NaN or invalid feature values.", ("feature",)),
+    "skipped": (CounterMetricFamily, "aimon_features_skipped",
+                "Calls whose input was not profiled because the fold ran behind.", ()),
+    "dropped": (CounterMetricFamily, "aimon_events_dropped",
+                "Events not counted in the window, by reason.", ("reason",)),
+    "internal": (CounterMetricFamily, "aimon_internal_errors",
+                 "Failures inside aimon (never raised to the caller).", ()),
+}  # fmt: skip
+
+
 def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
     """The Prometheus metric families for some Snapshots."""
-    predictions = CounterMetricFamily(
-        "aimon_predictions", "Predictions by outcome (ok or error).",
-        labels=[*BASE_LABELS, "outcome"],
-    )  # fmt: skip
-    errors = CounterMetricFamily(
-        "aimon_prediction_errors", "Failed predictions by exception type (capped cardinality).",
-        labels=[*BASE_LABELS, "error_type"],
-    )  # fmt: skip
-    latency_hist = HistogramMetricFamily(
-        "aimon_prediction_latency_seconds",
-        "Prediction latency; fixed log-spaced buckets, summable across replicas.",
-        labels=list(BASE_LABELS),
-    )
-    input_hist = HistogramMetricFamily(
-        "aimon_input_bytes", "Input payload size (estimated for containers).",
-        labels=list(BASE_LABELS),
-    )  # fmt: skip
-    output_hist = HistogramMetricFamily(
-        "aimon_output_bytes", "Output payload size (estimated for containers).",
-        labels=list(BASE_LABELS),
-    )  # fmt: skip
-    quantiles = GaugeMetricFamily(
-        "aimon_latency_seconds",
-        "Latency quantiles over the rolling window, from a 1%-relative-error sketch.",
-        labels=[*BASE_LABELS, "quantile", "window"],
-    )
-    error_ratio = GaugeMetricFamily(
-        "aimon_error_ratio", "Errors / predictions over the rolling window.",
-        labels=[*BASE_LABELS, "window"],
-    )  # fmt: skip
-    throughput = GaugeMetricFamily(
-        "aimon_throughput", "Predictions per second over the rolling window.",
-        labels=[*BASE_LABELS, "window"],
-    )  # fmt: skip
-    window_count = GaugeMetricFamily(
-        "aimon_window_predictions", "Predictions in the rolling window.",
-        labels=[*BASE_LABELS, "window"],
-    )  # fmt: skip
-    missing = CounterMetricFamily(
-        "aimon_feature_missing", "Missing, NaN or invalid feature values.",
-        labels=[*BASE_LABELS, "feature"],
-    )  # fmt: skip
-    dropped = CounterMetricFamily(
-        "aimon_events_dropped", "Events not counted in the window, by reason.",
-        labels=[*BASE_LABELS, "reason"],
-    )  # fmt: skip
-    skipped = CounterMetricFamily(
-        "aimon_features_skipped",
-        "Calls whose input was not profiled because the fold ran behind (load shedding).",
-        labels=list(BASE_LABELS),
-    )
-    internal = CounterMetricFamily(
-        "aimon_internal_errors", "Failures inside aimon (never raised to the caller).",
-        labels=list(BASE_LABELS),
-    )  # fmt: skip
+    f: dict[str, Any] = {  # the three family classes share add_metric, Metric does not
+        key: kind(name, doc, labels=[*BASE_LABELS, *labels])
+        for key, (kind, name, doc, labels) in _FAMILIES.items()
+    }
     for snap in snapshots:
         base = [snap.model, snap.version or ""]
         window = window_label(snap.window.length_s)
         totals = snap.totals
-        predictions.add_metric([*base, "ok"], totals.ok)
-        predictions.add_metric([*base, "error"], totals.calls - totals.ok)
+        f["predictions"].add_metric([*base, "ok"], totals.ok)
+        f["predictions"].add_metric([*base, "error"], totals.calls - totals.ok)
         for error_type, count in sorted(totals.errors.items()):
-            errors.add_metric([*base, error_type], count)
-        for family, hist in (
-            (latency_hist, totals.latency),
-            (input_hist, totals.input_size),
-            (output_hist, totals.output_size),
+            f["errors"].add_metric([*base, error_type], count)
+        for key, hist in (
+            ("latency", totals.latency),
+            ("input", totals.input_size),
+            ("output", totals.output_size),
         ):
-            family.add_metric(base, buckets=_histogram_buckets(hist), sum_value=hist.sum)
+            f[key].add_metric(base, buckets=_histogram_buckets(hist), sum_value=hist.sum)
         for q, value in (("0.5", snap.latency.p50), ("0.95", snap.latency.p95),
                          ("0.99", snap.latency.p99)):  # fmt: skip
-            quantiles.add_metric([*base, q, window], math.nan if value is None else value)
-        error_ratio.add_metric([*base, window], snap.error_rate)
-        throughput.add_metric([*base, window], snap.throughput)
-        window_count.add_metric([*base, window], snap.count)
+            f["quantiles"].add_metric([*base, q, window], math.nan if value is None else value)
+        f["error_ratio"].add_metric([*base, window], snap.error_rate)
+        f["throughput"].add_metric([*base, window], snap.throughput)
+        f["window_count"].add_metric([*base, window], snap.count)
         for feature, count in sorted(totals.feature_missing.items()):
-            missing.add_metric([*base, feature], count)
+            f["missing"].add_metric([*base, feature], count)
         for reason in ("buffer_full", "late", "future", "malformed"):
-            dropped.add_metric([*base, reason], snap.dropped.get(reason, 0))
-        skipped.add_metric(base, totals.features_skipped)
-        internal.add_metric(base, snap.internal_errors)
-    yield from (
-        predictions, errors, latency_hist, input_hist, output_hist, quantiles, error_ratio,
-        throughput, window_count, missing, skipped, dropped, internal,
-    )  # fmt: skip
+            f["dropped"].add_metric([*base, reason], snap.dropped.get(reason, 0))
+        f["skipped"].add_metric(base, totals.features_skipped)
+        f["internal"].add_metric(base, snap.internal_errors)
+    yield from f.values()
