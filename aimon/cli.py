@@ -19,10 +19,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"aimon {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run a simulated model with a latency spike and errors")
-    demo.add_argument("--duration", type=float, default=8.0, help="seconds of traffic (default 8)")
+    demo.add_argument(
+        "--duration", type=float, default=10.0, help="seconds of traffic (default 10)"
+    )
     demo.add_argument("--port", type=int, default=9108, help="port for /metrics (default 9108)")
     demo.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    demo.add_argument("--workers", type=int, default=8, help="client threads (default 8)")
+    demo.add_argument("--workers", type=int, default=16, help="client threads (default 16)")
     return parser
 
 

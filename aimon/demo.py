@@ -24,12 +24,12 @@ __all__ = ["DemoSettings", "run_demo"]
 class DemoSettings:
     """How long, how busy, and where to serve."""
 
-    duration_s: float = 8.0
-    workers: int = 8
+    duration_s: float = 10.0
+    workers: int = 16
     host: str = "127.0.0.1"
     port: int = 9108
-    window: str = "5s"
-    slice: str = "500ms"
+    window: str = "2s"
+    slice: str = "250ms"
     seed: int = 7
 
 
@@ -45,9 +45,9 @@ class SimulatedModel:
     def phase(self) -> str:
         """``normal``, ``latency spike`` or ``error burst``, by the time elapsed."""
         progress = (time.monotonic() - self.started) / self.duration_s
-        if 0.35 <= progress < 0.55:
+        if 0.3 <= progress < 0.55:
             return "latency spike"
-        if 0.55 <= progress < 0.7:
+        if 0.55 <= progress < 0.75:
             return "error burst"
         return "normal"
 
@@ -56,8 +56,8 @@ class SimulatedModel:
         phase = self.phase()
         with self._lock:
             delay = self._rng.lognormvariate(-4.6, 0.35)  # median ~10 ms
-            if phase == "latency spike" and self._rng.random() < 0.4:
-                delay = self._rng.uniform(0.4, 0.9)
+            if phase == "latency spike":  # a slow dependency: every call waits on it
+                delay += self._rng.lognormvariate(-2.0, 0.5)  # median ~135 ms
             fail = phase == "error burst" and self._rng.random() < 0.2
             timeout = self._rng.random() < 0.3
         time.sleep(delay)
@@ -92,6 +92,29 @@ def _line(elapsed: float, phase: str, snap: Snapshot) -> str:
     )
 
 
+def _phases(
+    history: list[tuple[float, str, Snapshot]],
+) -> list[list[tuple[float, str, Snapshot]]]:
+    """Consecutive rows of the same phase, grouped."""
+    groups: list[list[tuple[float, str, Snapshot]]] = []
+    for row in history:
+        if groups and groups[-1][-1][1] == row[1]:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
+
+
+def _peak(rows: list[tuple[float, str, Snapshot]]) -> tuple[float, str, Snapshot]:
+    """The row that shows a phase best."""
+    phase = rows[0][1]
+    if phase == "latency spike":
+        return max(rows, key=lambda row: row[2].latency.p95 or 0.0)
+    if phase == "error burst":
+        return max(rows, key=lambda row: row[2].error_rate)
+    return rows[-1]
+
+
 HEADER = "  time  phase           calls   req/s  p50 ms  p95 ms  p99 ms  errors"
 
 
@@ -106,8 +129,8 @@ def run_demo(settings: DemoSettings, out: TextIO) -> list[Snapshot]:
         server = mon.serve(settings.host, 0)  # the usual port is taken: any free one will do
     print(f"aimon demo: serving {server.url}/metrics  (/status, /healthz)", file=out)
     print(
-        f"window {settings.window} of {settings.slice} slices; latency spike at 35-55 %, "
-        f"error burst at 55-70 % of {settings.duration_s:.0f}s\n",
+        f"window {settings.window} of {settings.slice} slices; latency spike at 30-55 %, "
+        f"error burst at 55-75 % of {settings.duration_s:.0f}s\n",
         file=out,
     )
     print(HEADER, file=out)
@@ -122,7 +145,7 @@ def run_demo(settings: DemoSettings, out: TextIO) -> list[Snapshot]:
     started = time.monotonic()
     try:
         while (elapsed := time.monotonic() - started) < settings.duration_s:
-            time.sleep(min(1.0, settings.duration_s - elapsed))
+            time.sleep(min(0.5, settings.duration_s - elapsed))
             elapsed = time.monotonic() - started
             snap = mon.snapshot()
             history.append((elapsed, model.phase(), snap))
@@ -133,10 +156,11 @@ def run_demo(settings: DemoSettings, out: TextIO) -> list[Snapshot]:
             t.join(2.0)
     final = mon.snapshot()
     mon.close()
-    print("\nwindows (each row: the rolling window as it stood at that second)", file=out)
+    print("\neach phase at its peak (p95 in the spike, error rate in the burst, else the end)",
+          file=out)  # fmt: skip
     print(HEADER, file=out)
-    for elapsed, phase, snap in history:
-        print(_line(elapsed, phase, snap), file=out)
+    for rows in _phases(history):
+        print(_line(*_peak(rows)), file=out)
     totals = final.totals
     print(
         f"\ntotal: {totals.calls} calls, {totals.calls - totals.ok} errors "
