@@ -1,0 +1,428 @@
+"""The reference profile: what the features looked like when the model was trained or last
+validated, in a small versioned JSON file that drift is measured against.
+
+Per feature it keeps its kind, the reference's quantile bin edges and the share of each bin
+(or its categories with their shares, top-K plus ``"other"``), summary statistics, the missing
+share, and a bounded sorted sample for the exact tests (KS, Wasserstein). Values are read by
+:mod:`aimon.features`, the same code that reads live ``predict`` inputs, so a value means the
+same thing on both sides: bools are 1/0, strings are labels, None/NaN/inf are missing.
+
+Numeric bins are half-open ``[e_i, e_i+1)`` like ``numpy.histogram``, with the outer bins open
+to -inf and +inf so that every live value lands in a bin: ``k`` inner edges make ``k + 1``
+bins, and a value's bin is ``searchsorted(edges, value, side="right")``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aimon.errors import AimonError
+from aimon.features import FeatureColumn, extract
+
+__all__ = [
+    "OTHER",
+    "SCHEMA_VERSION",
+    "FeatureProfile",
+    "Reference",
+    "ReferenceError",
+    "bin_index",
+    "number_label",
+    "quantile_edges",
+]
+
+#: The version of the JSON layout written by :meth:`Reference.save`.
+SCHEMA_VERSION = 1
+_FORMAT = "aimon.reference"
+
+#: The category that collects every label beyond the reference's top K.
+OTHER = "__other__"
+
+
+class ReferenceError(AimonError, ValueError):
+    """A reference cannot be built or read; the message says which file, column or field."""
+
+
+def quantile_edges(values: NDArray[np.float64], bins: int) -> NDArray[np.float64]:
+    """Inner bin edges at the reference's quantiles ``1/bins .. (bins-1)/bins``; ties merge
+    edges, so a feature with few distinct values gets fewer bins.
+
+    >>> quantile_edges(np.arange(100.0), 4).tolist()
+    [24.75, 49.5, 74.25]
+    >>> quantile_edges(np.array([0.0, 0.0, 1.0, 1.0]), 10).tolist()
+    [0.0, 1.0]
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size == 0 or bins < 2:
+        return np.zeros(0)
+    probabilities = np.linspace(0.0, 1.0, bins + 1)[1:-1]
+    edges = np.unique(np.quantile(finite, probabilities))
+    # A discrete feature: make each distinct value start its own bin, up to ``bins`` of them.
+    distinct = np.unique(finite)
+    if distinct.size <= bins:
+        edges = distinct
+    return edges.astype(np.float64)
+
+
+def bin_index(edges: NDArray[np.float64], values: NDArray[np.float64]) -> NDArray[np.int64]:
+    """The bin of each (finite) value: 0 below the first edge, ``len(edges)`` at or above the
+    last, ``i`` for ``edges[i-1] <= value < edges[i]``."""
+    return np.searchsorted(edges, values, side="right").astype(np.int64)
+
+
+def number_label(value: float) -> str:
+    """How a number is written as a category: integral values without a decimal point.
+
+    >>> number_label(3.0), number_label(2.5), number_label(-0.0)
+    ('3', '2.5', '0')
+    """
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeatureProfile(_Frozen):
+    """One feature of the reference.
+
+    Numeric features have ``edges`` (inner bin edges) and ``shares`` (``len(edges) + 1``
+    bin shares summing to 1), summary statistics and a sorted ``sample``. Categorical features
+    have ``categories`` (label -> share, top K by count, plus :data:`OTHER` for the rest) and
+    ``counts`` (label -> count, for the chi-square test).
+    """
+
+    kind: Literal["numeric", "categorical"]
+    count: int = Field(ge=0, description="rows with a value")
+    missing: int = Field(ge=0, description="rows without one")
+    edges: tuple[float, ...] = ()
+    shares: tuple[float, ...] = ()
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    sample: tuple[float, ...] = ()
+    categories: dict[str, float] = {}
+    counts: dict[str, int] = {}
+
+    @property
+    def missing_share(self) -> float:
+        """Share of reference rows without a value."""
+        total = self.count + self.missing
+        return self.missing / total if total else 0.0
+
+    @property
+    def n_bins(self) -> int:
+        """Bins (numeric) or categories including ``other`` (categorical)."""
+        return len(self.shares) if self.kind == "numeric" else len(self.categories)
+
+    def bin_labels(self) -> list[str]:
+        """A stable label per bin, for metrics: ``"[-inf,1.5)"``, ... or the category."""
+        if self.kind == "categorical":
+            return list(self.categories)
+        bounds = [-math.inf, *self.edges, math.inf]
+        return [f"[{_bound(lo)},{_bound(hi)})" for lo, hi in itertools.pairwise(bounds)]
+
+    def sample_array(self) -> NDArray[np.float64]:
+        """The sorted sample as a numpy array."""
+        return np.asarray(self.sample, dtype=np.float64)
+
+
+def _bound(value: float) -> str:
+    if math.isinf(value):
+        return "-inf" if value < 0 else "+inf"
+    return f"{value:.6g}"
+
+
+class Reference(_Frozen):
+    """A versioned profile of reference data. Build it with :meth:`from_frame` or
+    :meth:`from_file`; write it with :meth:`save` and read it with :meth:`load`.
+
+    >>> ref = Reference.from_frame({"age": [20, 30, 40, 50], "country": ["DE", "DE", "FR", None]})
+    >>> ref.features["age"].kind, ref.features["country"].categories
+    ('numeric', {'DE': 0.6666666666666666, 'FR': 0.3333333333333333})
+    >>> ref.features["country"].missing
+    1
+    """
+
+    format: Literal["aimon.reference"] = "aimon.reference"
+    schema_version: int = SCHEMA_VERSION
+    created_at: datetime
+    rows: int = Field(ge=0)
+    bins: int = Field(ge=2)
+    sample_size: int = Field(ge=1)
+    top_k: int = Field(ge=1)
+    prediction: str | None = None
+    features: dict[str, FeatureProfile]
+
+    @classmethod
+    def from_frame(
+        cls,
+        data: pd.DataFrame | NDArray[Any] | Mapping[str, Sequence[Any]],
+        *,
+        bins: int = 10,
+        categorical: Iterable[str] | None = None,
+        sample_size: int = 10_000,
+        top_k: int = 50,
+        prediction: str | None = None,
+        seed: int = 0,
+    ) -> Reference:
+        """Profile a DataFrame, a 2-D array (columns ``f0, f1, ...``) or a dict of columns.
+
+        Args:
+            data: the reference rows.
+            bins: quantile bins per numeric feature (fewer when values repeat).
+            categorical: columns to treat as categories even though they hold numbers.
+            sample_size: values kept per numeric feature for the exact tests (all of them
+                when there are no more; else a uniform random sample).
+            top_k: categories kept per categorical feature; the rest count as ``other``.
+            prediction: the name of the column that holds the model's output, if any.
+            seed: for the sample.
+
+        Raises:
+            ReferenceError: no rows, an unknown ``categorical`` or ``prediction`` column, or
+                bad settings.
+        """
+        if bins < 2:
+            raise ReferenceError(f"bins: must be at least 2, got {bins}")
+        if sample_size < 1:
+            raise ReferenceError(f"sample_size: must be at least 1, got {sample_size}")
+        if top_k < 1:
+            raise ReferenceError(f"top_k: must be at least 1, got {top_k}")
+        frame = _as_frame(data)
+        if len(frame) == 0:
+            raise ReferenceError("the reference data has no rows")
+        names = [str(c) for c in frame.columns]
+        as_categories = set(categorical or ())
+        unknown = sorted(as_categories - set(names))
+        if unknown:
+            raise ReferenceError(f"categorical: no column named {', '.join(map(repr, unknown))}")
+        if prediction is not None and prediction not in names:
+            raise ReferenceError(f"prediction: no column named {prediction!r}")
+        batch = extract(frame, max_features=max(len(names), 1))
+        rng = np.random.default_rng(seed)
+        features = {
+            name: _profile(column, name in as_categories, bins, sample_size, top_k, rng)
+            for name, column in batch.columns.items()
+        }
+        return cls(
+            created_at=datetime.now(timezone.utc),
+            rows=len(frame),
+            bins=bins,
+            sample_size=sample_size,
+            top_k=top_k,
+            prediction=prediction,
+            features=features,
+        )
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], **settings: Any) -> Reference:
+        """Profile a CSV or Parquet file (by its extension); settings as :meth:`from_frame`.
+
+        Raises:
+            ReferenceError: the file is missing, of an unknown kind, or cannot be parsed.
+        """
+        return cls.from_frame(read_table(path), **settings)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the profile as JSON, atomically (a reader never sees half a file)."""
+        target = Path(path)
+        text = self.model_dump_json(indent=1)
+        fd, temp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Reference:
+        """Read a profile written by :meth:`save`.
+
+        Raises:
+            ReferenceError: the file is missing, not JSON, not a reference, of a newer
+                schema than this aimon reads, or inconsistent; the message says which.
+        """
+        source = Path(path)
+        try:
+            data = json.loads(source.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ReferenceError(f"{source}: no such file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ReferenceError(f"{source}: not a JSON reference profile ({exc})") from None
+        return cls.from_dict(data, source=str(source))
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "reference") -> Reference:
+        """Validate a profile's parsed JSON (see :meth:`load`)."""
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise ReferenceError(f"{source}: not an aimon reference profile (no format field)")
+        version = data.get("schema_version")
+        if not isinstance(version, int):
+            raise ReferenceError(f"{source}: schema_version is missing or not a number")
+        if version > SCHEMA_VERSION:
+            raise ReferenceError(
+                f"{source}: schema_version {version} is newer than this aimon reads "
+                f"({SCHEMA_VERSION}); upgrade aimon or rebuild the profile"
+            )
+        if version < 1:
+            raise ReferenceError(f"{source}: schema_version {version} is not valid")
+        try:
+            reference = cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ReferenceError(f"{source}: field {where}: {first['msg']}") from None
+        for name, feature in reference.features.items():
+            _check(source, name, feature)
+        return reference
+
+    def numeric(self) -> list[str]:
+        """Names of the numeric features."""
+        return [n for n, f in self.features.items() if f.kind == "numeric"]
+
+    def categorical(self) -> list[str]:
+        """Names of the categorical features."""
+        return [n for n, f in self.features.items() if f.kind == "categorical"]
+
+
+def _check(source: str, name: str, feature: FeatureProfile) -> None:
+    where = f"{source}: feature {name!r}"
+    if feature.kind == "numeric":
+        if list(feature.edges) != sorted(set(feature.edges)):
+            raise ReferenceError(f"{where}: edges must be strictly increasing")
+        if len(feature.shares) != len(feature.edges) + 1:
+            raise ReferenceError(f"{where}: needs one share per bin (len(edges) + 1)")
+        if list(feature.sample) != sorted(feature.sample):
+            raise ReferenceError(f"{where}: the sample must be sorted")
+    elif not feature.categories and feature.count:
+        raise ReferenceError(f"{where}: a categorical feature needs its categories")
+
+
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A CSV or Parquet file as a DataFrame (by extension: .csv, .tsv, .parquet, .pq).
+
+    Raises:
+        ReferenceError: the file is missing, of an unknown kind, or cannot be parsed.
+    """
+    source = Path(path)
+    if not source.exists():
+        raise ReferenceError(f"{source}: no such file")
+    suffix = source.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv", ".txt"):
+            return pd.read_csv(source, sep="\t" if suffix == ".tsv" else ",")
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(source)
+    except ImportError as exc:
+        raise ReferenceError(
+            f"{source}: reading Parquet needs pyarrow (pip install 'aimon[parquet]'): {exc}"
+        ) from None
+    except Exception as exc:  # pandas raises many kinds for a bad file
+        raise ReferenceError(f"{source}: cannot be read as {suffix[1:]}: {exc}") from None
+    raise ReferenceError(f"{source}: unknown file kind {suffix!r} (use .csv or .parquet)")
+
+
+def _as_frame(data: Any) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, np.ndarray):
+        if data.ndim != 2:
+            raise ReferenceError(f"a reference array must be 2-D, got {data.ndim}-D")
+        return pd.DataFrame(data, columns=[f"f{j}" for j in range(data.shape[1])])
+    if isinstance(data, Mapping):
+        try:
+            return pd.DataFrame(dict(data))
+        except ValueError as exc:
+            raise ReferenceError(f"the reference columns do not line up: {exc}") from None
+    raise ReferenceError(
+        f"cannot build a reference from {type(data).__name__}: "
+        "pass a DataFrame, a 2-D array or a dict of columns"
+    )
+
+
+def labels_of(column: FeatureColumn) -> NDArray[np.object_]:
+    """Every present value of a column as a category label (numbers via :func:`number_label`);
+    missing values are ``None``."""
+    labels = np.full(column.values.size, None, dtype=object)
+    numbers = np.isfinite(column.values)
+    if numbers.any():
+        labels[numbers] = [number_label(v) for v in column.values[numbers].tolist()]
+    if column.labels is not None:
+        has_label = column.label_mask()
+        labels[has_label] = column.labels[has_label]
+    return labels
+
+
+def _profile(
+    column: FeatureColumn,
+    as_category: bool,
+    bins: int,
+    sample_size: int,
+    top_k: int,
+    rng: np.random.Generator,
+) -> FeatureProfile:
+    present = column.present_mask()
+    n_labels = int(column.label_mask().sum())
+    n_present = int(present.sum())
+    missing = column.values.size - n_present
+    # A column of numbers is numeric unless declared categorical; one that holds mostly labels
+    # is categorical (its numbers then count as labels too).
+    if as_category or n_labels * 2 > n_present:
+        return _categorical_profile(column, missing, top_k)
+    values = column.values[np.isfinite(column.values)]
+    edges = quantile_edges(values, bins)
+    counts = np.bincount(bin_index(edges, values), minlength=edges.size + 1)
+    shares = counts / values.size if values.size else np.zeros(edges.size + 1)
+    sample = values if values.size <= sample_size else rng.choice(values, sample_size, False)
+    return FeatureProfile(
+        kind="numeric",
+        count=int(values.size),
+        missing=int(column.values.size - values.size),
+        edges=tuple(edges.tolist()),
+        shares=tuple(shares.tolist()),
+        mean=float(values.mean()) if values.size else None,
+        std=float(values.std(ddof=1)) if values.size > 1 else None,
+        min=float(values.min()) if values.size else None,
+        max=float(values.max()) if values.size else None,
+        sample=tuple(np.sort(sample).tolist()),
+    )
+
+
+def _categorical_profile(column: FeatureColumn, missing: int, top_k: int) -> FeatureProfile:
+    labels = labels_of(column)
+    present = labels[labels != None]  # noqa: E711 - element-wise
+    counts = pd.Series(present, dtype=object).value_counts(sort=True)
+    kept = counts.iloc[:top_k]
+    rest = int(counts.iloc[top_k:].sum())
+    total = int(counts.sum())
+    categories = {str(k): int(v) / total for k, v in kept.items()}
+    category_counts = {str(k): int(v) for k, v in kept.items()}
+    if rest:
+        categories[OTHER] = rest / total
+        category_counts[OTHER] = rest
+    return FeatureProfile(
+        kind="categorical",
+        count=total,
+        missing=missing,
+        categories=categories,
+        counts=category_counts,
+    )
