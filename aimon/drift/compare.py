@@ -1,0 +1,259 @@
+"""Batch drift: every column of a current data set against a reference data set or profile.
+
+>>> import pandas as pd
+>>> ref = pd.DataFrame({"age": range(100), "plan": ["a", "b"] * 50})
+>>> cur = pd.DataFrame({"age": range(50, 150), "plan": ["a"] * 100})
+>>> report = compare(ref, cur, methods=["psi", "ks"])
+>>> report.drifted_columns, report.share_drifted
+(['age', 'plan'], 1.0)
+>>> round(report["age"]["ks"].statistic, 2)
+0.5
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from aimon.drift.detector import profile_inputs, run_methods, sample_inputs
+from aimon.drift.methods import Kind, column_kind, resolve_methods
+from aimon.drift.reference import Reference, _as_frame
+from aimon.drift.samples import Bins, Sample, as_sample
+from aimon.drift.stats import DriftResult
+from aimon.drift.streaming import count_batch
+from aimon.features import extract
+
+__all__ = ["ColumnDrift", "DriftReport", "compare"]
+
+#: Evidently's DataDriftPreset calls the data set drifted when this share of columns drift.
+DRIFT_SHARE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnDrift:
+    """The drift of one column: its kind and one result per method; ``drifted`` when any
+    method says so."""
+
+    column: str
+    kind: Kind
+    results: dict[str, DriftResult]
+
+    @property
+    def drifted(self) -> bool:
+        """Any method found drift."""
+        return any(r.drifted for r in self.results.values())
+
+
+@dataclass(frozen=True)
+class DriftReport(Mapping[str, dict[str, DriftResult]]):
+    """Per column, the drift results by method: ``report[column][method]``.
+
+    ``skipped`` names the columns not compared and why (a datetime, no values...).
+    """
+
+    columns: dict[str, ColumnDrift]
+    skipped: dict[str, str] = field(default_factory=dict)
+    drift_share: float = DRIFT_SHARE
+
+    def __getitem__(self, column: str) -> dict[str, DriftResult]:
+        return self.columns[column].results
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        """Columns in which some method found drift."""
+        return [name for name, column in self.columns.items() if column.drifted]
+
+    @property
+    def share_drifted(self) -> float:
+        """Drifted columns / compared columns (0 when none were compared)."""
+        return len(self.drifted_columns) / len(self.columns) if self.columns else 0.0
+
+    @property
+    def dataset_drift(self) -> bool:
+        """At least ``drift_share`` of the columns drifted (Evidently's dataset verdict)."""
+        return bool(self.columns) and self.share_drifted >= self.drift_share
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per column and method, drifted columns first."""
+        rows = [
+            {"column": name, "kind": column.kind, **result.to_dict()}
+            for name, column in self.columns.items()
+            for result in column.results.values()
+        ]
+        frame = pd.DataFrame(
+            rows,
+            columns=[
+                "column",
+                "kind",
+                "method",
+                "statistic",
+                "pvalue",
+                "threshold",
+                "drifted",
+                "n_reference",
+                "n_current",
+                "missing_reference",
+                "missing_current",
+            ],
+        )
+        order = {name: i for i, name in enumerate(self._drifted_first())}
+        return frame.sort_values("column", key=lambda c: c.map(order), kind="stable").reset_index(
+            drop=True
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary: the verdicts and every result."""
+        return {
+            "dataset_drift": self.dataset_drift,
+            "share_drifted": self.share_drifted,
+            "drifted_columns": self.drifted_columns,
+            "columns": {
+                name: {
+                    "kind": column.kind,
+                    "drifted": column.drifted,
+                    "results": {m: r.to_dict() for m, r in column.results.items()},
+                }
+                for name, column in self.columns.items()
+            },
+            "skipped": dict(self.skipped),
+        }
+
+    def _drifted_first(self) -> list[str]:
+        return sorted(self.columns, key=lambda name: not self.columns[name].drifted)
+
+
+def compare(
+    reference: pd.DataFrame | Reference | NDArray[Any] | Mapping[str, Sequence[Any]],
+    current: pd.DataFrame | NDArray[Any] | Mapping[str, Sequence[Any]],
+    methods: str | Iterable[str] | None = None,
+    columns: Iterable[str] | None = None,
+    *,
+    bins: Bins = 10,
+    thresholds: Mapping[str, float] | None = None,
+    drift_share: float = DRIFT_SHARE,
+) -> DriftReport:
+    """Compare every column of ``current`` with ``reference`` (a data set, or a saved
+    :class:`~aimon.drift.reference.Reference` profile).
+
+    Args:
+        reference: the reference rows, or a profile of them.
+        current: the rows to check.
+        methods: method names (see :data:`aimon.drift.methods.METHODS`) run on every column
+            they apply to; None chooses one per column the way Evidently's defaults do.
+        columns: the columns to compare (default: every reference column in ``current``).
+        bins: numeric bins for PSI, Jensen-Shannon and Hellinger on data sets: a number of
+            reference quantile bins, explicit inner edges, or ``"evidently"``. A profile
+            brings its own bins.
+        thresholds: per method, a threshold other than the default.
+        drift_share: the share of drifted columns that makes ``dataset_drift``.
+
+    Raises:
+        ValueError: an unknown method, or a requested column missing on either side.
+    """
+    chosen = resolve_methods(methods)
+    frame = _as_frame(current)
+    if isinstance(reference, Reference):
+        return _compare_profile(reference, frame, chosen, columns, thresholds, drift_share)
+    ref_frame = _as_frame(reference)
+    names, skipped = _columns(list(map(str, ref_frame.columns)), frame, columns)
+    ref_frame = ref_frame.set_axis(list(map(str, ref_frame.columns)), axis=1)
+    frame = frame.set_axis(list(map(str, frame.columns)), axis=1)
+    kinds: dict[str, Kind] = {}
+    for name in names:
+        kind = column_kind(ref_frame[name])
+        if kind is None:
+            skipped[name] = f"not compared: {ref_frame[name].dtype} column"
+        else:
+            kinds[name] = kind
+    numeric = [n for n, k in kinds.items() if k == "numeric"]
+    ref_sorted = _sorted_columns(ref_frame, numeric)
+    cur_sorted = _sorted_columns(frame, numeric)
+    results: dict[str, ColumnDrift] = {}
+    for name, kind in kinds.items():
+        if kind == "numeric":
+            ref, cur = ref_sorted[name], cur_sorted[name]
+        else:
+            ref = as_sample(ref_frame[name], categorical=True)
+            cur = as_sample(frame[name], categorical=True)
+        if ref.size == 0 or cur.size == 0:
+            side = "reference" if ref.size == 0 else "current"
+            skipped[name] = f"no values in the {side} data"
+            continue
+        inputs = sample_inputs(kind, ref, cur, bins)
+        results[name] = ColumnDrift(name, kind, run_methods(inputs, chosen, thresholds))
+    return DriftReport(results, skipped, drift_share)
+
+
+def _columns(
+    reference_columns: list[str], current: pd.DataFrame, wanted: Iterable[str] | None
+) -> tuple[list[str], dict[str, str]]:
+    present = set(map(str, current.columns))
+    if wanted is not None:
+        names = list(wanted)
+        for name in names:
+            if name not in reference_columns:
+                raise ValueError(f"columns: {name!r} is not in the reference")
+            if name not in present:
+                raise ValueError(f"columns: {name!r} is not in the current data")
+        return names, {}
+    names = [n for n in reference_columns if n in present]
+    skipped = {n: "not in the current data" for n in reference_columns if n not in present}
+    return names, skipped
+
+
+def _sorted_columns(frame: pd.DataFrame, names: list[str]) -> dict[str, Sample]:
+    """Every numeric column sorted in one 2-D sort, infinities and NaN dropped and counted."""
+    if not names:
+        return {}
+    matrix = np.empty((len(frame), len(names)), dtype=np.float64)
+    for j, name in enumerate(names):
+        matrix[:, j] = as_sample_values(frame[name])
+    matrix[~np.isfinite(matrix)] = np.nan  # NaN sorts last
+    matrix.sort(axis=0)
+    kept = np.isfinite(matrix).sum(axis=0)
+    return {
+        name: Sample(
+            np.ascontiguousarray(matrix[: kept[j], j]), None, len(frame) - int(kept[j]), True
+        )
+        for j, name in enumerate(names)
+    }
+
+
+def as_sample_values(column: pd.Series) -> NDArray[np.float64]:
+    """A numeric column as float64 with NaN for anything missing or not a number."""
+    if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _compare_profile(
+    reference: Reference,
+    frame: pd.DataFrame,
+    methods: tuple[str, ...] | None,
+    columns: Iterable[str] | None,
+    thresholds: Mapping[str, float] | None,
+    drift_share: float,
+) -> DriftReport:
+    names, skipped = _columns(list(reference.features), frame, columns)
+    batch = extract(frame[names] if names else frame.iloc[:, :0], max_features=len(names) or 1)
+    counts = count_batch(reference, batch, max(len(frame), 1), np.random.default_rng(0))
+    results: dict[str, ColumnDrift] = {}
+    for name in names:
+        profile = reference.features[name]
+        found = run_methods(profile_inputs(profile, counts[name]), methods, thresholds)
+        if not found:
+            skipped[name] = "no values to compare"
+            continue
+        results[name] = ColumnDrift(name, profile.kind, found)
+    return DriftReport(results, skipped, drift_share)
