@@ -18,7 +18,7 @@ import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 import numpy as np
 from numpy.typing import NDArray
 
+from aimon.drift.methods import resolve_methods
+from aimon.drift.reference import Reference, ReferenceError
+from aimon.drift.tracker import DriftTracker, bin_total_counts, drift_snapshot, prediction_batch
 from aimon.durations import Duration, parse_duration
 from aimon.errors import ConfigError
 from aimon.features import FeatureBatch, FeatureExtractor, extract_many, payload_size
@@ -233,6 +236,14 @@ class Monitor:
         max_features: features tracked at most.
         max_error_types: distinct error type labels at most (the rest count as ``other``).
         clock: wall clock in epoch seconds (tests pass a fake one).
+        reference: a :class:`~aimon.drift.Reference` (or the path of a saved one) to measure
+            drift against; each snapshot then has ``drift[feature]``.
+        drift_window: the drift window's length (default one hour), separate from
+            ``window``; or ``drift_events``: the last N events instead.
+        drift_sample: numbers kept per numeric feature and drift slice (of 12) for KS and
+            Wasserstein (memory: 8 bytes each).
+        drift_methods: the methods shown per feature (default psi, ks, wasserstein, js and
+            chi2 as the feature's kind allows).
 
     Raises:
         ConfigError: a setting is invalid; the message names it.
@@ -259,6 +270,11 @@ class Monitor:
         max_features: int = 512,
         max_error_types: int = 32,
         clock: Callable[[], float] = time.time,
+        reference: Reference | str | os.PathLike[str] | None = None,
+        drift_window: Duration = "1h",
+        drift_events: int | None = None,
+        drift_sample: int = 1024,
+        drift_methods: str | Sequence[str] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigError("name: a monitor needs a non-empty model name")
@@ -282,6 +298,9 @@ class Monitor:
         self._flush_interval = parse_duration(flush_interval, "flush_interval")
         self._clock = clock
         self._buffer_size = buffer_size
+        self._drift_settings = _drift_settings(
+            reference, drift_window, drift_events, drift_sample, drift_methods
+        )
         self._server: MetricsServer | None = None
         self._closed = False
         self._recorder = _Recorder(buffer_size)
@@ -303,6 +322,8 @@ class Monitor:
         self._dropped: Counter[str] = Counter()
         self._rng = np.random.default_rng()
         self._started = self._clock()
+        settings = self._drift_settings
+        self._drift = DriftTracker(**settings) if settings is not None else None
 
     def _start_thread(self) -> None:
         self._stop = threading.Event()
@@ -419,6 +440,7 @@ class Monitor:
                 try:
                     part = self._columns(records, inputs, channel.capture)
                     self._fold(part)
+                    self._fold_predictions(records, channel.capture)
                     profiled_from = time.perf_counter()
                     profiled = self._fold_inputs(part)
                     channel.learn(
@@ -561,7 +583,23 @@ class Monitor:
                 self._count_missing(batch)
                 if sid is not None:
                     self._window.add_features(sid, batch)
+                if self._drift is not None:
+                    self._drift.add(batch, float(input_ts[mask].max()))
         return profiled
+
+    def _fold_predictions(self, records: list[tuple[Any, ...]], capture: Capture | None) -> None:
+        """Count the model's outputs against the reference's prediction column, if any."""
+        drift = self._drift
+        name = drift.reference.prediction if drift is not None else None
+        if drift is None or name is None or not records:
+            return
+        if capture is OBSERVED:
+            outputs = [r[5] for r in records]
+        else:  # a watched call's record is (start, latency, result), or 4 long on error
+            outputs = [r[2] for r in records if len(r) == 3]
+        batch = prediction_batch(name, outputs)
+        if batch is not None:
+            drift.add_predictions(batch, self._clock())
 
     def _count_missing(self, batch: FeatureBatch) -> None:
         totals = self._totals
@@ -590,6 +628,16 @@ class Monitor:
             if recorder.overflow:
                 dropped["buffer_full"] = recorder.overflow
             error_count = sum(total.errors.values())
+            drift_parts: dict[str, Any] = {}
+            feature_bins: dict[str, dict[str, int]] = {}
+            if self._drift is not None:
+                drift, drift_window, reference_bins = drift_snapshot(self._drift, now)
+                drift_parts = {
+                    "drift": drift,
+                    "drift_window": drift_window,
+                    "reference_bins": reference_bins,
+                }
+                feature_bins = bin_total_counts(self._drift)
             window_info = WindowInfo(
                 start=_utc(view.start),
                 end=_utc(view.end),
@@ -624,7 +672,9 @@ class Monitor:
                     output_size=_histogram(totals.output_size),
                     feature_missing=dict(totals.feature_missing),
                     features_skipped=totals.features_skipped,
+                    feature_bins=feature_bins,
                 ),
+                **drift_parts,
             )
 
     # -- serving and lifecycle ---------------------------------------------------------
@@ -666,6 +716,38 @@ class Monitor:
 
     def __repr__(self) -> str:
         return f"Monitor(name={self.name!r}, version={self.version!r})"
+
+
+def _drift_settings(
+    reference: Reference | str | os.PathLike[str] | None,
+    window: Duration,
+    events: int | None,
+    sample: int,
+    methods: str | Sequence[str] | None,
+) -> dict[str, Any] | None:
+    """The DriftTracker's settings, checked (ConfigError names the field), or None."""
+    if reference is None:
+        return None
+    if not isinstance(reference, Reference):
+        try:
+            reference = Reference.load(reference)
+        except ReferenceError as exc:
+            raise ConfigError(f"reference: {exc}") from None
+    if events is not None and (not isinstance(events, int) or events < 12):
+        raise ConfigError(f"drift_events: must be a whole number of at least 12, got {events!r}")
+    if not isinstance(sample, int) or sample < 32:
+        raise ConfigError(f"drift_sample: must be a whole number of at least 32, got {sample!r}")
+    try:
+        chosen = resolve_methods(methods)
+    except ValueError as exc:
+        raise ConfigError(f"drift_{exc}") from None
+    return {
+        "reference": reference,
+        "window_s": parse_duration(window, "drift_window"),
+        "events": events,
+        "sample_size": sample,
+        "methods": chosen,
+    }
 
 
 def _fold_loop(

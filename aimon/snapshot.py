@@ -12,6 +12,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "DriftWindowInfo",
+    "FeatureDrift",
     "FeatureSummary",
     "Histogram",
     "Snapshot",
@@ -56,6 +58,52 @@ class FeatureSummary(_Frozen):
     top: dict[str, int] = {}
 
 
+class FeatureDrift(_Frozen):
+    """One feature's drift over the drift window, against the reference.
+
+    ``drifted`` and ``method`` are the verdict of the test Evidently would choose for the
+    feature (by kind, reference size and distinct values; see :mod:`aimon.drift.methods`).
+    The other numbers are there as the kind allows: ``psi``, ``js`` (Jensen-Shannon) and
+    ``chi2`` come from exact counts in the reference's bins or categories; ``ks`` and
+    ``wasserstein`` (normed by the reference's standard deviation) from a bounded sample of
+    the window, within ``ks_error_bound`` of the exact KS statistic at 95 % confidence.
+    ``unseen`` counts live labels the reference does not name (at most 32 named).
+    """
+
+    kind: str
+    count: int
+    missing: int
+    missing_share: float
+    reference_missing_share: float
+    drifted: bool = False
+    method: str | None = None
+    psi: float | None = None
+    ks: float | None = None
+    ks_pvalue: float | None = None
+    wasserstein: float | None = None
+    js: float | None = None
+    chi2: float | None = None
+    chi2_pvalue: float | None = None
+    ks_error_bound: float | None = None
+    unseen: dict[str, int] = {}
+
+
+class DriftWindowInfo(_Frozen):
+    """The drift window: a time span (``length_s``) or the last ``max_events`` events.
+
+    ``drifted`` lists the drifted features (the prediction included when the reference
+    names one in ``prediction``); ``share_drifted`` is their share of the input features.
+    """
+
+    events: int
+    length_s: float | None
+    max_events: int | None
+    share_drifted: float
+    drifted: list[str]
+    prediction: str | None = None
+    max_ks: float | None = None
+
+
 class Histogram(_Frozen):
     """A cumulative histogram since start: ``cumulative[i]`` values were <= ``bounds[i]``;
     the last entry of ``cumulative`` counts everything (``+Inf``)."""
@@ -81,6 +129,7 @@ class Totals(_Frozen):
     output_size: Histogram
     feature_missing: dict[str, int]
     features_skipped: int = 0
+    feature_bins: dict[str, dict[str, int]] = {}
 
 
 class WindowInfo(_Frozen):
@@ -108,6 +157,10 @@ class Snapshot(_Frozen):
             ``malformed``...), since start.
         late: events older than the window when they arrived (also in ``dropped``).
         internal_errors: failures inside aimon itself (never raised to the caller).
+        drift: per reference feature (and the prediction), its drift over the drift window;
+            empty without a reference.
+        drift_window: what the drift window holds, which features drifted.
+        reference_bins: per reference feature, the reference's share of each bin.
     """
 
     model: str
@@ -128,3 +181,6 @@ class Snapshot(_Frozen):
     late: int
     internal_errors: int
     totals: Totals
+    drift: dict[str, FeatureDrift] = {}
+    drift_window: DriftWindowInfo | None = None
+    reference_bins: dict[str, dict[str, float]] = {}

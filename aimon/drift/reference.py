@@ -134,18 +134,22 @@ class FeatureProfile(_Frozen):
         """A stable label per bin, for metrics: ``"[-inf,1.5)"``, ... or the category."""
         if self.kind == "categorical":
             return list(self.categories)
+        # Six digits unless two edges would read the same; then in full (shortest repr).
+        digits = 6 if len({_bound(e) for e in self.edges}) == len(self.edges) else None
         bounds = [-math.inf, *self.edges, math.inf]
-        return [f"[{_bound(lo)},{_bound(hi)})" for lo, hi in itertools.pairwise(bounds)]
+        return [
+            f"[{_bound(lo, digits)},{_bound(hi, digits)})" for lo, hi in itertools.pairwise(bounds)
+        ]
 
     def sample_array(self) -> NDArray[np.float64]:
         """The sorted sample as a numpy array."""
         return np.asarray(self.sample, dtype=np.float64)
 
 
-def _bound(value: float) -> str:
+def _bound(value: float, digits: int | None = 6) -> str:
     if math.isinf(value):
         return "-inf" if value < 0 else "+inf"
-    return f"{value:.6g}"
+    return repr(value) if digits is None else f"{value:.{digits}g}"
 
 
 class Reference(_Frozen):

@@ -11,6 +11,7 @@ addition, exactly; reservoirs merge as weighted samples (each slice's values sta
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -122,24 +123,32 @@ def count_batch(
     batch: FeatureBatch,
     reservoir_size: int,
     rng: np.random.Generator,
+    into: dict[str, FeatureCounts] | None = None,
+    names: Iterable[str] | None = None,
 ) -> dict[str, FeatureCounts]:
     """Count a batch's rows into the reference's bins, feature by feature (vectorised).
 
     A reference feature absent from the batch is missing in all of its rows. A numeric
     feature's labels (strings) are missing; a categorical feature's numbers are read as labels
     the way the reference read them (:func:`~aimon.drift.reference.number_label`).
+
+    With ``into`` (the counts of a slice being filled), the batch is added to those counts and
+    its numbers offered to their one reservoir per feature, so a slice's memory stays bounded
+    however many batches it takes. ``names`` limits the count to some features.
     """
-    out: dict[str, FeatureCounts] = {}
-    for name, profile in reference.features.items():
+    out = {} if into is None else into
+    for name in reference.features if names is None else names:
+        profile = reference.features[name]
+        counts = out.get(name)
+        if counts is None:
+            counts = out[name] = empty_counts(profile)
         column = batch.columns.get(name)
-        counts = empty_counts(profile)
         if column is None:
-            counts.missing = batch.n_rows
+            counts.missing += batch.n_rows
         elif profile.kind == "numeric":
             _count_numeric(profile, column, counts, reservoir_size, rng)
         else:
             _count_categorical(profile, column, counts)
-        out[name] = counts
     return out
 
 
@@ -152,12 +161,12 @@ def _count_numeric(
 ) -> None:
     finite = np.isfinite(column.values)
     values = column.values[finite]
-    counts.missing = int(column.values.size - values.size)
+    counts.missing += int(column.values.size - values.size)
     edges = np.asarray(profile.edges, dtype=np.float64)
-    counts.bins = np.bincount(bin_index(edges, values), minlength=profile.n_bins).astype(np.int64)
-    reservoir = Reservoir(reservoir_size)
-    reservoir.add_many(values, rng)
-    counts.reservoirs.append(reservoir)
+    counts.bins = counts.bins + np.bincount(bin_index(edges, values), minlength=profile.n_bins)
+    if not counts.reservoirs:
+        counts.reservoirs.append(Reservoir(reservoir_size))
+    counts.reservoirs[-1].add_many(values, rng)
 
 
 def _count_categorical(
@@ -165,7 +174,7 @@ def _count_categorical(
 ) -> None:
     labels = labels_of(column)
     present = labels[labels != None]  # noqa: E711 - element-wise
-    counts.missing = int(labels.size - present.size)
+    counts.missing += int(labels.size - present.size)
     if present.size == 0:
         return
     categories = list(profile.categories)

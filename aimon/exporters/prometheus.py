@@ -111,7 +111,20 @@ _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
                 "Events not counted in the window, by reason.", ("reason",)),
     "internal": (CounterMetricFamily, "aimon_internal_errors",
                  "Failures inside aimon (never raised to the caller).", ()),
+    "drift": (GaugeMetricFamily, "aimon_feature_drift",
+              "Drift of a feature over the drift window, by method (psi, ks, ks_pvalue, "
+              "wasserstein, js, chi2, chi2_pvalue).", ("feature", "method")),
+    "drifted": (GaugeMetricFamily, "aimon_feature_drifted",
+                "1 when the feature's default drift test finds drift.", ("feature",)),
+    "bins": (CounterMetricFamily, "aimon_feature_bin",
+             "Live values in each of the reference's bins or categories.", ("feature", "bin")),
+    "reference_bins": (GaugeMetricFamily, "aimon_reference_bin_ratio",
+                       "The reference's share of each bin or category.", ("feature", "bin")),
+    "drift_events": (GaugeMetricFamily, "aimon_drift_window_events",
+                     "Events in the drift window.", ()),
 }  # fmt: skip
+
+_DRIFT_NUMBERS = ("psi", "ks", "ks_pvalue", "wasserstein", "js", "chi2", "chi2_pvalue")
 
 
 def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
@@ -146,4 +159,23 @@ def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
             f["dropped"].add_metric([*base, reason], snap.dropped.get(reason, 0))
         f["skipped"].add_metric(base, totals.features_skipped)
         f["internal"].add_metric(base, snap.internal_errors)
+        _render_drift(f, base, snap)
     yield from f.values()
+
+
+def _render_drift(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
+    if snap.drift_window is None:
+        return
+    f["drift_events"].add_metric(base, snap.drift_window.events)
+    for feature, drift in sorted(snap.drift.items()):
+        f["drifted"].add_metric([*base, feature], float(drift.drifted))
+        for method in _DRIFT_NUMBERS:
+            value = getattr(drift, method)
+            if value is not None:
+                f["drift"].add_metric([*base, feature, method], value)
+    for feature, bins in sorted(snap.totals.feature_bins.items()):
+        for label, count in bins.items():
+            f["bins"].add_metric([*base, feature, label], count)
+    for feature, ratios in sorted(snap.reference_bins.items()):
+        for label, ratio in ratios.items():
+            f["reference_bins"].add_metric([*base, feature, label], ratio)

@@ -1,0 +1,220 @@
+"""Streaming drift: a Monitor with a reference keeps a drift window of counts and samples,
+its Snapshot shows each feature's drift, and the numbers agree with the batch statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+import aimon
+from aimon.drift import Reference, stats
+from aimon.drift.tracker import DriftTracker, ks_error_bound
+from aimon.features import extract
+
+rng = np.random.default_rng(2024)
+REFERENCE_DATA = pd.DataFrame(
+    {
+        "age": rng.normal(40, 10, 5000),
+        "amount": rng.lognormal(3, 1, 5000),
+        "plan": rng.choice(["free", "pro", "team"], 5000, p=[0.6, 0.3, 0.1]),
+        "score": rng.random(5000),
+    }
+)
+REFERENCE = Reference.from_frame(REFERENCE_DATA, prediction="score")
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def rows(n: int, *, age_shift: float = 0.0, new_plan: bool = False, seed: int = 0) -> list[dict]:
+    gen = np.random.default_rng(seed)
+    plans = ["free", "pro", "enterprise" if new_plan else "team"]
+    frame = pd.DataFrame(
+        {
+            "age": gen.normal(40 + age_shift, 10, n),
+            "amount": gen.lognormal(3, 1, n),
+            "plan": gen.choice(plans, n, p=[0.6, 0.3, 0.1]),
+        }
+    )
+    return frame.to_dict("records")
+
+
+def observe_all(mon: aimon.Monitor, records: list[dict], score: float | None = None) -> None:
+    for record in records:
+        mon.observe(latency_s=0.01, features=record, prediction=score)
+
+
+def test_snapshot_names_the_drifting_feature() -> None:
+    with aimon.Monitor("m", reference=REFERENCE) as mon:
+        observe_all(mon, rows(3000, age_shift=8.0, seed=1))
+        snap = mon.snapshot()
+    assert snap.drift_window is not None
+    assert snap.drift_window.events == 3000
+    assert snap.drift_window.drifted == ["age"]
+    assert snap.drift["age"].drifted and snap.drift["age"].method == "wasserstein"
+    assert not snap.drift["amount"].drifted
+    assert not snap.drift["plan"].drifted
+    assert snap.drift["age"].psi > 0.2
+    assert snap.drift["plan"].chi2 is not None and snap.drift["plan"].ks is None
+    assert snap.drift["age"].js is not None and snap.drift["age"].chi2 is None
+    assert snap.drift_window.share_drifted == pytest.approx(1 / 3)
+
+
+def test_unseen_categories_and_missing_shares() -> None:
+    records = rows(2000, new_plan=True, seed=2)
+    for record in records[:500]:
+        record["amount"] = None
+    with aimon.Monitor("m", reference=REFERENCE) as mon:
+        observe_all(mon, records)
+        snap = mon.snapshot()
+    plan = snap.drift["plan"]
+    assert plan.drifted
+    assert set(plan.unseen) == {"enterprise"}
+    assert snap.totals.feature_bins["plan"]["__unseen__"] == plan.unseen["enterprise"]
+    assert snap.drift["amount"].missing == 500
+    assert snap.drift["amount"].missing_share == pytest.approx(0.25)
+    assert snap.drift["amount"].reference_missing_share == 0.0
+
+
+def test_streaming_psi_equals_batch_psi_on_the_same_bins() -> None:
+    records = rows(4000, age_shift=3.0, seed=3)
+    with aimon.Monitor("m", reference=REFERENCE) as mon:
+        observe_all(mon, records)
+        snap = mon.snapshot()
+    current = [r["age"] for r in records]
+    edges = REFERENCE.features["age"].edges
+    batch = stats.psi(REFERENCE_DATA["age"], current, bins=list(edges))
+    assert snap.drift["age"].psi == pytest.approx(batch.statistic, rel=1e-9)
+
+
+@pytest.mark.parametrize("uneven", [False, True])
+def test_streaming_ks_is_within_the_dkw_bound_of_the_exact_ks(uneven: bool) -> None:
+    """Over many seeds, the streaming KS statistic stays within its 95 % DKW bound of the
+    exact statistic on all of the window's values (violations at most as often as alpha)."""
+    profile = REFERENCE.features["age"]
+    violations, trials = 0, 20
+    for seed in range(trials):
+        tracker = DriftTracker(REFERENCE, window_s=3600, sample_size=256, seed=seed)
+        gen = np.random.default_rng(100 + seed)
+        values = []
+        for piece in range(12):  # one batch per drift slice, 5 minutes apart
+            n = 4000 if (uneven and piece % 3 == 0) else 800
+            chunk = gen.normal(41, 10, n)
+            values.append(chunk)
+            tracker.add(extract(pd.DataFrame({"age": chunk})), 1_000_000 + piece * 300)
+        verdict = tracker.verdicts(1_000_000 + 11 * 300)["age"]
+        exact = sps.ks_2samp(profile.sample_array(), np.concatenate(values)).statistic
+        streaming = verdict.results["ks"].statistic
+        assert verdict.ks_error_bound is not None
+        if not uneven:  # equal slices: every value weighs the same, n = 12 x 256
+            assert verdict.ks_error_bound == pytest.approx(ks_error_bound(12 * 256))
+        violations += abs(streaming - exact) > verdict.ks_error_bound
+    assert violations <= 2  # expected 1 in 20 at most; DKW is conservative
+
+
+def test_events_window_keeps_the_last_n_events() -> None:
+    with aimon.Monitor("m", reference=REFERENCE, drift_events=1200) as mon:
+        observe_all(mon, rows(1000, age_shift=15.0, seed=4))
+        mon.flush()
+        assert mon.snapshot().drift["age"].drifted
+        for seed in range(5, 10):
+            observe_all(mon, rows(400, seed=seed))
+            mon.flush()
+        snap = mon.snapshot()
+    assert snap.drift_window is not None
+    assert 1200 <= snap.drift_window.events <= 1300
+    assert snap.drift_window.max_events == 1200
+    assert not snap.drift["age"].drifted
+
+
+def test_time_window_forgets_old_drift() -> None:
+    clock = FakeClock()
+    with aimon.Monitor("m", reference=REFERENCE, drift_window="1h", clock=clock) as mon:
+        observe_all(mon, rows(2000, age_shift=15.0, seed=11))
+        mon.flush()
+        assert mon.snapshot().drift["age"].drifted
+        clock.now += 2 * 3600
+        observe_all(mon, rows(2000, seed=12))
+        snap = mon.snapshot()
+    assert snap.drift_window is not None
+    assert snap.drift_window.events == 2000
+    assert not snap.drift["age"].drifted
+    # The counters since start still hold every value.
+    assert sum(snap.totals.feature_bins["age"].values()) == 4000
+
+
+def test_every_bin_is_there_from_the_start() -> None:
+    with aimon.Monitor("m", reference=REFERENCE) as mon:
+        snap = mon.snapshot()
+    assert set(snap.totals.feature_bins) == set(REFERENCE.features)
+    assert all(v == 0 for bins in snap.totals.feature_bins.values() for v in bins.values())
+    assert list(snap.reference_bins["age"]) == list(snap.totals.feature_bins["age"])
+    assert sum(snap.reference_bins["age"].values()) == pytest.approx(1.0)
+    assert snap.drift["age"].count == 0 and snap.drift["age"].psi is None
+
+
+def test_prediction_drift_from_the_models_outputs() -> None:
+    with aimon.Monitor("m", reference=REFERENCE) as mon:
+
+        @mon.watch
+        def predict(features: dict) -> float:
+            return 0.9  # a model stuck on one score
+
+        for record in rows(1500, seed=13):
+            predict(record)
+        snap = mon.snapshot()
+    assert snap.drift_window is not None and snap.drift_window.prediction == "score"
+    assert snap.drift["score"].count == 1500
+    assert snap.drift["score"].drifted
+    assert "score" in snap.drift_window.drifted
+
+
+def test_batch_predictions_count_each_element() -> None:
+    with aimon.Monitor("m", reference=REFERENCE) as mon:
+
+        @mon.watch
+        def predict(frame: pd.DataFrame) -> np.ndarray:
+            return np.full(len(frame), 0.5)
+
+        predict(pd.DataFrame(rows(300, seed=14)))
+        snap = mon.snapshot()
+    assert snap.drift["score"].count == 300
+    assert snap.drift["age"].count == 300
+
+
+def test_metrics_exported() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    with aimon.Monitor("m", reference=REFERENCE) as mon:
+        observe_all(mon, rows(500, age_shift=10.0, seed=15))
+        registry = CollectorRegistry()
+        registry.register(aimon.AimonCollector([mon]))
+        text = generate_latest(registry).decode()
+    assert 'aimon_feature_drift{feature="age",method="psi",model="m",version=""}' in text
+    assert 'aimon_feature_drift{feature="age",method="ks_pvalue"' in text
+    assert 'aimon_feature_drifted{feature="age",model="m",version=""} 1.0' in text
+    assert 'aimon_feature_bin_total{bin="[-inf,' in text
+    assert 'aimon_reference_bin_ratio{bin="free",feature="plan"' in text
+
+
+def test_bad_drift_settings_name_the_field(tmp_path) -> None:
+    with pytest.raises(aimon.ConfigError, match="reference: .*no such file"):
+        aimon.Monitor("m", reference=tmp_path / "missing.json")
+    with pytest.raises(aimon.ConfigError, match="drift_events"):
+        aimon.Monitor("m", reference=REFERENCE, drift_events=5)
+    with pytest.raises(aimon.ConfigError, match="drift_methods: unknown method 'bogus'"):
+        aimon.Monitor("m", reference=REFERENCE, drift_methods="psi,bogus")
+    with pytest.raises(aimon.ConfigError, match="drift_window"):
+        aimon.Monitor("m", reference=REFERENCE, drift_window="soon")
+    path = tmp_path / "ref.json"
+    REFERENCE.save(path)
+    with aimon.Monitor("m", reference=str(path), drift_methods=["psi"]) as mon:
+        observe_all(mon, rows(100, seed=16))
+        assert mon.snapshot().drift["age"].ks is None
