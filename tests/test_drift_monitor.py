@@ -205,7 +205,7 @@ def test_metrics_exported() -> None:
 
 
 def test_bad_drift_settings_name_the_field(tmp_path) -> None:
-    with pytest.raises(aimon.ConfigError, match="reference: .*no such file"):
+    with pytest.raises(aimon.ConfigError, match=r"reference: .*no such file"):
         aimon.Monitor("m", reference=tmp_path / "missing.json")
     with pytest.raises(aimon.ConfigError, match="drift_events"):
         aimon.Monitor("m", reference=REFERENCE, drift_events=5)
