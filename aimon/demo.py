@@ -1,8 +1,11 @@
-"""``aimon demo``: a simulated model under the decorator, with a latency spike and an error burst.
+"""``aimon demo``: a simulated model under the decorator, with a latency spike, an error
+burst and a drifting feature.
 
-Traffic comes from a pool of threads calling a decorated ``predict``; half-way through, latency
-rises for a while and then some calls fail. Each second the terminal shows the rolling window;
-``/metrics`` is served throughout; at the end a table of the windows is printed.
+A reference is built from synthetic training data; traffic comes from a pool of threads
+calling a decorated ``predict``. From 30 % of the run latency rises for a while, then some
+calls fail; from half-way the ``amount`` feature drifts (and with it the model's score).
+Twice a second the terminal shows the rolling window and the drifted features; ``/metrics``
+is served throughout; at the end a table of each phase at its peak is printed.
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ import time
 from dataclasses import dataclass
 from typing import TextIO
 
+import numpy as np
+import pandas as pd
+
+from aimon.drift.reference import Reference
 from aimon.monitors import Monitor
 from aimon.snapshot import Snapshot
 
@@ -30,7 +37,27 @@ class DemoSettings:
     port: int = 9108
     window: str = "2s"
     slice: str = "250ms"
+    drift_window: str = "3s"
     seed: int = 7
+
+
+COUNTRIES = ["DE", "FR", "US", "GB", "ES"]
+#: From this share of the run on, amounts triple (a new kind of purchase, say).
+DRIFT_FROM = 0.5
+
+
+def training_data(rows: int = 5000, seed: int = 1) -> pd.DataFrame:
+    """The synthetic data the demo's model was "trained" on: the reference."""
+    rng = np.random.default_rng(seed)
+    amount = np.round(rng.lognormal(4.5, 1.0, rows), 2)
+    return pd.DataFrame(
+        {
+            "age": rng.integers(18, 91, rows),
+            "amount": amount,
+            "country": rng.choice(COUNTRIES, rows),
+            "score": np.minimum(1.0, amount / 5000.0),
+        }
+    )
 
 
 class SimulatedModel:
@@ -42,14 +69,18 @@ class SimulatedModel:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
+    def progress(self) -> float:
+        """The share of the run elapsed."""
+        return (time.monotonic() - self.started) / self.duration_s
+
     def phase(self) -> str:
-        """``normal``, ``latency spike`` or ``error burst``, by the time elapsed."""
-        progress = (time.monotonic() - self.started) / self.duration_s
+        """``normal``, ``latency spike``, ``error burst`` or ``drift``, by the time elapsed."""
+        progress = self.progress()
         if 0.3 <= progress < 0.55:
             return "latency spike"
         if 0.55 <= progress < 0.75:
             return "error burst"
-        return "normal"
+        return "drift" if progress >= DRIFT_FROM else "normal"
 
     def predict(self, features: dict[str, object]) -> float:
         """Sleep like a model, sometimes fail, return a fraud score."""
@@ -67,14 +98,14 @@ class SimulatedModel:
         return min(1.0, float(amount) / 5000.0) if isinstance(amount, int | float) else 0.0
 
 
-def _traffic(predict: object, stop: threading.Event, seed: int) -> None:
+def _traffic(predict: object, model: SimulatedModel, stop: threading.Event, seed: int) -> None:
     rng = random.Random(seed)
-    countries = ["DE", "FR", "US", "GB", "ES"]
     while not stop.is_set():
+        drifting = model.progress() >= DRIFT_FROM
         features = {
             "age": rng.randint(18, 90),
-            "amount": round(rng.lognormvariate(4.5, 1.0), 2),
-            "country": rng.choice(countries),
+            "amount": round(rng.lognormvariate(4.5, 1.0) * (3.0 if drifting else 1.0), 2),
+            "country": rng.choice(COUNTRIES),
         }
         with contextlib.suppress(TimeoutError, ValueError):  # counted by the monitor
             predict(features)  # type: ignore[operator]
@@ -84,11 +115,21 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value * 1000:7.1f}"
 
 
+def _drifted(snap: Snapshot) -> str:
+    if snap.drift_window is None or not snap.drift_window.drifted:
+        return "-"
+    return ", ".join(
+        f"{name} (psi {snap.drift[name].psi:.2f})" if snap.drift[name].psi is not None else name
+        for name in snap.drift_window.drifted
+    )
+
+
 def _line(elapsed: float, phase: str, snap: Snapshot) -> str:
     lat = snap.latency
     return (
         f"{elapsed:5.1f}s  {phase:<14} {snap.count:6d} {snap.throughput:7.1f} "
-        f"{_ms(lat.p50)} {_ms(lat.p95)} {_ms(lat.p99)} {snap.error_rate * 100:6.2f}%"
+        f"{_ms(lat.p50)} {_ms(lat.p95)} {_ms(lat.p99)} {snap.error_rate * 100:6.2f}%  "
+        f"{_drifted(snap)}"
     )
 
 
@@ -115,13 +156,29 @@ def _peak(rows: list[tuple[float, str, Snapshot]]) -> tuple[float, str, Snapshot
     return rows[-1]
 
 
-HEADER = "  time  phase           calls   req/s  p50 ms  p95 ms  p99 ms  errors"
+def _first_drift(history: list[tuple[float, str, Snapshot]]) -> str:
+    for elapsed, _, snap in history:
+        if snap.drift_window is not None and snap.drift_window.drifted:
+            names = ", ".join(snap.drift_window.drifted)
+            return f"drift first seen at {elapsed:.1f}s in: {names}"
+    return "no drift seen"
+
+
+HEADER = "  time  phase           calls   req/s  p50 ms  p95 ms  p99 ms  errors  drifted"
 
 
 def run_demo(settings: DemoSettings, out: TextIO) -> list[Snapshot]:
     """Run the scenario, printing progress to ``out``; returns one Snapshot per second."""
     model = SimulatedModel(settings.duration_s, settings.seed)
-    mon = Monitor("fraud-demo", version="1.0.0", window=settings.window, slice=settings.slice)
+    reference = Reference.from_frame(training_data(), prediction="score")
+    mon = Monitor(
+        "fraud-demo",
+        version="1.0.0",
+        window=settings.window,
+        slice=settings.slice,
+        reference=reference,
+        drift_window=settings.drift_window,
+    )
     predict = mon.watch(model.predict)
     try:
         server = mon.serve(settings.host, settings.port)
@@ -129,14 +186,17 @@ def run_demo(settings: DemoSettings, out: TextIO) -> list[Snapshot]:
         server = mon.serve(settings.host, 0)  # the usual port is taken: any free one will do
     print(f"aimon demo: serving {server.url}/metrics  (/status, /healthz)", file=out)
     print(
-        f"window {settings.window} of {settings.slice} slices; latency spike at 30-55 %, "
-        f"error burst at 55-75 % of {settings.duration_s:.0f}s\n",
+        f"window {settings.window} of {settings.slice} slices, drift window "
+        f"{settings.drift_window}; latency spike at 30-55 %, error burst at 55-75 %, "
+        f"'amount' drifts from {DRIFT_FROM:.0%} of {settings.duration_s:.0f}s\n",
         file=out,
     )
     print(HEADER, file=out)
     stop = threading.Event()
     threads = [
-        threading.Thread(target=_traffic, args=(predict, stop, settings.seed + i), daemon=True)
+        threading.Thread(
+            target=_traffic, args=(predict, model, stop, settings.seed + i), daemon=True
+        )
         for i in range(settings.workers)
     ]
     for t in threads:
@@ -168,4 +228,5 @@ def run_demo(settings: DemoSettings, out: TextIO) -> list[Snapshot]:
         f"dropped: {sum(final.dropped.values())}",
         file=out,
     )
+    print(_first_drift(history), file=out)
     return [snap for _, _, snap in history]

@@ -244,6 +244,8 @@ class Monitor:
             Wasserstein (memory: 8 bytes each).
         drift_methods: the methods shown per feature (default psi, ks, wasserstein, js and
             chi2 as the feature's kind allows).
+        drift_min_count: values a feature needs in the drift window before its ``drifted``
+            verdict can be true (the numbers are shown from the first value).
 
     Raises:
         ConfigError: a setting is invalid; the message names it.
@@ -275,6 +277,7 @@ class Monitor:
         drift_events: int | None = None,
         drift_sample: int = 1024,
         drift_methods: str | Sequence[str] | None = None,
+        drift_min_count: int = 500,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigError("name: a monitor needs a non-empty model name")
@@ -299,7 +302,7 @@ class Monitor:
         self._clock = clock
         self._buffer_size = buffer_size
         self._drift_settings = _drift_settings(
-            reference, drift_window, drift_events, drift_sample, drift_methods
+            reference, drift_window, drift_events, drift_sample, drift_methods, drift_min_count
         )
         self._server: MetricsServer | None = None
         self._closed = False
@@ -724,6 +727,7 @@ def _drift_settings(
     events: int | None,
     sample: int,
     methods: str | Sequence[str] | None,
+    min_count: int,
 ) -> dict[str, Any] | None:
     """The DriftTracker's settings, checked (ConfigError names the field), or None."""
     if reference is None:
@@ -737,6 +741,8 @@ def _drift_settings(
         raise ConfigError(f"drift_events: must be a whole number of at least 12, got {events!r}")
     if not isinstance(sample, int) or sample < 32:
         raise ConfigError(f"drift_sample: must be a whole number of at least 32, got {sample!r}")
+    if not isinstance(min_count, int) or min_count < 0:
+        raise ConfigError(f"drift_min_count: must be a whole number >= 0, got {min_count!r}")
     try:
         chosen = resolve_methods(methods)
     except ValueError as exc:
@@ -747,6 +753,7 @@ def _drift_settings(
         "events": events,
         "sample_size": sample,
         "methods": chosen,
+        "min_count": min_count,
     }
 
 

@@ -218,3 +218,17 @@ def test_bad_drift_settings_name_the_field(tmp_path) -> None:
     with aimon.Monitor("m", reference=str(path), drift_methods=["psi"]) as mon:
         observe_all(mon, rows(100, seed=16))
         assert mon.snapshot().drift["age"].ks is None
+
+
+def test_no_verdict_before_enough_values() -> None:
+    drifted = rows(100, age_shift=15.0, seed=17)
+    with aimon.Monitor("m", reference=REFERENCE) as mon:
+        observe_all(mon, drifted)
+        snap = mon.snapshot()
+    assert snap.drift["age"].psi is not None and snap.drift["age"].psi > 0.5
+    assert not snap.drift["age"].drifted and snap.drift["age"].method is None
+    with aimon.Monitor("m", reference=REFERENCE, drift_min_count=50) as mon:
+        observe_all(mon, drifted)
+        assert mon.snapshot().drift["age"].drifted
+    with pytest.raises(aimon.ConfigError, match="drift_min_count"):
+        aimon.Monitor("m", reference=REFERENCE, drift_min_count=-1)

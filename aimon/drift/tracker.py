@@ -80,7 +80,7 @@ class FeatureVerdict:
     profile: FeatureProfile
     counts: FeatureCounts
     results: dict[str, DriftResult]
-    verdict: DriftResult | None  # the default method's (Evidently's choice)
+    verdict: DriftResult | None  # the default method's (Evidently's choice), given enough values
     ks_error_bound: float | None
 
 
@@ -95,6 +95,9 @@ class DriftTracker:
         sample_size: numbers kept per numeric feature and slice (for KS and Wasserstein).
         methods: methods shown per feature (default :data:`STREAMING_METHODS`, as the
             feature's kind allows).
+        min_count: live values a feature needs in the window before it gets a verdict
+            (``verdict`` None below it: with a large reference, a few hundred values drift
+            by chance more often than the tests' thresholds assume).
         seed: for the reservoirs.
     """
 
@@ -106,6 +109,7 @@ class DriftTracker:
         events: int | None = None,
         sample_size: int = 1024,
         methods: Sequence[str] | None = None,
+        min_count: int = 500,
         seed: int | None = None,
     ) -> None:
         if events is not None and events < _SLICES:
@@ -118,6 +122,7 @@ class DriftTracker:
         self.slice_s = self.window_s / _SLICES
         self.reservoir_size = sample_size
         self.methods = tuple(methods) if methods is not None else STREAMING_METHODS
+        self.min_count = min_count
         self._slices: deque[_Slice] = deque()
         self._rng = np.random.default_rng(seed)
         self._sequence = 0
@@ -228,8 +233,9 @@ class DriftTracker:
         inputs = profile_inputs(profile, counts)
         methods = [m for m in self.methods if applies(m, profile.kind)]
         results = run_methods(inputs, methods)
-        default = run_methods(inputs, None)
-        verdict = next(iter(default.values()), None)
+        verdict = None
+        if counts.present >= self.min_count:
+            verdict = next(iter(run_methods(inputs, None).values()), None)
         bound = None
         if profile.kind == "numeric":
             bound = ks_error_bound(_effective_size(inputs))
