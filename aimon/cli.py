@@ -1,15 +1,23 @@
-"""The ``aimon`` command."""
+"""The ``aimon`` command: ``demo``, ``reference build`` and ``drift``.
+
+Exit status: 0 all is well, 1 drift found (``aimon drift``), 2 bad input; the message of
+a bad input names the file, column or option at fault.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
 
 from aimon import __version__
 from aimon.errors import AimonError
 
 __all__ = ["main"]
+
+EXIT_OK, EXIT_DRIFT, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"aimon {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+
     demo = commands.add_parser("demo", help="run a simulated model with a latency spike and errors")
     demo.add_argument(
         "--duration", type=float, default=10.0, help="seconds of traffic (default 10)"
@@ -25,28 +34,131 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=9108, help="port for /metrics (default 9108)")
     demo.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     demo.add_argument("--workers", type=int, default=16, help="client threads (default 16)")
+
+    reference = commands.add_parser("reference", help="reference profiles for drift")
+    actions = reference.add_subparsers(dest="action", required=True)
+    build = actions.add_parser("build", help="profile a CSV or Parquet file into a JSON profile")
+    build.add_argument("data", type=Path, help="the reference data (.csv, .tsv or .parquet)")
+    build.add_argument("-o", "--output", type=Path, required=True, help="the profile to write")
+    build.add_argument("--bins", type=int, default=10, help="quantile bins per numeric feature")
+    build.add_argument(
+        "--categorical", type=_names, default=(), help="columns to treat as categories: a,b"
+    )
+    build.add_argument(
+        "--sample-size", type=int, default=10_000, help="values kept per feature for exact tests"
+    )
+    build.add_argument("--top-k", type=int, default=50, help="categories kept per feature")
+    build.add_argument("--prediction", help="the column holding the model's output")
+
+    drift = commands.add_parser(
+        "drift", help="compare a data file with a reference (data file or profile)"
+    )
+    drift.add_argument("reference", type=Path, help="reference data, or a profile (.json)")
+    drift.add_argument("current", type=Path, help="current data (.csv, .tsv or .parquet)")
+    drift.add_argument(
+        "--methods", type=_names, help="methods, e.g. psi,ks (default: Evidently's per column)"
+    )
+    drift.add_argument("--columns", type=_names, help="columns to compare (default: all)")
+    drift.add_argument(
+        "--bins", type=_bins, default=10, help="numeric bins: a number, or 'evidently'"
+    )
+    drift.add_argument("--format", choices=("table", "json"), default="table")
+    drift.add_argument(
+        "--fail-on",
+        choices=("column", "dataset"),
+        default="column",
+        help="exit 1 when any column drifts (default) or only on dataset drift",
+    )
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated names")
+    return names
+
+
+def _bins(text: str) -> int | str:
+    if text == "evidently":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number or 'evidently', got {text!r}"
+        ) from None
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point of the ``aimon`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
+    out = out or sys.stdout
     try:
         if args.command == "demo":
-            from aimon.demo import DemoSettings, run_demo
-
-            if args.duration <= 0:
-                raise AimonError("--duration must be positive")
-            run_demo(
-                DemoSettings(
-                    duration_s=args.duration, port=args.port, host=args.host, workers=args.workers
-                ),
-                sys.stdout,
-            )
-    except AimonError as exc:
+            return _demo(args, out)
+        if args.command == "reference":
+            return _reference_build(args, out)
+        return _drift(args, out)
+    except (AimonError, ValueError) as exc:
         print(f"aimon: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return EXIT_BAD_INPUT
+
+
+def _demo(args: argparse.Namespace, out: TextIO) -> int:
+    from aimon.demo import DemoSettings, run_demo
+
+    if args.duration <= 0:
+        raise AimonError("--duration must be positive")
+    settings = DemoSettings(
+        duration_s=args.duration, port=args.port, host=args.host, workers=args.workers
+    )
+    run_demo(settings, out)
+    return EXIT_OK
+
+
+def _reference_build(args: argparse.Namespace, out: TextIO) -> int:
+    from aimon.drift.reference import Reference
+
+    profile = Reference.from_file(
+        args.data,
+        bins=args.bins,
+        categorical=args.categorical,
+        sample_size=args.sample_size,
+        top_k=args.top_k,
+        prediction=args.prediction,
+    )
+    try:
+        profile.save(args.output)
+    except OSError as exc:
+        raise AimonError(f"{args.output}: cannot write the profile: {exc.strerror}") from None
+    kinds = [f.kind for f in profile.features.values()]
+    print(
+        f"wrote {args.output}: {profile.rows} rows, {kinds.count('numeric')} numeric and "
+        f"{kinds.count('categorical')} categorical features",
+        file=out,
+    )
+    return EXIT_OK
+
+
+def _drift(args: argparse.Namespace, out: TextIO) -> int:
+    from aimon.drift.compare import compare
+    from aimon.drift.reference import Reference, read_table
+    from aimon.drift.render import report_json, report_table
+
+    is_profile = args.reference.suffix.lower() == ".json"
+    reference = Reference.load(args.reference) if is_profile else read_table(args.reference)
+    current = read_table(args.current)
+    report = compare(
+        reference,
+        current,
+        methods=args.methods,
+        columns=args.columns,
+        bins=args.bins,
+    )
+    out.write(report_json(report) if args.format == "json" else report_table(report))
+    drifted = report.dataset_drift if args.fail_on == "dataset" else bool(report.drifted_columns)
+    return EXIT_DRIFT if drifted else EXIT_OK
 
 
 if __name__ == "__main__":
