@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The core (no evidently extra) is also tested under pandas 3, in a venv of its own.
+VENV3  := .venv-pandas3
+STAMP3 := $(VENV3)/.installed
 APT_PACKAGES := prometheus prometheus-alertmanager
 APT_BINARIES := prometheus prometheus-alertmanager promtool amtool
 
@@ -13,6 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(STAMP3): pyproject.toml
+	test -x $(VENV3)/bin/python || $(PYTHON) -m venv $(VENV3)
+	$(VENV3)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV3)/bin/python -m pip install --quiet -e '.[parquet,core-test]' 'pandas>=3'
+	touch $(STAMP3)
 
 # Debian packages the integration tests start (real Prometheus and Alertmanager).
 system-deps:
@@ -25,12 +34,15 @@ system-deps:
 demo: $(STAMP)
 	$(BIN)/aimon demo
 
-test: $(STAMP) system-deps
+test: $(STAMP) $(STAMP3) system-deps
 	$(BIN)/python -m pytest
+	$(VENV3)/bin/python -c 'import pandas, sys; v = pandas.__version__; print("pandas", v); sys.exit(int(v.split(".")[0]) < 3)'
+	$(VENV3)/bin/python -m pytest -p no:cacheprovider --ignore=tests/integration tests aimon
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/soak.py
+	$(BIN)/python benchmarks/drift.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check aimon tests benchmarks
@@ -38,4 +50,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV3) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -150,7 +150,7 @@ def test_bad_input_names_the_column_or_method() -> None:
     current = reference.assign(a=np.nan)
     report = compare(reference, current)
     assert report.skipped == {
-        "when": "not compared: datetime64[ns] column",
+        "when": f"not compared: {reference['when'].dtype} column",  # ns (pandas 2), us (3)
         "a": "no values in the current data",
     }
     assert len(report) == 0

@@ -17,6 +17,7 @@ from scipy import stats as sps
 from scipy.spatial import distance
 
 from aimon.drift import stats
+from aimon.drift.kolmogorov import kstwo_sf
 from aimon.drift.samples import as_sample, binned_counts, fill_empty
 
 RTOL = 1e-9
@@ -41,6 +42,8 @@ def numeric_pairs() -> dict[str, tuple[np.ndarray, np.ndarray]]:
         "tied": (rng.integers(0, 30, 2000).astype(float), rng.integers(2, 33, 1500).astype(float)),
         "discrete": (rng.integers(0, 4, 800).astype(float), rng.integers(0, 5, 900).astype(float)),
         "huge": (rng.lognormal(size=60_000), rng.lognormal(0.01, 1.0, size=40_000)),
+        # D in the tail where kstwo.sf sums the Birnbaum-Tingey series (2.2 <= n D^2 < 370)
+        "huge_drifted": (rng.normal(size=60_000), rng.normal(0.05, 1.0, size=40_000)),
         "nan_laden": (nan_laden_ref, nan_laden_cur),
     }
 
@@ -62,6 +65,22 @@ def test_ks_equals_scipy(case: str) -> None:
     assert ours.drifted == (theirs.pvalue <= 0.05)
     assert ours.n_reference == finite(ref).size
     assert ours.missing_current == cur.size - finite(cur).size
+
+
+def test_huge_drifted_case_is_in_the_series_branch() -> None:
+    ref, cur = NUMERIC["huge_drifted"]
+    n = round(ref.size * cur.size / (ref.size + cur.size))
+    assert 2.2 <= n * stats.ks(ref, cur).statistic ** 2 < 370
+
+
+@pytest.mark.parametrize("n", [141, 150, 999, 1013, 5000, 24_000, 100_000, 300_000])
+def test_kstwo_sf_equals_scipy_across_its_branches(n: int) -> None:
+    # every branch of scipy's _kolmogn, with the series one densely sampled
+    n_d_squared = [0.3, 0.75, 1.5, 2.19, 2.2, 2.21, 3.0, 10.0, 50.0, 150.0, 300.0, 369.9, 370.0]
+    statistics = [math.sqrt(v / n) for v in n_d_squared] + [0.4 / n, 0.9 / n, 0.6, 1 - 0.5 / n]
+    for d in statistics:
+        theirs = float(np.clip(sps.kstwo.sf(d, n), 0, 1))
+        assert math.isclose(kstwo_sf(d, n), theirs, rel_tol=1e-12, abs_tol=1e-300), (n, d)
 
 
 def test_ks_sorted_reference_is_not_sorted_again() -> None:

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from aimon.drift.detector import profile_inputs, run_methods, sample_inputs
 from aimon.drift.methods import Kind, column_kind, resolve_methods
 from aimon.drift.reference import Reference, _as_frame
-from aimon.drift.samples import Bins, Sample, as_sample
+from aimon.drift.samples import NUMERIC_INFERRED, Bins, LabelTally, Sample, as_sample, label_tally
 from aimon.drift.stats import DriftResult
 from aimon.drift.streaming import count_batch
 from aimon.features import extract
@@ -181,11 +181,12 @@ def compare(
     cur_sorted = _sorted_columns(frame, numeric)
     results: dict[str, ColumnDrift] = {}
     for name, kind in kinds.items():
+        ref: Sample | LabelTally
+        cur: Sample | LabelTally
         if kind == "numeric":
             ref, cur = ref_sorted[name], cur_sorted[name]
         else:
-            ref = as_sample(ref_frame[name], categorical=True)
-            cur = as_sample(frame[name], categorical=True)
+            ref, cur = _categories(ref_frame[name]), _categories(frame[name])
         if ref.size == 0 or cur.size == 0:
             side = "reference" if ref.size == 0 else "current"
             skipped[name] = f"no values in the {side} data"
@@ -216,18 +217,26 @@ def _sorted_columns(frame: pd.DataFrame, names: list[str]) -> dict[str, Sample]:
     """Every numeric column sorted in one 2-D sort, infinities and NaN dropped and counted."""
     if not names:
         return {}
-    matrix = np.empty((len(frame), len(names)), dtype=np.float64)
+    matrix = np.empty((len(names), len(frame)), dtype=np.float64)  # a row per column
     for j, name in enumerate(names):
-        matrix[:, j] = as_sample_values(frame[name])
+        matrix[j] = as_sample_values(frame[name])
     matrix[~np.isfinite(matrix)] = np.nan  # NaN sorts last
-    matrix.sort(axis=0)
-    kept = np.isfinite(matrix).sum(axis=0)
+    matrix.sort(axis=1)
+    kept = np.isfinite(matrix).sum(axis=1)
     return {
-        name: Sample(
-            np.ascontiguousarray(matrix[: kept[j], j]), None, len(frame) - int(kept[j]), True
-        )
+        name: Sample(matrix[j, : kept[j]], None, len(frame) - int(kept[j]), True)
         for j, name in enumerate(names)
     }
+
+
+def _categories(column: pd.Series) -> Sample | LabelTally:
+    """A categorical column: strings and other objects are tallied in one hash pass; numbers
+    go through :func:`as_sample` so that they are labelled as numbers."""
+    if pd.api.types.is_bool_dtype(column.dtype) or pd.api.types.is_numeric_dtype(column.dtype):
+        return as_sample(column, categorical=True)
+    if pd.api.types.infer_dtype(column, skipna=True) in NUMERIC_INFERRED:
+        return as_sample(column, categorical=True)
+    return label_tally(column)
 
 
 def as_sample_values(column: pd.Series) -> NDArray[np.float64]:

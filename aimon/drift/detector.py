@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from aimon.drift import stats
 from aimon.drift.methods import Kind, applies, default_method
 from aimon.drift.reference import OTHER, FeatureProfile
-from aimon.drift.samples import Bins, Sample, binned_counts, category_counts
+from aimon.drift.samples import Bins, LabelTally, Sample, binned_counts, category_counts
 from aimon.drift.streaming import FeatureCounts
 
 __all__ = [
@@ -194,22 +194,24 @@ def profile_inputs(profile: FeatureProfile, counts: FeatureCounts) -> FeatureInp
 
 def sample_inputs(
     kind: Kind,
-    reference: Sample,
-    current: Sample,
+    reference: Sample | LabelTally,
+    current: Sample | LabelTally,
     bins: Bins,
 ) -> FeatureInputs:
-    """The method inputs of a column from two samples (numeric ones sorted)."""
-    if kind == "categorical":
+    """The method inputs of a column from two samples (numeric ones sorted) or, for a
+    categorical column, two samples or label tallies."""
+    if kind == "categorical" or isinstance(reference, LabelTally):
         _, ref_counts, cur_counts = category_counts(reference, current)
         return FeatureInputs(
             "categorical",
             ref_counts.astype(np.float64),
             cur_counts.astype(np.float64),
-            reference.size,
-            current.size,
+            int(ref_counts.sum()),
+            int(cur_counts.sum()),
             reference.missing,
             current.missing,
         )
+    assert isinstance(current, Sample)
     ref_bins, cur_bins = binned_counts(reference, current, bins)
     ref_sorted, cur_sorted = reference.sorted_values(), current.sorted_values()
     return FeatureInputs(

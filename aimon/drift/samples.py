@@ -19,13 +19,22 @@ from numpy.typing import NDArray
 
 from aimon.drift.reference import bin_index, number_label, quantile_edges
 
-__all__ = ["Bins", "Sample", "as_sample", "binned_counts", "category_counts", "fill_empty"]
+__all__ = [
+    "Bins",
+    "LabelTally",
+    "Sample",
+    "as_sample",
+    "binned_counts",
+    "category_counts",
+    "fill_empty",
+    "label_tally",
+]
 
 #: How numeric values are binned: a number of reference-quantile bins, explicit inner edges,
 #: or ``"evidently"`` to reproduce Evidently's binning (see :func:`binned_counts`).
 Bins: TypeAlias = int | Sequence[float] | NDArray[np.float64] | Literal["evidently"]
 
-_NUMERIC_INFERRED = {"integer", "floating", "mixed-integer-float", "boolean", "decimal"}
+NUMERIC_INFERRED = {"integer", "floating", "mixed-integer-float", "boolean", "decimal"}
 # Evidently bins a numeric column by value when the reference has this many distinct values
 # or fewer, and with Sturges' histogram above it (evidently.legacy...stattests.utils).
 _EVIDENTLY_MAX_DISCRETE = 20
@@ -96,8 +105,11 @@ def as_sample(data: Any, *, categorical: bool = False, is_sorted: bool = False) 
         finite = numbers[np.isfinite(numbers)]
         labels = np.array([number_label(v) for v in finite.tolist()], dtype=object)
         return Sample(None, labels, int(numbers.size - finite.size))
-    present = ~pd.isna(array)
-    labels = np.array([str(v) for v in array[present].tolist()], dtype=object)
+    present = array[~pd.isna(array)]
+    if pd.api.types.infer_dtype(present, skipna=False) == "string":
+        labels = present.astype(object, copy=False)
+    else:
+        labels = pd.Series(present, dtype=object).astype(str).to_numpy(dtype=object)
     return Sample(None, labels, int(array.size - labels.size))
 
 
@@ -124,7 +136,7 @@ def _as_numbers(array: NDArray[Any]) -> NDArray[np.float64] | None:
         return as_int
     if kind != "O" or array.size == 0:
         return None
-    if pd.api.types.infer_dtype(array, skipna=True) not in _NUMERIC_INFERRED:
+    if pd.api.types.infer_dtype(array, skipna=True) not in NUMERIC_INFERRED:
         return None
     try:
         return pd.to_numeric(pd.Series(array, dtype=object)).to_numpy(
@@ -150,18 +162,60 @@ def fill_empty(shares: NDArray[np.float64]) -> NDArray[np.float64]:
     return filled
 
 
+@dataclass(frozen=True, slots=True)
+class LabelTally:
+    """The distinct labels of a categorical column (as strings), how often each occurs, and
+    how many values were missing."""
+
+    labels: list[str]
+    counts: NDArray[np.int64]
+    missing: int
+
+    @property
+    def size(self) -> int:
+        """Labels counted (missing ones excluded)."""
+        return int(self.counts.sum())
+
+
+def label_tally(data: Sample | pd.Series) -> LabelTally:
+    """Count a sample's labels, or a non-numeric column's values read as labels, by one hash
+    pass (``pandas.factorize``); only the distinct values are turned into strings.
+
+    >>> t = label_tally(pd.Series(["b", "a", None, "b"]))
+    >>> t.labels, t.counts.tolist(), t.missing
+    (['b', 'a'], [2, 1], 1)
+    """
+    if isinstance(data, Sample):
+        kept: Any = data.labels if data.labels is not None else data.values
+        missing = data.missing
+    else:
+        kept, missing = data, 0
+    codes, uniques = pd.factorize(kept, use_na_sentinel=True)
+    present = codes >= 0
+    counts = np.bincount(codes[present], minlength=len(uniques)).astype(np.int64)
+    if isinstance(data, Sample) and data.values is not None:
+        labels = [number_label(v) for v in np.asarray(uniques, dtype=np.float64).tolist()]
+    else:
+        labels = [str(v) for v in np.asarray(uniques, dtype=object).tolist()]
+    if len(set(labels)) < len(labels):  # distinct values with one label, e.g. 1 and "1"
+        merged = pd.Series(counts, index=labels).groupby(level=0, sort=False).sum()
+        labels, counts = [str(k) for k in merged.index], merged.to_numpy(dtype=np.int64)
+    return LabelTally(labels, counts, missing + int(codes.size - present.sum()))
+
+
 def category_counts(
-    reference: Sample, current: Sample
+    reference: Sample | LabelTally, current: Sample | LabelTally
 ) -> tuple[list[str], NDArray[np.int64], NDArray[np.int64]]:
-    """Counts of each label in the union of both samples' labels (sorted)."""
-    ref_labels, ref_tally = np.unique(reference.as_labels().astype(str), return_counts=True)
-    cur_labels, cur_tally = np.unique(current.as_labels().astype(str), return_counts=True)
-    union = np.union1d(ref_labels, cur_labels)
-    ref_counts = np.zeros(union.size, dtype=np.int64)
-    cur_counts = np.zeros(union.size, dtype=np.int64)
-    ref_counts[np.searchsorted(union, ref_labels)] = ref_tally
-    cur_counts[np.searchsorted(union, cur_labels)] = cur_tally
-    return union.tolist(), ref_counts, cur_counts
+    """Counts of each label in the union of both sides' labels (sorted)."""
+    ref = reference if isinstance(reference, LabelTally) else label_tally(reference)
+    cur = current if isinstance(current, LabelTally) else label_tally(current)
+    union = sorted(set(ref.labels) | set(cur.labels))
+    position = {label: i for i, label in enumerate(union)}
+    ref_counts = np.zeros(len(union), dtype=np.int64)
+    cur_counts = np.zeros(len(union), dtype=np.int64)
+    ref_counts[[position[label] for label in ref.labels]] = ref.counts
+    cur_counts[[position[label] for label in cur.labels]] = cur.counts
+    return union, ref_counts, cur_counts
 
 
 def binned_counts(
@@ -183,7 +237,7 @@ def binned_counts(
     if isinstance(bins, int | np.integer):
         if bins < 1:
             raise ValueError(f"bins: must be at least 1, got {bins}")
-        edges = quantile_edges(reference.values, int(bins))
+        edges = quantile_edges(reference.values, int(bins), is_sorted=reference.is_sorted)
     else:
         edges = np.asarray(bins, dtype=np.float64)
         if edges.ndim != 1 or not np.isfinite(edges).all() or np.any(np.diff(edges) <= 0):

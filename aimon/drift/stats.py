@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 from scipy import stats as sps
 
+from aimon.drift.kolmogorov import kstwo_sf
 from aimon.drift.samples import (
     Bins,
     Sample,
@@ -415,7 +416,7 @@ def _ks_pvalue(statistic: float, n1: int, n2: int) -> float:
             return exact
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
-    return float(np.clip(sps.kstwo.sf(statistic, np.round(en)), 0.0, 1.0))
+    return kstwo_sf(statistic, round(en))
 
 
 def _ks_exact_pvalue(statistic: float, n1: int, n2: int) -> float | None:
