@@ -27,26 +27,23 @@ Usage: ``python benchmarks/drift.py [--rows 100000] [--rounds 5] [--evidently-ro
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import time
 import tracemalloc
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from reporting import report_targets, write_result
 from scipy import stats
 
 from aimon.drift import Reference, compare
 from aimon.drift.tracker import DriftTracker
 from aimon.features import extract_many
 
-RESULTS = Path(__file__).parent / "results"
 NUMERIC, CATEGORICAL = 20, 3
 
 
@@ -180,11 +177,11 @@ def main() -> int:
         "scipy loop": lambda: scipy_loop(reference, current),
     }
     slow: dict[str, Callable[[], Any]] = {}
-    for method in ("psi", "ks"):
+    for method in ("psi", "ks") if args.evidently_rounds > 0 else ():
         run = evidently_run(method)
         if run is not None:
             slow[f"Evidently {method}"] = lambda run=run: run(reference, current)
-    if not slow:
+    if not slow and args.evidently_rounds > 0:
         print("evidently not installed: skipping its columns", file=sys.stderr)
 
     ks_difference = check_ks_equal(reference, current)
@@ -232,28 +229,22 @@ def main() -> int:
         targets["peak memory below Evidently's"] = (
             peaks["aimon compare"] < peaks["Evidently psi + ks"]
         )
-    for name, met in targets.items():
-        print(f"target {name}: {'met' if met else 'NOT met'}")
-
-    RESULTS.mkdir(exist_ok=True)
-    result = {
-        "benchmark": "drift",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "rows": args.rows,
-        "columns": {"numeric": NUMERIC, "categorical": CATEGORICAL},
-        "rounds": args.rounds,
-        "evidently_rounds": args.evidently_rounds,
-        "median_seconds": median,
-        "ratio_to_aimon_compare": {k: v / ours for k, v in median.items()},
-        "peak_bytes": peaks,
-        "ks_max_relative_difference_to_scipy": ks_difference,
-        "streaming": stream,
-        "targets_met": {k: bool(v) for k, v in targets.items()},
-    }
-    (RESULTS / "drift.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'drift.json'}")
+    met = report_targets(targets)
+    write_result(
+        "drift",
+        {
+            "rows": args.rows,
+            "columns": {"numeric": NUMERIC, "categorical": CATEGORICAL},
+            "rounds": args.rounds,
+            "evidently_rounds": args.evidently_rounds,
+            "median_seconds": median,
+            "ratio_to_aimon_compare": {k: v / ours for k, v in median.items()},
+            "peak_bytes": peaks,
+            "ks_max_relative_difference_to_scipy": ks_difference,
+            "streaming": stream,
+            "targets_met": met,
+        },
+    )
     return 0
 
 

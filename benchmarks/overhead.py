@@ -20,20 +20,16 @@ Usage: ``python benchmarks/overhead.py [--rounds 15] [--calls 20000]``
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import prometheus_client
+from reporting import report_targets, write_result
 
 import aimon
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def predict_plain(x: Any) -> float:
@@ -137,24 +133,18 @@ def main() -> int:
         "20-feature dict <= 3 us (caller + fold)": overhead["aimon 20 features (caller + fold)"]
         <= 3e-6,
     }
-    for name, met in targets.items():
-        print(f"target {name}: {'met' if met else 'NOT met'}")
-
-    RESULTS.mkdir(exist_ok=True)
-    result = {
-        "benchmark": "overhead",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "rounds": args.rounds,
-        "calls_per_round": calls,
-        "median_seconds_per_call": median,
-        "overhead_seconds_per_call": overhead,
-        "ratio_to_prometheus_client": {k: v / reference for k, v in overhead.items()},
-        "targets_met": targets,
-    }
-    (RESULTS / "overhead.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'overhead.json'}")
+    met = report_targets(targets)
+    write_result(
+        "overhead",
+        {
+            "rounds": args.rounds,
+            "calls_per_round": calls,
+            "median_seconds_per_call": median,
+            "overhead_seconds_per_call": overhead,
+            "ratio_to_prometheus_client": {k: v / reference for k, v in overhead.items()},
+            "targets_met": met,
+        },
+    )
     return 0
 
 

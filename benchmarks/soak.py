@@ -25,19 +25,15 @@ Usage: ``python benchmarks/soak.py [--calls 2000000] [--features 30] [--on-full 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from reporting import report_targets, write_result
 
 import aimon
 from aimon.collectors import decorator
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def rss_mib() -> float:
@@ -139,8 +135,7 @@ def run(args: argparse.Namespace, on_full: str) -> dict[str, Any]:
         print(f"{name}: sketch {g * 1000:.4f} ms, numpy {e * 1000:.4f} ms, rel. error {r:.5f}")
     print(f"count {snap.count}, errors {snap.error_count} (expected {errors}), "
           f"error rate {snap.error_rate:.6f}")  # fmt: skip
-    for name, ok in checks.items():
-        print(f"check {name}: {'met' if ok else 'NOT met'}")
+    met = report_targets(checks, word="check")
     return {
         "on_full": on_full,
         "seconds": elapsed,
@@ -152,7 +147,7 @@ def run(args: argparse.Namespace, on_full: str) -> dict[str, Any]:
         "quantiles_sketch": got,
         "quantiles_numpy": exact.tolist(),
         "relative_error": rel,
-        "checks": {name: bool(ok) for name, ok in checks.items()},
+        "checks": met,
     }
 
 
@@ -168,17 +163,7 @@ def main() -> int:
     args = parser.parse_args()
     policies = ["fold", "drop"] if args.on_full == "both" else [args.on_full]
     runs = [run(args, policy) for policy in policies]
-    RESULTS.mkdir(exist_ok=True)
-    result = {
-        "benchmark": "soak",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "python": platform.python_version(),
-        "calls": args.calls,
-        "features": args.features,
-        "runs": runs,
-    }
-    (RESULTS / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'soak.json'}")
+    write_result("soak", {"calls": args.calls, "features": args.features, "runs": runs})
     # The targets are for the fold policy; the drop policy's numbers are reported, not held.
     return 0 if all(runs[0]["checks"].values()) else 1
 

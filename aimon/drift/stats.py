@@ -156,30 +156,19 @@ def psi(reference: Any, current: Any, *, bins: Bins = 10, threshold: float = 0.1
     >>> psi(rng.normal(size=5000), rng.normal(1.0, size=5000)).drifted
     True
     """
-    ref, cur = _samples(reference, current)
-    ref_counts, cur_counts = binned_counts(ref, cur, bins)
-    return _psi(ref_counts, cur_counts, threshold, ref, cur)
+    return _binned("psi", reference, current, bins, threshold)
 
 
 def psi_from_counts(
     reference: ArrayLike, current: ArrayLike, *, threshold: float = 0.1
 ) -> DriftResult:
     """PSI from counts (or shares) in the same bins; empty bins filled as Evidently does."""
-    ref, cur = _paired(reference, current)
-    return _psi(ref, cur, threshold, ref, cur)
+    return _counted("psi", reference, current, threshold)
 
 
-def _psi(
-    ref_counts: ArrayLike,
-    cur_counts: ArrayLike,
-    threshold: float,
-    ref: Sample | NDArray[Any],
-    cur: Sample | NDArray[Any],
-) -> DriftResult:
-    p = fill_empty(_shares(ref_counts, "reference"))
-    q = fill_empty(_shares(cur_counts, "current"))
-    value = float(np.sum((p - q) * np.log(p / q)))
-    return _result("psi", value, None, threshold, ref, cur)
+def _psi_value(p: NDArray[np.float64], q: NDArray[np.float64]) -> float:
+    p, q = fill_empty(p), fill_empty(q)
+    return float(np.sum((p - q) * np.log(p / q)))
 
 
 # --- Jensen-Shannon and Hellinger distances ----------------------------------------------
@@ -190,31 +179,20 @@ def jensen_shannon(
 ) -> DriftResult:
     """Jensen-Shannon distance (natural log, as ``scipy.spatial.distance.jensenshannon``)
     between the two samples' shares of each bin or category; in ``[0, sqrt(ln 2)]``."""
-    ref, cur = _samples(reference, current)
-    ref_counts, cur_counts = binned_counts(ref, cur, bins)
-    return _jensen_shannon(ref_counts, cur_counts, threshold, ref, cur)
+    return _binned("jensen_shannon", reference, current, bins, threshold)
 
 
 def jensen_shannon_from_counts(
     reference: ArrayLike, current: ArrayLike, *, threshold: float = 0.1
 ) -> DriftResult:
     """Jensen-Shannon distance from counts in the same bins (empty bins stay empty)."""
-    ref, cur = _paired(reference, current)
-    return _jensen_shannon(ref, cur, threshold, ref, cur)
+    return _counted("jensen_shannon", reference, current, threshold)
 
 
-def _jensen_shannon(
-    ref_counts: ArrayLike,
-    cur_counts: ArrayLike,
-    threshold: float,
-    ref: Sample | NDArray[Any],
-    cur: Sample | NDArray[Any],
-) -> DriftResult:
-    p, q = _shares(ref_counts, "reference"), _shares(cur_counts, "current")
+def _jensen_shannon_value(p: NDArray[np.float64], q: NDArray[np.float64]) -> float:
     m = (p + q) / 2.0
     divergence = (special.rel_entr(p, m).sum() + special.rel_entr(q, m).sum()) / 2.0
-    value = math.sqrt(max(float(divergence), 0.0))
-    return _result("jensen_shannon", value, None, threshold, ref, cur)
+    return math.sqrt(max(float(divergence), 0.0))
 
 
 def hellinger(
@@ -228,27 +206,52 @@ def hellinger(
         ref_counts, cur_counts = sturges_counts(ref, cur)
     else:
         ref_counts, cur_counts = binned_counts(ref, cur, bins)
-    return _hellinger(ref_counts, cur_counts, threshold, ref, cur)
+    return _on_shares("hellinger", ref_counts, cur_counts, threshold, ref, cur)
 
 
 def hellinger_from_counts(
     reference: ArrayLike, current: ArrayLike, *, threshold: float = 0.1
 ) -> DriftResult:
     """Hellinger distance from counts in the same bins."""
+    return _counted("hellinger", reference, current, threshold)
+
+
+def _hellinger_value(p: NDArray[np.float64], q: NDArray[np.float64]) -> float:
+    overlap = min(max(float(np.sqrt(p * q).sum()), 0.0), 1.0)
+    return math.sqrt(1.0 - overlap)
+
+
+_SHARE_DISTANCES = {
+    "psi": _psi_value,
+    "jensen_shannon": _jensen_shannon_value,
+    "hellinger": _hellinger_value,
+}
+
+
+def _binned(method: str, reference: Any, current: Any, bins: Bins, threshold: float) -> DriftResult:
+    ref, cur = _samples(reference, current)
+    ref_counts, cur_counts = binned_counts(ref, cur, bins)
+    return _on_shares(method, ref_counts, cur_counts, threshold, ref, cur)
+
+
+def _counted(
+    method: str, reference: ArrayLike, current: ArrayLike, threshold: float
+) -> DriftResult:
     ref, cur = _paired(reference, current)
-    return _hellinger(ref, cur, threshold, ref, cur)
+    return _on_shares(method, ref, cur, threshold, ref, cur)
 
 
-def _hellinger(
+def _on_shares(
+    method: str,
     ref_counts: ArrayLike,
     cur_counts: ArrayLike,
     threshold: float,
     ref: Sample | NDArray[Any],
     cur: Sample | NDArray[Any],
 ) -> DriftResult:
+    """A distance between the two sides' shares of the same bins."""
     p, q = _shares(ref_counts, "reference"), _shares(cur_counts, "current")
-    overlap = min(max(float(np.sqrt(p * q).sum()), 0.0), 1.0)
-    return _result("hellinger", math.sqrt(1.0 - overlap), None, threshold, ref, cur)
+    return _result(method, _SHARE_DISTANCES[method](p, q), None, threshold, ref, cur)
 
 
 # --- Categorical tests -------------------------------------------------------------------
