@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aimon import drift
 from aimon.collectors.decorator import monitor
+from aimon.drift import DriftReport, Reference, compare
 from aimon.errors import AimonError, ConfigError, MalformedEventError
 from aimon.events import Event, EventCodec, FieldMap
 from aimon.exporters.http import MetricsServer, make_asgi_app, make_wsgi_app
@@ -28,14 +30,18 @@ __all__ = [
     "AimonCollector",
     "AimonError",
     "ConfigError",
+    "DriftReport",
     "Event",
     "EventCodec",
     "FieldMap",
     "MalformedEventError",
     "MetricsServer",
     "Monitor",
+    "Reference",
     "Snapshot",
     "__version__",
+    "compare",
+    "drift",
     "get_monitor",
     "make_asgi_app",
     "make_wsgi_app",
