@@ -26,6 +26,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 import numpy as np
 from numpy.typing import NDArray
 
+from aimon.alerting import ThresholdsLike, make_alerting
+from aimon.alerts.alert import Alert
+from aimon.alerts.base import Sink
+from aimon.alerts.router import Router
 from aimon.drift.methods import resolve_methods
 from aimon.drift.reference import Reference, ReferenceError
 from aimon.drift.tracker import DriftTracker, bin_total_counts, drift_snapshot, prediction_batch
@@ -246,6 +250,14 @@ class Monitor:
             chi2 as the feature's kind allows).
         drift_min_count: values a feature needs in the drift window before its ``drifted``
             verdict can be true (the numbers are shown from the first value).
+        thresholds: the alerting rules: :class:`~aimon.thresholds.Thresholds`, a list of
+            :class:`~aimon.thresholds.Rule`, or a YAML/TOML rules file. Default: none, or
+            the default rules when sinks are given.
+        sinks: where alerts go (:mod:`aimon.alerts`: ``LogSink()``, ``WebhookSink(...)``,
+            ``AlertmanagerSink(...)``...), through a default :class:`~aimon.alerts.Router`;
+            or ``router``: a Router of your own (routes by label, repeat interval...).
+        evaluation_interval: how often the background thread evaluates the rules
+            (``check()`` evaluates at once).
 
     Raises:
         ConfigError: a setting is invalid; the message names it.
@@ -278,6 +290,10 @@ class Monitor:
         drift_sample: int = 1024,
         drift_methods: str | Sequence[str] | None = None,
         drift_min_count: int = 500,
+        thresholds: ThresholdsLike | None = None,
+        sinks: Sequence[Sink] | None = None,
+        router: Router | None = None,
+        evaluation_interval: Duration = "15s",
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigError("name: a monitor needs a non-empty model name")
@@ -303,6 +319,9 @@ class Monitor:
         self._buffer_size = buffer_size
         self._drift_settings = _drift_settings(
             reference, drift_window, drift_events, drift_sample, drift_methods, drift_min_count
+        )
+        self._alerting = make_alerting(
+            thresholds, sinks, router, evaluation_interval, name, version
         )
         self._server: MetricsServer | None = None
         self._closed = False
@@ -631,16 +650,20 @@ class Monitor:
             if recorder.overflow:
                 dropped["buffer_full"] = recorder.overflow
             error_count = sum(total.errors.values())
-            drift_parts: dict[str, Any] = {}
+            optional_parts: dict[str, Any] = {}
             feature_bins: dict[str, dict[str, int]] = {}
             if self._drift is not None:
                 drift, drift_window, reference_bins = drift_snapshot(self._drift, now)
-                drift_parts = {
+                optional_parts = {
                     "drift": drift,
                     "drift_window": drift_window,
                     "reference_bins": reference_bins,
                 }
                 feature_bins = bin_total_counts(self._drift)
+            alerting = self._alerting
+            if alerting is not None:
+                optional_parts["alerts"] = alerting.active()
+                optional_parts["rule_states"] = alerting.rule_states()
             window_info = WindowInfo(
                 start=_utc(view.start),
                 end=_utc(view.end),
@@ -676,9 +699,27 @@ class Monitor:
                     feature_missing=dict(totals.feature_missing),
                     features_skipped=totals.features_skipped,
                     feature_bins=feature_bins,
+                    notifications=alerting.notifications() if alerting is not None else {},
                 ),
-                **drift_parts,
+                **optional_parts,
             )
+
+    # -- alerts ------------------------------------------------------------------------
+
+    def check(self) -> list[Alert]:
+        """Evaluate the rules now, dispatch the alerts to the sinks, and return the active
+        (pending and firing) alerts. Without thresholds or sinks there is nothing to check."""
+        if self._alerting is None:
+            return []
+        return self._alerting.check(self.snapshot(), self._clock())
+
+    def _check_if_due(self) -> None:
+        alerting = self._alerting
+        if alerting is not None and alerting.due(self._clock()):
+            try:
+                self.check()
+            except Exception as exc:  # never let alerting kill the fold thread
+                self._recorder.internal_error(exc)
 
     # -- serving and lifecycle ---------------------------------------------------------
 
@@ -704,6 +745,8 @@ class Monitor:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         self.flush()
+        if self._alerting is not None:
+            self._alerting.close(timeout)
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -767,6 +810,7 @@ def _fold_loop(
         if monitor is None:
             return
         monitor.flush()
+        monitor._check_if_due()
         del monitor  # do not keep the monitor alive while sleeping
 
 

@@ -11,6 +11,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from aimon.alerts.alert import Alert
+
 __all__ = [
     "DriftWindowInfo",
     "FeatureDrift",
@@ -130,6 +132,7 @@ class Totals(_Frozen):
     feature_missing: dict[str, int]
     features_skipped: int = 0
     feature_bins: dict[str, dict[str, int]] = {}
+    notifications: dict[str, dict[str, int]] = {}
 
 
 class WindowInfo(_Frozen):
@@ -161,6 +164,8 @@ class Snapshot(_Frozen):
             empty without a reference.
         drift_window: what the drift window holds, which features drifted.
         reference_bins: per reference feature, the reference's share of each bin.
+        alerts: the pending and firing alerts of the last rule evaluation.
+        rule_states: per rule, 0 inactive, 1 pending, 2 firing.
     """
 
     model: str
@@ -184,3 +189,5 @@ class Snapshot(_Frozen):
     drift: dict[str, FeatureDrift] = {}
     drift_window: DriftWindowInfo | None = None
     reference_bins: dict[str, dict[str, float]] = {}
+    alerts: list[Alert] = []
+    rule_states: dict[str, int] = {}

@@ -122,6 +122,11 @@ _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
                        "The reference's share of each bin or category.", ("feature", "bin")),
     "drift_events": (GaugeMetricFamily, "aimon_drift_window_events",
                      "Events in the drift window.", ()),
+    "alert_state": (GaugeMetricFamily, "aimon_alert_state",
+                    "Alert rule state: 0 inactive, 1 pending, 2 firing.", ("rule",)),
+    "notifications": (CounterMetricFamily, "aimon_alert_notifications",
+                      "Alert notifications by sink and result (delivered, failed, dropped).",
+                      ("sink", "result")),
 }  # fmt: skip
 
 _DRIFT_NUMBERS = ("psi", "ks", "ks_pvalue", "wasserstein", "js", "chi2", "chi2_pvalue")
@@ -160,7 +165,16 @@ def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
         f["skipped"].add_metric(base, totals.features_skipped)
         f["internal"].add_metric(base, snap.internal_errors)
         _render_drift(f, base, snap)
+        _render_alerts(f, base, snap)
     yield from f.values()
+
+
+def _render_alerts(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
+    for rule, state in sorted(snap.rule_states.items()):
+        f["alert_state"].add_metric([*base, rule], state)
+    for sink, results in sorted(snap.totals.notifications.items()):
+        for result, count in sorted(results.items()):
+            f["notifications"].add_metric([*base, sink, result], count)
 
 
 def _render_drift(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
