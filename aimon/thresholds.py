@@ -242,7 +242,9 @@ class Thresholds(BaseModel):
 
 
 def _explain(exc: ValidationError, rules: list[Any], source: str) -> str:
-    first = exc.errors()[0]
+    errors = exc.errors()
+    # A misspelt field also makes the real one "missing": name the misspelling first.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = list(first["loc"])
     where = source
     if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
