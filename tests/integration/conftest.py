@@ -104,3 +104,60 @@ def prometheus_factory(tmp_path: Path) -> Iterator:
     yield start
     for server in started:
         server.stop()
+
+
+class Alertmanager:
+    """A real Alertmanager process (no cluster) on a loopback port; restartable on the same
+    port with empty state, as after a crash."""
+
+    def __init__(self, workdir: Path):
+        self.binary = shutil.which("prometheus-alertmanager")
+        if self.binary is None:
+            pytest.fail("prometheus-alertmanager is not installed: `make test` installs it")
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = {
+            "route": {"receiver": "null", "group_wait": "1s", "group_interval": "1s"},
+            "receivers": [{"name": "null"}],
+        }
+        self.config_path = workdir / "alertmanager.yml"
+        self.config_path.write_text(json.dumps(config))  # JSON is YAML
+        self.starts = 0
+        self.start()
+
+    def start(self) -> None:
+        self.starts += 1
+        storage = self.workdir / f"data-{self.starts}"
+        self._log = (self.workdir / f"alertmanager-{self.starts}.log").open("w")
+        self._process = subprocess.Popen(
+            [
+                str(self.binary),
+                f"--config.file={self.config_path}",
+                f"--storage.path={storage}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(lambda: http_get(f"{self.url}/-/ready")[0] == 200, what="alertmanager ready")
+
+    def alerts(self) -> list[dict]:
+        """The alerts Alertmanager holds as active (not resolved)."""
+        return json.loads(http_get(f"{self.url}/api/v2/alerts")[2])
+
+    def stop(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
+    server = Alertmanager(tmp_path)
+    yield server
+    server.stop()
