@@ -31,8 +31,9 @@ def test_alert_lifecycle_in_a_real_alertmanager(alertmanager):
             return found[0] if found else None
 
         got = wait_until(held, what="the alert in Alertmanager")
-        assert got["labels"] == {"alertname": "ErrorRateHigh", "model": "fraud",
-                                 "version": "1.4.0", "severity": "critical", "team": "risk"}  # fmt: skip
+        expected = {"alertname": "ErrorRateHigh", "model": "fraud", "version": "1.4.0",
+                    "severity": "critical", "team": "risk"}  # fmt: skip
+        assert got["labels"] == expected
         assert got["annotations"]["value"] == "1"
         assert got["status"]["state"] == "active"
         assert got["fingerprint"]  # Alertmanager's own; ours is in the router's dedup
