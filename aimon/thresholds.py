@@ -74,7 +74,8 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
 }
-_DEFAULT_SUMMARY = "{metric}{of_feature} is {value:.4g} ({op} {threshold:.4g}) for {model}"
+_DEFAULT_SUMMARY = "{metric}{of_feature} of {model} is {value:.4g} (alert {when} {threshold:.4g})"
+_OP_WORDS = {">": "above", ">=": "at or above", "<": "below", "<=": "at or below"}
 #: Resolved alerts are kept (and re-sent by sinks that want it) this long, as Prometheus does.
 RESOLVED_RETENTION_S = 15 * 60
 
@@ -101,8 +102,8 @@ class Rule(BaseModel):
             metrics, live values for a feature's drift).
         severity, labels: more identifying labels of the alert.
         annotations: templates (``str.format``) with ``value``, ``threshold``, ``op``,
-            ``metric``, ``feature``, ``of_feature``, ``model``, ``version`` and ``rule``;
-            ``summary`` has a default.
+            ``when`` (``op`` in words), ``metric``, ``feature``, ``of_feature``, ``model``,
+            ``version`` and ``rule``; ``summary`` has a default.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -162,7 +163,7 @@ def _check_template(key: str, template: str) -> None:
 
 def _example_context() -> dict[str, Any]:
     return {
-        "value": 1.0, "threshold": 1.0, "op": ">", "metric": "m", "feature": "f",
+        "value": 1.0, "threshold": 1.0, "op": ">", "when": "above", "metric": "m", "feature": "f",
         "of_feature": " of f", "model": "m", "version": "v", "rule": "r",
     }  # fmt: skip
 
@@ -341,6 +342,7 @@ class Evaluator:
             "value": state.value if state.value is not None else math.nan,
             "threshold": rule.value,
             "op": rule.op,
+            "when": _OP_WORDS[rule.op],
             "metric": rule.metric,
             "feature": state.feature or "",
             "of_feature": f" of {state.feature}" if state.feature else "",

@@ -1,4 +1,5 @@
-"""The demo's story holds: a spike, an error burst, and the drifting feature named."""
+"""The demo's story holds: a spike, an error burst, the drifting feature named, and the
+alerts firing and then resolving as traffic recovers."""
 
 import io
 
@@ -12,7 +13,11 @@ def test_demo_names_the_drifting_feature() -> None:
     assert "drift first seen" in text
     assert "in: amount" in text
     assert "age" not in text.split("drift first seen")[1]
-    final = history[-1]
-    assert final.drift_window is not None and "amount" in final.drift_window.drifted
+    assert any(s.drift_window and "amount" in s.drift_window.drifted for s in history)
+    story = text.split("\nalerts:\n")[1]
+    for name in ("ErrorRateHigh", "FeatureDriftPSI{feature=amount}", "LatencyP95High"):
+        line = next(line for line in story.splitlines() if line.strip().startswith(name))
+        assert "fired" in line and "resolved" in line, line
+    assert "alert: [FIRING] ErrorRateHigh" in text and "alert: [RESOLVED] ErrorRateHigh" in text
     assert max(s.latency.p95 or 0 for s in history) > 0.1
     assert max(s.error_rate for s in history) > 0.05

@@ -134,7 +134,7 @@ def test_pending_then_firing_then_resolved_with_times() -> None:
     assert firing.labels == {"alertname": "Errors", "model": "fraud", "version": "1.4",
                              "severity": "warning"}  # fmt: skip
     assert firing.annotations["value"] == "0.2"
-    assert firing.annotations["summary"] == "error_rate is 0.2 (> 0.01) for fraud"
+    assert firing.annotations["summary"] == "error_rate of fraud is 0.2 (alert above 0.01)"
     (resolved,) = ev.evaluate(good, T0 + 75)
     assert resolved.state == "resolved" and resolved.ends_at is not None
     assert resolved.ends_at.timestamp() == T0 + 75
@@ -167,7 +167,7 @@ def test_feature_rules_keep_one_state_per_feature() -> None:
     drifting = snapshot(drift={"age": {"psi": 0.5}, "amount": {"psi": 0.05}, "plan": {}})
     (alert,) = ev.evaluate(drifting, T0)
     assert alert.labels["feature"] == "age" and "version" not in alert.labels
-    assert alert.annotations["summary"] == "psi of age is 0.5 (> 0.2) for m"
+    assert alert.annotations["summary"] == "psi of age of m is 0.5 (alert above 0.2)"
     both = snapshot(drift={"age": {"psi": 0.5}, "amount": {"psi": 0.4}})
     assert [a.labels["feature"] for a in ev.evaluate(both, T0 + 1)] == ["age", "amount"]
     gone = snapshot(drift={"amount": {"psi": 0.4}})  # a feature that disappears resolves
