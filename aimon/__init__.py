@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aimon import drift
+from aimon import alerts, drift
 from aimon.collectors.decorator import monitor
 from aimon.drift import DriftReport, Reference, compare
 from aimon.errors import AimonError, ConfigError, MalformedEventError
@@ -25,6 +25,7 @@ from aimon.exporters.http import MetricsServer, make_asgi_app, make_wsgi_app
 from aimon.exporters.prometheus import AimonCollector
 from aimon.monitors import Monitor, get_monitor
 from aimon.snapshot import Snapshot
+from aimon.thresholds import Rule, Thresholds
 
 __all__ = [
     "AimonCollector",
@@ -38,8 +39,11 @@ __all__ = [
     "MetricsServer",
     "Monitor",
     "Reference",
+    "Rule",
     "Snapshot",
+    "Thresholds",
     "__version__",
+    "alerts",
     "compare",
     "drift",
     "get_monitor",

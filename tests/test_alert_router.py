@@ -7,6 +7,7 @@ import itertools
 import json
 import logging
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -254,3 +255,19 @@ def test_monitor_settings_errors() -> None:
         aimon.Monitor("x", sinks=[object()])  # type: ignore[list-item]
     with pytest.raises(ConfigError, match="evaluation_interval"):
         aimon.Monitor("x", sinks=[LogSink()], evaluation_interval="often")
+
+
+def test_the_background_thread_evaluates_on_its_interval() -> None:
+    got: list[list[Alert]] = []
+    rules = [Rule(name="Errors", metric="error_rate", value=0.1)]
+    mon = aimon.Monitor("background", thresholds=aimon.Thresholds(rules=rules),
+                        sinks=[CallbackSink(got.append)], evaluation_interval=0.1,
+                        flush_interval=0.05)  # fmt: skip
+    try:
+        mon.observe(latency_s=0.01, error=ValueError)
+        deadline = time.monotonic() + 10
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        mon.close()
+    assert got and got[0][0].name == "Errors"

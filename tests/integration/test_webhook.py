@@ -124,3 +124,18 @@ def test_receiver_down_for_long_bounded_queue_and_counted_drops():
     assert stats["delivered"] == 0
     assert stats["failed"] + stats["dropped"] == 50
     assert stats["dropped"] >= 40
+
+
+def test_slack_sink_posts_blocks_to_a_real_server():
+    receiver = Receiver()
+    router = Router([aimon.alerts.SlackSink(receiver.url)])
+    try:
+        router.submit([alert("Errors"), alert("Latency")])
+        assert router.flush(10)
+    finally:
+        router.close()
+        receiver.close()
+    assert router.stats()["slack"]["delivered"] == 2  # grouped by alert name: two messages
+    texts = sorted(body["text"] for _, body in receiver.requests)
+    assert texts == ["1 firing, 0 resolved: Errors", "1 firing, 0 resolved: Latency"]
+    assert all(body["blocks"][0]["type"] == "header" for _, body in receiver.requests)
