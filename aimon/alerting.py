@@ -61,6 +61,14 @@ class Alerting:
         """Per sink: delivered, failed, dropped."""
         return self.router.stats() if self.router is not None else {}
 
+    def reset_after_fork(self) -> None:
+        """In a forked child: no alert state, fresh lock and delivery threads."""
+        self._lock = threading.Lock()
+        self._last = None
+        self.evaluator.states.clear()
+        if self.router is not None:
+            self.router.reset_after_fork()
+
     def close(self, timeout: float) -> None:
         """Deliver what is queued, waiting at most ``timeout`` seconds."""
         if self.router is None:

@@ -363,6 +363,8 @@ class Monitor:
         # The recorder object stays: the wrappers made before the fork hold its buffer.
         self._recorder.reset_after_fork()
         self._reset_aggregates()
+        if self._alerting is not None:
+            self._alerting.reset_after_fork()
         self._server = None
         if not self._closed:
             self._start_thread()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import threading
 import time
 from datetime import datetime, timezone
@@ -271,3 +272,29 @@ def test_the_background_thread_evaluates_on_its_interval() -> None:
     finally:
         mon.close()
     assert got and got[0][0].name == "Errors"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_delivers_its_own_alerts(tmp_path: Path) -> None:
+    out = tmp_path / "alerts.jsonl"
+    rules = [Rule(name="Errors", metric="error_rate", value=0.1)]
+    mon = aimon.Monitor("forked", thresholds=rules, sinks=[FileSink(out)],
+                        evaluation_interval=3600)  # fmt: skip
+    try:
+        mon.observe(latency_s=0.01)
+        mon.check()
+        pid = os.fork()
+        if pid == 0:  # child: fresh alert state and delivery threads
+            code = 1
+            try:
+                mon.observe(latency_s=0.01, error=ValueError)
+                mon.check()
+                code = 0 if mon._alerting.router.flush(10) else 2  # type: ignore[union-attr]
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        mon.close()
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["labels"]["model"] for line in lines] == ["forked"]

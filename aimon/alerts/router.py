@@ -224,6 +224,13 @@ class Router:
         for fp in [fp for fp in lane.sent if fp not in current]:
             del lane.sent[fp]
 
+    def reset_after_fork(self) -> None:
+        """In a forked child: the parent's threads and locks do not exist here; start each
+        route's lane afresh (empty queue, zero counts)."""
+        self.closing = threading.Event()
+        self._lock = threading.Lock()
+        self._lanes = [_Lane(self, lane.route, lane.name) for lane in self._lanes]
+
     def stats(self) -> dict[str, dict[str, int]]:
         """Per sink, notifications ``delivered``, ``failed`` (after retries) and ``dropped``
         (queue full)."""
