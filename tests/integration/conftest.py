@@ -40,7 +40,26 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2, what: st
     raise AssertionError(f"timed out waiting for {what}; last error: {last_error!r}")
 
 
-class Prometheus:
+class ServerProcess:
+    """A server binary run on a loopback port, its output in a log file."""
+
+    url: str
+
+    def _spawn(self, args: list[str], log_path: Path, what: str) -> None:
+        self._log = log_path.open("w")
+        self._process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
+        wait_until(lambda: http_get(f"{self.url}/-/ready")[0] == 200, what=f"{what} ready")
+
+    def stop(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+        self._log.close()
+
+
+class Prometheus(ServerProcess):
     """A real Prometheus process scraping the given targets every second."""
 
     def __init__(self, workdir: Path, targets: list[str], rule_files: list[Path] | None = None):
@@ -58,19 +77,14 @@ class Prometheus:
         }
         config_path = workdir / "prometheus.yml"
         config_path.write_text(json.dumps(config))  # JSON is YAML
-        self._log = (workdir / "prometheus.log").open("w")
-        self._process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config_path}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--web.enable-lifecycle",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_until(lambda: http_get(f"{self.url}/-/ready")[0] == 200, what="prometheus ready")
+        args = [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--web.enable-lifecycle",
+        ]
+        self._spawn(args, workdir / "prometheus.log", "prometheus")
 
     def query(self, promql: str) -> list[dict]:
         url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
@@ -80,14 +94,6 @@ class Prometheus:
 
     def wait_for(self, promql: str, timeout: float = 30.0) -> list[dict]:
         return wait_until(lambda: self.query(promql), timeout=timeout, what=promql)
-
-    def stop(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-        self._log.close()
 
 
 @pytest.fixture
@@ -106,7 +112,7 @@ def prometheus_factory(tmp_path: Path) -> Iterator:
         server.stop()
 
 
-class Alertmanager:
+class Alertmanager(ServerProcess):
     """A real Alertmanager process (no cluster) on a loopback port; restartable on the same
     port with empty state, as after a crash."""
 
@@ -129,31 +135,18 @@ class Alertmanager:
     def start(self) -> None:
         self.starts += 1
         storage = self.workdir / f"data-{self.starts}"
-        self._log = (self.workdir / f"alertmanager-{self.starts}.log").open("w")
-        self._process = subprocess.Popen(
-            [
-                str(self.binary),
-                f"--config.file={self.config_path}",
-                f"--storage.path={storage}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_until(lambda: http_get(f"{self.url}/-/ready")[0] == 200, what="alertmanager ready")
+        args = [
+            str(self.binary),
+            f"--config.file={self.config_path}",
+            f"--storage.path={storage}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--cluster.listen-address=",
+        ]
+        self._spawn(args, self.workdir / f"alertmanager-{self.starts}.log", "alertmanager")
 
     def alerts(self) -> list[dict]:
         """The alerts Alertmanager holds as active (not resolved)."""
         return json.loads(http_get(f"{self.url}/api/v2/alerts")[2])
-
-    def stop(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-        self._log.close()
 
 
 @pytest.fixture
