@@ -50,6 +50,25 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--top-k", type=int, default=50, help="categories kept per feature")
     build.add_argument("--prediction", help="the column holding the model's output")
 
+    sidecar = commands.add_parser(
+        "sidecar", help="follow a JSON prediction log and serve its metrics and alerts"
+    )
+    sidecar.add_argument("--log-file", required=True, help="the prediction log to follow")
+    sidecar.add_argument("--reference", help="a saved reference profile (.json) for drift")
+    sidecar.add_argument("--thresholds", help="alert rules (.yaml or .toml); alerts are logged")
+    sidecar.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    sidecar.add_argument("--port", type=int, default=9108, help="port for /metrics (9108)")
+    sidecar.add_argument("--window", default="5m", help="rolling window (default 5m)")
+    sidecar.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="where an event field is in a line, e.g. latency=duration_ms or "
+        "features=request.features (repeatable)",
+    )
+    sidecar.add_argument("--max-models", type=int, default=16, help="monitors at most (16)")
+
     drift = commands.add_parser(
         "drift", help="compare a data file with a reference (data file or profile)"
     )
@@ -99,6 +118,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return _demo(args, out)
         if args.command == "reference":
             return _reference_build(args, out)
+        if args.command == "sidecar":
+            return _sidecar(args, out)
         return _drift(args, out)
     except (AimonError, ValueError) as exc:
         print(f"aimon: {exc}", file=sys.stderr)
@@ -114,6 +135,52 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
         duration_s=args.duration, port=args.port, host=args.host, workers=args.workers
     )
     run_demo(settings, out)
+    return EXIT_OK
+
+
+def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
+    import signal
+    import threading
+
+    from aimon.alerts import LogSink
+    from aimon.events import FieldMap
+    from aimon.exporters.http import MetricsServer
+    from aimon.sidecar import Sidecar
+
+    fields: dict[str, str] = {}
+    for item in args.field:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise AimonError(f"--field: expected NAME=PATH, got {item!r}")
+        fields[name] = path
+    try:
+        field_map = FieldMap(**fields)
+    except ValueError as exc:
+        raise AimonError(f"--field: {exc}") from None
+    settings: dict[str, object] = {"window": args.window}
+    if args.reference:
+        settings["reference"] = args.reference
+    if args.thresholds:
+        settings["thresholds"] = args.thresholds
+        settings["sinks"] = [LogSink()]
+    sidecar = Sidecar(
+        args.log_file, fields=field_map, max_models=args.max_models, monitor_settings=settings
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        server = MetricsServer(sidecar.all_monitors, args.host, args.port, ready=sidecar.ready)
+    except OSError as exc:
+        sidecar.close()
+        raise AimonError(f"--port: cannot serve on {args.host}:{args.port}: {exc}") from None
+    print(f"aimon sidecar: following {args.log_file}, serving {server.url}/metrics", file=out)
+    out.flush()
+    try:
+        sidecar.run(stop)
+    finally:
+        server.close()
+        sidecar.close()
     return EXIT_OK
 
 

@@ -441,6 +441,12 @@ class Monitor:
         except Exception as exc:  # aimon's own failure must not reach the caller
             self._recorder.internal_error(exc)
 
+    def count_dropped(self, reason: str, count: int = 1) -> None:
+        """Count events that never reached the monitor (e.g. ``malformed`` log lines); they
+        appear in ``snapshot().dropped`` and ``aimon_events_dropped_total{reason}``."""
+        with self._fold_lock:
+            self._dropped[reason] += count
+
     # -- folding -----------------------------------------------------------------------
 
     def flush(self) -> None:

@@ -29,8 +29,9 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 class _Endpoints:
     """The three routes, independent of the web stack."""
 
-    def __init__(self, monitors: MonitorSource) -> None:
+    def __init__(self, monitors: MonitorSource, ready: Callable[[], bool] | None = None) -> None:
         self.collector = AimonCollector(monitors)
+        self.ready = ready
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
 
@@ -41,6 +42,10 @@ class _Endpoints:
             return "200 OK", [("Content-Type", content_type)], encoder(self.registry)
         if path.endswith("/healthz"):
             return "200 OK", [("Content-Type", "text/plain; charset=utf-8")], b"ok\n"
+        if path.endswith("/ready"):
+            if self.ready is None or self.ready():
+                return "200 OK", [("Content-Type", "text/plain; charset=utf-8")], b"ready\n"
+            return "503 Service Unavailable", [("Content-Type", "text/plain")], b"not ready\n"
         if path.endswith("/status"):
             body = {"monitors": [s.model_dump(mode="json") for s in self.collector.snapshots()]}
             payload = json.dumps(body, allow_nan=False, default=str).encode()
@@ -49,13 +54,14 @@ class _Endpoints:
 
 
 def make_wsgi_app(
-    monitors: MonitorSource,
+    monitors: MonitorSource, ready: Callable[[], bool] | None = None
 ) -> Callable[[dict[str, Any], StartResponse], list[bytes]]:
-    """A WSGI app serving ``/metrics``, ``/healthz`` and ``/status`` for ``monitors``.
+    """A WSGI app serving ``/metrics``, ``/healthz``, ``/ready`` and ``/status`` for
+    ``monitors``; ``/ready`` answers 503 while ``ready()`` is false (always 200 without it).
 
     Routes match on the end of the path, so the app works mounted under any prefix.
     """
-    endpoints = _Endpoints(monitors)
+    endpoints = _Endpoints(monitors, ready)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         status, headers, body = endpoints.handle(
@@ -133,11 +139,15 @@ class MetricsServer:
     """
 
     def __init__(
-        self, monitors: MonitorSource | Iterable[Any], host: str = "127.0.0.1", port: int = 9108
+        self,
+        monitors: MonitorSource | Iterable[Any],
+        host: str = "127.0.0.1",
+        port: int = 9108,
+        ready: Callable[[], bool] | None = None,
     ) -> None:
         source = monitors if callable(monitors) else list(monitors)
         self._httpd = make_server(
-            host, port, make_wsgi_app(source), _ThreadingServer, handler_class=_QuietHandler
+            host, port, make_wsgi_app(source, ready), _ThreadingServer, handler_class=_QuietHandler
         )
         self.host = host
         self.port = int(self._httpd.server_port)

@@ -1,0 +1,108 @@
+"""The sidecar: lines of a prediction log become each model's Monitor, malformed ones counted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from aimon.events import FieldMap
+from aimon.sidecar import OTHER_MODEL, Sidecar
+
+NOW = time.time()
+
+
+def line(model: str = "fraud", latency_ms: float = 12.0, error: str | None = None,
+         **extra: object) -> str:  # fmt: skip
+    record = {"ts": NOW, "model": model, "version": "1", "latency_ms": latency_ms,
+              "error": error, "features": {"age": 41}, **extra}  # fmt: skip
+    return json.dumps(record) + "\n"
+
+
+def append(path: Path, text: str) -> None:
+    with path.open("a") as out:
+        out.write(text)
+
+
+def test_lines_are_counted_per_model_across_a_rotation(tmp_path: Path) -> None:
+    log = tmp_path / "predictions.log"
+    append(log, line() * 30 + line("churn", error="ValueError") * 5)
+    sidecar = Sidecar(str(log))
+    try:
+        assert sidecar.step() == 35
+        append(log, line() * 10)  # written to the old file just before it rotates
+        os.rename(log, tmp_path / "predictions.log.1")
+        bad = '{"ts": "yesterday"}\n' + "not json\n" + line(latency_ms="slow")  # type: ignore[arg-type]
+        append(log, line() * 7 + bad)
+        sidecar.step()
+        fraud = sidecar.monitors[("fraud", "1")].snapshot()
+        churn = sidecar.monitors[("churn", "1")].snapshot()
+        default = sidecar.default_monitor().snapshot()
+    finally:
+        sidecar.close()
+    assert fraud.totals.calls == 47 and churn.totals.errors == {"ValueError": 5}
+    assert default.dropped["malformed"] == 3 and default.totals.calls == 0
+    assert dict(sidecar.malformed) == {"json": 1, "ts": 1, "latency": 1}
+    assert sidecar.tailer.counts["rotations"] == 1
+    assert sidecar.ready()
+
+
+def test_field_mapping_and_the_model_cap(tmp_path: Path) -> None:
+    log = tmp_path / "p.log"
+    records = [{"time": NOW, "svc": f"m{i}", "duration_ms": 250,
+                "request": {"features": {"x": i}}} for i in range(5)]  # fmt: skip
+    append(log, "".join(json.dumps(r) + "\n" for r in records))
+    fields = FieldMap(ts="time", model="svc", latency="duration_ms", features="request.features")
+    sidecar = Sidecar(str(log), fields=fields, max_models=3)
+    try:
+        sidecar.step()
+        names = sorted(model for model, _ in sidecar.monitors)
+        other = sidecar.monitors[(OTHER_MODEL, None)].snapshot()
+    finally:
+        sidecar.close()
+    assert names == ["default", "m0", "m1", OTHER_MODEL]  # default + 2 models, then "other"
+    assert other.totals.calls == 3 and sidecar.models_folded == 3
+    assert other.latency.max == pytest.approx(0.25, rel=0.02)
+
+
+def test_aimon_sidecar_serves_metrics_ready_and_stops_on_sigterm(tmp_path: Path) -> None:
+    from tests.integration.conftest import free_port
+
+    log = tmp_path / "p.log"
+    append(log, line() * 20 + "garbage\n")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aimon", "sidecar", "--log-file", str(log), "--host",
+         "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        body = ""
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    body = r.read().decode()
+                if 'aimon_predictions_total{model="fraud",outcome="ok",version="1"} 20.0' in body:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        assert 'aimon_predictions_total{model="fraud",outcome="ok",version="1"} 20.0' in body
+        assert (
+            'aimon_events_dropped_total{model="default",reason="malformed",version=""} 1.0' in body
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as r:
+            assert r.status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "following" in out
