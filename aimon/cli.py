@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
         "features=request.features (repeatable)",
     )
     sidecar.add_argument("--max-models", type=int, default=16, help="monitors at most (16)")
+    sidecar.add_argument(
+        "--state-dir", help="checkpoints here: a restart continues exactly where it stopped"
+    )
 
     drift = commands.add_parser(
         "drift", help="compare a data file with a reference (data file or profile)"
@@ -164,13 +167,19 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
         settings["thresholds"] = args.thresholds
         settings["sinks"] = [LogSink()]
     sidecar = Sidecar(
-        args.log_file, fields=field_map, max_models=args.max_models, monitor_settings=settings
+        args.log_file,
+        fields=field_map,
+        max_models=args.max_models,
+        monitor_settings=settings,
+        state_dir=args.state_dir,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        server = MetricsServer(sidecar.all_monitors, args.host, args.port, ready=sidecar.ready)
+        server = MetricsServer(
+            sidecar.all_monitors, args.host, args.port, ready=sidecar.ready, guard=sidecar.scrape
+        )
     except OSError as exc:
         sidecar.close()
         raise AimonError(f"--port: cannot serve on {args.host}:{args.port}: {exc}") from None

@@ -347,6 +347,46 @@ class Monitor:
         settings = self._drift_settings
         self._drift = DriftTracker(**settings) if settings is not None else None
 
+    def export_state(self) -> dict[str, Any]:
+        """The aggregates (window, totals, drop counts, drift counts), folded up to now, for a
+        checkpoint; :meth:`restore_state` puts them back in a Monitor of the same settings.
+        Internal to aimon's own checkpoints: the objects are pickled as they are."""
+        self.flush()
+        with self._fold_lock:
+            return {
+                "format": STATE_FORMAT,
+                "model": self.name,
+                "version": self.version,
+                "window": self._window,
+                "totals": self._totals,
+                "dropped": Counter(self._dropped),
+                "overflow": self._recorder.overflow,
+                "drift": self._drift,
+                "started": self._started,
+            }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`export_state`'s aggregates (same model and settings).
+
+        Raises:
+            ConfigError: the state is of another format, model or window.
+        """
+        if state.get("format") != STATE_FORMAT:
+            raise ConfigError(f"state: format {state.get('format')!r}, expected {STATE_FORMAT}")
+        if (state["model"], state["version"]) != (self.name, self.version):
+            raise ConfigError(f"state: of model {state['model']!r}, not {self.name!r}")
+        window = state["window"]
+        if (window.length_s, window.slice_s) != (self._window.length_s, self._window.slice_s):
+            raise ConfigError("state: the window settings changed; starting afresh")
+        with self._fold_lock:
+            self._window = window
+            self._totals = state["totals"]
+            self._dropped = Counter(state["dropped"])
+            self._recorder.overflow = int(state["overflow"])
+            if self._drift is not None and state["drift"] is not None:
+                self._drift = state["drift"]
+            self._started = float(state["started"])
+
     def _start_thread(self) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -770,6 +810,10 @@ class Monitor:
 
     def __repr__(self) -> str:
         return f"Monitor(name={self.name!r}, version={self.version!r})"
+
+
+#: The layout of :meth:`Monitor.export_state`; a checkpoint of another is not restored.
+STATE_FORMAT = 1
 
 
 def _drift_settings(

@@ -5,22 +5,32 @@ The log is read by :class:`~aimon.collectors.logtail.LogTailer` (rotation, trunc
 partial lines); each line is decoded by :class:`~aimon.events.EventCodec` with the
 configured field names. A malformed line is counted (``dropped["malformed"]`` of the
 default model's monitor, and by reason in :attr:`Sidecar.malformed`) and skipped.
+
+With a ``state_dir`` the sidecar checkpoints, in one atomic file, the log position together
+with every monitor's aggregates: on an interval, before each ``/metrics`` or ``/status``
+response, and at exit. A restart resumes both from the same moment, so no line is lost or
+counted twice and no counter Prometheus has seen goes backwards.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
-from aimon.collectors.logtail import LogTailer
-from aimon.errors import MalformedEventError
+from aimon.checkpoint import CheckpointStore
+from aimon.collectors.logtail import LogTailer, TailPosition
+from aimon.errors import ConfigError, MalformedEventError
 from aimon.events import EventCodec, FieldMap
 from aimon.monitors import Monitor
 
 __all__ = ["OTHER_MODEL", "Sidecar"]
+
+log = logging.getLogger("aimon")
 
 #: Models past ``max_models`` are counted under this name.
 OTHER_MODEL = "other"
@@ -37,6 +47,8 @@ class Sidecar:
             thresholds, sinks...).
         max_line_bytes: longer lines are skipped and counted.
         poll_interval: seconds between reads when the log is idle.
+        state_dir: where checkpoints live (None: no checkpoints; a restart starts over).
+        checkpoint_interval: seconds between checkpoints while running.
     """
 
     def __init__(
@@ -48,20 +60,30 @@ class Sidecar:
         monitor_settings: dict[str, Any] | None = None,
         max_line_bytes: int = 1 << 20,
         poll_interval: float = 0.25,
-        clock: Callable[[], float] = time.time,
+        state_dir: str | None = None,
+        checkpoint_interval: float = 5.0,
     ) -> None:
         self.codec = EventCodec(fields)
-        self.tailer = LogTailer(log_file, max_line_bytes=max_line_bytes)
         self.max_models = max_models
-        self.settings = dict(monitor_settings or {})
+        # A log line must never be dropped for want of buffer room: fold instead.
+        self.settings = {"on_full": "fold", **(monitor_settings or {})}
         self.poll_interval = poll_interval
+        self.checkpoint_interval = checkpoint_interval
         self.monitors: dict[tuple[str, str | None], Monitor] = {}
         self.malformed: Counter[str] = Counter()
         self.models_folded = 0
         self.lines = 0
-        self._clock = clock
         self._caught_up = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._last_checkpoint = time.monotonic()
+        self.store = CheckpointStore(state_dir) if state_dir is not None else None
+        saved = self.store.load() if self.store is not None else None
+        position = None
+        if saved is not None:
+            position = self._restore(saved)
+        self.tailer = LogTailer(log_file, position=position, max_line_bytes=max_line_bytes)
+        if saved is not None:
+            self.tailer.counts.update(saved.get("tail_counts", {}))
         self.default_monitor()
 
     def default_monitor(self) -> Monitor:
@@ -118,6 +140,47 @@ class Sidecar:
             ts=event.ts,
         )
 
+    # -- checkpoints -----------------------------------------------------------------
+
+    def checkpoint(self) -> None:
+        """Write the log position and every monitor's aggregates, as of now, atomically."""
+        if self.store is None:
+            return
+        with self._lock:
+            position = self.tailer.position()
+            self.store.save(
+                {
+                    "position": position.to_dict() if position is not None else None,
+                    "monitors": [m.export_state() for m in self.monitors.values()],
+                    "malformed": dict(self.malformed),
+                    "models_folded": self.models_folded,
+                    "lines": self.lines,
+                    "tail_counts": dict(self.tailer.counts),
+                }
+            )
+            self._last_checkpoint = time.monotonic()
+
+    @contextlib.contextmanager
+    def scrape(self) -> Iterator[None]:
+        """Around each ``/metrics`` response: no line is read meanwhile, and what it shows
+        is checkpointed first (so a restart never shows a smaller counter)."""
+        with self._lock:
+            self.checkpoint()
+            yield
+
+    def _restore(self, saved: dict[str, Any]) -> TailPosition | None:
+        for state in saved.get("monitors", []):
+            monitor = self._monitor(state["model"], state["version"])
+            try:
+                monitor.restore_state(state)
+            except ConfigError as exc:
+                log.warning("checkpoint of %s not restored: %s", state["model"], exc)
+        self.malformed.update(saved.get("malformed", {}))
+        self.models_folded = int(saved.get("models_folded", 0))
+        self.lines = int(saved.get("lines", 0))
+        raw = saved.get("position")
+        return TailPosition.from_dict(raw) if raw else None
+
     def ready(self) -> bool:
         """The log is readable and was read to its end at the last step."""
         return self._caught_up and self.tailer.error is None
@@ -125,7 +188,10 @@ class Sidecar:
     def run(self, stop: threading.Event) -> None:
         """Read until ``stop`` is set, polling while the log is idle."""
         while not stop.is_set():
-            if self.step() == 0:
+            read = self.step()
+            if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
+                self.checkpoint()
+            if read == 0:
                 stop.wait(self.poll_interval)
 
     def all_monitors(self) -> list[Monitor]:
@@ -133,7 +199,8 @@ class Sidecar:
         return list(self.monitors.values())
 
     def close(self) -> None:
-        """Fold what is left and stop every monitor."""
+        """Checkpoint, then stop every monitor."""
+        self.checkpoint()
         for monitor in self.monitors.values():
             monitor.close()
         self.tailer.close()

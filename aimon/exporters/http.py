@@ -8,9 +8,11 @@ threaded server of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -27,15 +29,25 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
 class _Endpoints:
-    """The three routes, independent of the web stack."""
+    """The routes, independent of the web stack."""
 
-    def __init__(self, monitors: MonitorSource, ready: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        monitors: MonitorSource,
+        ready: Callable[[], bool] | None = None,
+        guard: Callable[[], AbstractContextManager[Any]] | None = None,
+    ) -> None:
         self.collector = AimonCollector(monitors)
         self.ready = ready
+        self.guard = guard or contextlib.nullcontext
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
 
     def handle(self, path: str, accept: str) -> Response:
+        with self.guard():
+            return self._handle(path, accept)
+
+    def _handle(self, path: str, accept: str) -> Response:
         path = path.rstrip("/") or "/"
         if path.endswith("/metrics") or path == "/":
             encoder, content_type = choose_encoder(accept)
@@ -54,14 +66,17 @@ class _Endpoints:
 
 
 def make_wsgi_app(
-    monitors: MonitorSource, ready: Callable[[], bool] | None = None
+    monitors: MonitorSource,
+    ready: Callable[[], bool] | None = None,
+    guard: Callable[[], AbstractContextManager[Any]] | None = None,
 ) -> Callable[[dict[str, Any], StartResponse], list[bytes]]:
     """A WSGI app serving ``/metrics``, ``/healthz``, ``/ready`` and ``/status`` for
-    ``monitors``; ``/ready`` answers 503 while ``ready()`` is false (always 200 without it).
+    ``monitors``; ``/ready`` answers 503 while ``ready()`` is false (always 200 without it);
+    each response is made inside ``guard()`` (the sidecar checkpoints there).
 
     Routes match on the end of the path, so the app works mounted under any prefix.
     """
-    endpoints = _Endpoints(monitors, ready)
+    endpoints = _Endpoints(monitors, ready, guard)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         status, headers, body = endpoints.handle(
@@ -144,11 +159,11 @@ class MetricsServer:
         host: str = "127.0.0.1",
         port: int = 9108,
         ready: Callable[[], bool] | None = None,
+        guard: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> None:
         source = monitors if callable(monitors) else list(monitors)
-        self._httpd = make_server(
-            host, port, make_wsgi_app(source, ready), _ThreadingServer, handler_class=_QuietHandler
-        )
+        app = make_wsgi_app(source, ready, guard)
+        self._httpd = make_server(host, port, app, _ThreadingServer, handler_class=_QuietHandler)
         self.host = host
         self.port = int(self._httpd.server_port)
         self._thread = threading.Thread(
