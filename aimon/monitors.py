@@ -30,11 +30,13 @@ from aimon.alerting import ThresholdsLike, make_alerting
 from aimon.alerts.alert import Alert
 from aimon.alerts.base import Sink
 from aimon.alerts.router import Router
+from aimon.collectors.eventlog import EventLogWriter
 from aimon.drift.methods import resolve_methods
 from aimon.drift.reference import Reference, ReferenceError
 from aimon.drift.tracker import DriftTracker, bin_total_counts, drift_snapshot, prediction_batch
 from aimon.durations import Duration, parse_duration
 from aimon.errors import ConfigError
+from aimon.events import Event
 from aimon.features import FeatureBatch, FeatureExtractor, extract_many, payload_size
 from aimon.sketch import QuantileSketch
 from aimon.snapshot import FeatureSummary, Histogram, Snapshot, Summary, Totals, WindowInfo
@@ -258,6 +260,10 @@ class Monitor:
             or ``router``: a Router of your own (routes by label, repeat interval...).
         evaluation_interval: how often the background thread evaluates the rules
             (``check()`` evaluates at once).
+        log_to: also append every event, as one JSON line, to this file (or
+            :class:`~aimon.collectors.eventlog.EventLogWriter`), for a sidecar to read; many
+            worker processes may share the file. Written by the fold, off the caller's time;
+            features are written when the input is a dict.
 
     Raises:
         ConfigError: a setting is invalid; the message names it.
@@ -294,6 +300,7 @@ class Monitor:
         sinks: Sequence[Sink] | None = None,
         router: Router | None = None,
         evaluation_interval: Duration = "15s",
+        log_to: str | os.PathLike[str] | EventLogWriter | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigError("name: a monitor needs a non-empty model name")
@@ -322,6 +329,11 @@ class Monitor:
         )
         self._alerting = make_alerting(
             thresholds, sinks, router, evaluation_interval, name, version
+        )
+        self._event_log = (
+            log_to
+            if isinstance(log_to, EventLogWriter) or log_to is None
+            else EventLogWriter(log_to)
         )
         self._server: MetricsServer | None = None
         self._closed = False
@@ -509,6 +521,8 @@ class Monitor:
                     inputs = self._sample(inputs, stride)
                 try:
                     part = self._columns(records, inputs, channel.capture)
+                    if self._event_log is not None:
+                        self._log_events(part, records, channel.capture)
                     self._fold(part)
                     self._fold_predictions(records, channel.capture)
                     profiled_from = time.perf_counter()
@@ -519,6 +533,32 @@ class Monitor:
                     )  # fmt: skip
                 except Exception as exc:
                     recorder.internal_error(exc)
+
+    def _log_events(
+        self, part: _Part, records: list[tuple[Any, ...]], capture: Capture | None
+    ) -> None:
+        """Append the part's events to the event log (one JSON line each)."""
+        assert self._event_log is not None
+        if capture is OBSERVED:
+            outputs = [r[5] for r in records]
+        else:  # a watched call's record is (start, latency, result), or 4 long on error
+            outputs = [r[2] if len(r) == 3 else None for r in records]
+        sources = part.inputs or []
+        events = [
+            Event(
+                ts=float(part.ts[i]),
+                model=self.name,
+                version=self.version,
+                latency_s=_finite_or_none(part.latency[i]),
+                error=part.errors[i],
+                input_size=_size_or_none(part.in_size[i]),
+                output_size=_size_or_none(part.out_size[i]),
+                features=_loggable_features(sources[i] if i < len(sources) else None),
+                prediction=_loggable_prediction(outputs[i]),
+            )
+            for i in range(len(records))
+        ]
+        self._event_log.write(events)
 
     def _sample(self, inputs: list[Any], stride: int) -> list[Any]:
         """Keep each input with probability 1/stride (None marks one not profiled)."""
@@ -795,6 +835,8 @@ class Monitor:
         self.flush()
         if self._alerting is not None:
             self._alerting.close(timeout)
+        if self._event_log is not None:
+            self._event_log.close()
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -810,6 +852,30 @@ class Monitor:
 
     def __repr__(self) -> str:
         return f"Monitor(name={self.name!r}, version={self.version!r})"
+
+
+def _finite_or_none(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _size_or_none(value: float) -> int | None:
+    return None if math.isnan(value) else int(value)
+
+
+def _loggable_features(source: Any) -> dict[str, Any] | None:
+    return dict(source) if isinstance(source, dict) else None
+
+
+def _loggable_prediction(output: Any) -> Any:
+    """Scalars, and short lists of scalars, are logged; anything else is not."""
+    if output is None or isinstance(output, bool | int | float | str):
+        return output
+    item = getattr(output, "item", None)
+    if callable(item) and getattr(output, "size", 1) == 1:
+        return item()
+    if isinstance(output, list | tuple) and len(output) <= 16:
+        return [v for v in output if isinstance(v, bool | int | float | str)]
+    return None
 
 
 #: The layout of :meth:`Monitor.export_state`; a checkpoint of another is not restored.
