@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from aimon.errors import MalformedEventError
@@ -92,6 +93,19 @@ class FieldMap(BaseModel):
 
 
 _MISSING = object()
+
+
+def _parse_json(line: str | bytes) -> Any:
+    """orjson (about four times the stdlib's speed) and, for what it refuses but the stdlib
+    reads (NaN, Infinity), the stdlib."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedEventError("json", f"not valid JSON: {exc}") from None
 
 
 def _lookup(record: Mapping[str, Any], path: str) -> Any:
@@ -188,10 +202,7 @@ class EventCodec:
             MalformedEventError: the line is not a JSON object or a field has the wrong type;
                 ``reason`` names the field (``json`` for unparseable text).
         """
-        try:
-            record = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MalformedEventError("json", f"not valid JSON: {exc}") from None
+        record = _parse_json(line)
         if not isinstance(record, dict):
             raise MalformedEventError("json", "a log line must be a JSON object")
         f = self.fields
