@@ -40,7 +40,8 @@ class Alerting:
             alerts = self.evaluator.evaluate(snapshot, now)
             self._last = now
         if self.router is not None:
-            self.router.submit(alerts, now)
+            source = f"{self.evaluator.model}/{self.evaluator.version or ''}"
+            self.router.submit(alerts, now, source=source)
         return [a for a in alerts if a.state != "resolved"]
 
     def due(self, now: float) -> bool:

@@ -51,14 +51,18 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--prediction", help="the column holding the model's output")
 
     sidecar = commands.add_parser(
-        "sidecar", help="follow a JSON prediction log and serve its metrics and alerts"
+        "sidecar",
+        help="follow a JSON prediction log and serve its metrics and alerts",
+        description="Settings come from --config (YAML), AIMON_* environment variables and "
+        "these flags; flags win over the environment, the environment over the file.",
     )
-    sidecar.add_argument("--log-file", required=True, help="the prediction log to follow")
+    sidecar.add_argument("--config", help="a YAML settings file")
+    sidecar.add_argument("--log-file", help="the prediction log to follow")
     sidecar.add_argument("--reference", help="a saved reference profile (.json) for drift")
-    sidecar.add_argument("--thresholds", help="alert rules (.yaml or .toml); alerts are logged")
-    sidecar.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
-    sidecar.add_argument("--port", type=int, default=9108, help="port for /metrics (9108)")
-    sidecar.add_argument("--window", default="5m", help="rolling window (default 5m)")
+    sidecar.add_argument("--thresholds", help="alert rules (.yaml or .toml)")
+    sidecar.add_argument("--host", help="address to bind (default 0.0.0.0)")
+    sidecar.add_argument("--port", type=int, help="port for /metrics (default 9108)")
+    sidecar.add_argument("--window", help="rolling window (default 5m)")
     sidecar.add_argument(
         "--field",
         action="append",
@@ -67,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         help="where an event field is in a line, e.g. latency=duration_ms or "
         "features=request.features (repeatable)",
     )
-    sidecar.add_argument("--max-models", type=int, default=16, help="monitors at most (16)")
+    sidecar.add_argument("--max-models", type=int, help="monitors at most (default 16)")
     sidecar.add_argument(
         "--state-dir", help="checkpoints here: a restart continues exactly where it stopped"
     )
@@ -145,8 +149,8 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
     import signal
     import threading
 
-    from aimon.alerts import LogSink
-    from aimon.events import FieldMap
+    from aimon.alerts import LogSink, Router
+    from aimon.config import load_settings
     from aimon.exporters.http import MetricsServer
     from aimon.sidecar import Sidecar
 
@@ -156,40 +160,57 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
         if not sep or not name or not path:
             raise AimonError(f"--field: expected NAME=PATH, got {item!r}")
         fields[name] = path
-    try:
-        field_map = FieldMap(**fields)
-    except ValueError as exc:
-        raise AimonError(f"--field: {exc}") from None
-    settings: dict[str, object] = {"window": args.window}
-    if args.reference:
-        settings["reference"] = args.reference
-    if args.thresholds:
-        settings["thresholds"] = args.thresholds
-        settings["sinks"] = [LogSink()]
-    sidecar = Sidecar(
-        args.log_file,
-        fields=field_map,
+    settings = load_settings(
+        args.config,
+        log_file=args.log_file,
+        reference=args.reference,
+        thresholds_file=args.thresholds,
+        host=args.host,
+        port=args.port,
+        window=args.window,
         max_models=args.max_models,
-        monitor_settings=settings,
         state_dir=args.state_dir,
+        fields=fields or None,
+    )
+    monitor_settings: dict[str, object] = {"window": settings.window}
+    if settings.reference:
+        monitor_settings["reference"] = settings.reference
+    thresholds = settings.thresholds()
+    routes = settings.routes()
+    router = Router(routes or [LogSink()]) if thresholds is not None or routes else None
+    if router is not None:  # one router for every model's monitor
+        monitor_settings["thresholds"] = thresholds
+        monitor_settings["router"] = router
+    sidecar = Sidecar(
+        settings.log_file,
+        fields=settings.fields,
+        max_models=settings.max_models,
+        monitor_settings=monitor_settings,
+        state_dir=settings.state_dir,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         server = MetricsServer(
-            sidecar.all_monitors, args.host, args.port, ready=sidecar.ready, guard=sidecar.scrape
+            sidecar.all_monitors,
+            settings.host,
+            settings.port,
+            ready=sidecar.ready,
+            guard=sidecar.scrape,
         )
     except OSError as exc:
         sidecar.close()
-        raise AimonError(f"--port: cannot serve on {args.host}:{args.port}: {exc}") from None
-    print(f"aimon sidecar: following {args.log_file}, serving {server.url}/metrics", file=out)
+        raise AimonError(f"port: cannot serve on {settings.host}:{settings.port}: {exc}") from None
+    print(f"aimon sidecar: following {settings.log_file}, serving {server.url}/metrics", file=out)
     out.flush()
     try:
         sidecar.run(stop)
     finally:
         server.close()
         sidecar.close()
+        if router is not None:
+            router.close()
     return EXIT_OK
 
 

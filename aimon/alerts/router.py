@@ -67,7 +67,7 @@ class _Lane:
         self.route = route
         self.name = name
         self.queue: queue.Queue[object] = queue.Queue(maxsize=router.queue_size)
-        self.sent: dict[str, _Sent] = {}
+        self.sent: dict[tuple[str, str], _Sent] = {}  # (source, fingerprint)
         self.results: Counter[str] = Counter(dict.fromkeys(RESULTS, 0))
         self.busy = 0
         self._router = router
@@ -180,35 +180,40 @@ class Router:
         """A factor in [0.5, 1.5) spreading retries out."""
         return 0.5 + self._random.random()
 
-    def submit(self, alerts: Sequence[Alert], now: float | None = None) -> None:
-        """Queue the notifications these alerts call for (never blocks)."""
+    def submit(self, alerts: Sequence[Alert], now: float | None = None, source: str = "") -> None:
+        """Queue the notifications these alerts call for (never blocks). ``alerts`` is all a
+        ``source`` (one monitor's evaluator) holds now: what it no longer holds is forgotten.
+        """
         if self.closing.is_set():
             return
         now = self._clock() if now is None else now
         with self._lock:
             for lane in self._lanes:
-                due = [a for a in alerts if lane.route.matches(a) and self._due(lane, a, now)]
+                due = [
+                    a for a in alerts if lane.route.matches(a) and self._due(lane, a, now, source)
+                ]
                 for group in _groups(due, lane.route.group_by):
                     lane.put(group)
-                self._forget(lane, alerts, now)
+                self._forget(lane, alerts, source)
 
-    def _due(self, lane: _Lane, alert: Alert, now: float) -> bool:
+    def _due(self, lane: _Lane, alert: Alert, now: float, source: str) -> bool:
         sink = lane.route.sink
         repeat = lane.route.repeat_interval or getattr(sink, "repeat_interval", None)
         repeat = repeat or self.repeat_interval
-        sent = lane.sent.get(alert.fingerprint)
+        key = (source, alert.fingerprint)
+        sent = lane.sent.get(key)
         if alert.state == "pending":
             return False
         if alert.state == "firing":
             if sent is None or sent.state != "firing" or now - sent.at >= repeat:
-                lane.sent[alert.fingerprint] = _Sent("firing", now)
+                lane.sent[key] = _Sent("firing", now)
                 return True
             return False
         # resolved: only if its firing was sent, then once (or for resend_resolved_for)
         if sent is None:
             return False
         if sent.state == "firing":
-            lane.sent[alert.fingerprint] = _Sent("resolved", now)
+            lane.sent[key] = _Sent("resolved", now)
             return True
         resend_for = float(getattr(sink, "resend_resolved_for", 0.0) or 0.0)
         ended = alert.ends_at.timestamp() if alert.ends_at else now
@@ -218,11 +223,11 @@ class Router:
         return False
 
     @staticmethod
-    def _forget(lane: _Lane, alerts: Sequence[Alert], now: float) -> None:
-        """Drop what was sent for alerts that are gone (bounded memory)."""
-        current = {a.fingerprint for a in alerts}
-        for fp in [fp for fp in lane.sent if fp not in current]:
-            del lane.sent[fp]
+    def _forget(lane: _Lane, alerts: Sequence[Alert], source: str) -> None:
+        """Drop what was sent for this source's alerts that are gone (bounded memory)."""
+        current = {(source, a.fingerprint) for a in alerts}
+        for key in [k for k in lane.sent if k[0] == source and k not in current]:
+            del lane.sent[key]
 
     def reset_after_fork(self) -> None:
         """In a forked child: the parent's threads and locks do not exist here; start each

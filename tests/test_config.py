@@ -1,0 +1,82 @@
+"""Sidecar settings: YAML file < AIMON_* environment < flags; errors name the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aimon.alerts import FileSink, LogSink, WebhookSink
+from aimon.config import load_settings
+from aimon.errors import ConfigError
+
+CONFIG = """
+log_file: /var/log/model/predictions.log
+port: 9200
+window: 10m
+state_dir: /var/lib/aimon
+fields:
+  latency: duration_ms
+  features: request.features
+rules:
+  - {name: Slow, metric: latency_p95, value: 0.8, for: 2m}
+sinks:
+  - {type: log}
+  - {type: file, path: alerts.jsonl, match: {severity: critical}}
+  - {type: webhook, url_env: HOOK_URL, name: pager}
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "aimon.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+def test_file_then_environment_then_flags(
+    config: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOOK_URL", "https://hooks.example/secret")
+    settings = load_settings(str(config))
+    assert (settings.port, settings.window, settings.state_dir) == (9200, "10m", "/var/lib/aimon")
+    assert settings.fields.latency == "duration_ms"
+    assert settings.fields.features == "request.features"
+    thresholds = settings.thresholds()
+    assert thresholds is not None and thresholds.rules[0].for_ == 120.0
+    routes = settings.routes()
+    assert [type(r.sink) for r in routes] == [LogSink, FileSink, WebhookSink]
+    assert routes[1].match == {"severity": "critical"} and routes[2].sink.name == "pager"
+
+    monkeypatch.setenv("AIMON_PORT", "9300")
+    monkeypatch.setenv("AIMON_FIELDS__MODEL", "service")
+    from_env = load_settings(str(config))
+    assert from_env.port == 9300 and from_env.fields.model == "service"
+    assert load_settings(str(config), port=9400).port == 9400  # the flag wins
+    assert load_settings(str(config), port=None).port == 9300  # an unset flag does not
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("log_file: x.log\nprot: 1\n", "field 'prot': Extra inputs are not permitted"),
+        ("log_file: x.log\nport: many\n", "field 'port'"),
+        ("port: 9108\n", "field 'log_file': Field required"),
+        ("log_file: x.log\nsinks: [{type: pager}]\n", "field 'sinks.0.type'"),
+        ("log_file: x.log\nrules: [{name: A, metric: nope, value: 1}]\n", "field 'rules.0.metric'"),
+    ],
+)
+def test_a_bad_config_fails_naming_the_field(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "aimon.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(path))
+    assert str(caught.value).startswith(f"{path}: ") and message in str(caught.value)
+
+
+def test_missing_config_file_and_sink_options() -> None:
+    with pytest.raises(ConfigError, match=r"--config: nope\.yaml: no such file"):
+        load_settings("nope.yaml")
+    settings = load_settings(None, log_file="x.log", sinks=[{"type": "alertmanager"}])
+    with pytest.raises(ConfigError, match="alertmanager sink needs 'urls'"):
+        settings.routes()
