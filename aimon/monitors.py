@@ -539,10 +539,7 @@ class Monitor:
     ) -> None:
         """Append the part's events to the event log (one JSON line each)."""
         assert self._event_log is not None
-        if capture is OBSERVED:
-            outputs = [r[5] for r in records]
-        else:  # a watched call's record is (start, latency, result), or 4 long on error
-            outputs = [r[2] if len(r) == 3 else None for r in records]
+        outputs = _record_outputs(records, capture)
         sources = part.inputs or []
         events = [
             Event(
@@ -594,7 +591,7 @@ class Monitor:
                 return _Part(ts, latency, errors, in_size, out_size)
             return _Part(ts, latency, errors, in_size, out_size, features, ts)
         lengths = np.fromiter(map(len, records), dtype=np.int64, count=n)
-        for i in np.flatnonzero(lengths == 4).tolist():
+        for i in np.flatnonzero(lengths == _FAILED_CALL).tolist():
             errors[i] = label(records[i][3].__name__)
         if capture is None:
             return _Part(ts, latency, errors, in_size, out_size)
@@ -703,10 +700,11 @@ class Monitor:
         name = drift.reference.prediction if drift is not None else None
         if drift is None or name is None or not records:
             return
-        if capture is OBSERVED:
-            outputs = [r[5] for r in records]
-        else:  # a watched call's record is (start, latency, result), or 4 long on error
-            outputs = [r[2] for r in records if len(r) == 3]
+        outputs = [
+            output
+            for output, record in zip(_record_outputs(records, capture), records, strict=True)
+            if len(record) != _FAILED_CALL  # a call that raised has no output to compare
+        ]
         batch = prediction_batch(name, outputs)
         if batch is not None:
             drift.add_predictions(batch, self._clock())
@@ -852,6 +850,18 @@ class Monitor:
 
     def __repr__(self) -> str:
         return f"Monitor(name={self.name!r}, version={self.version!r})"
+
+
+# A watched call's record is (start, latency, result), or (start, latency, None, error) when
+# it raised; an observed one is (start, latency, error, features, sizes, prediction).
+_FAILED_CALL = 4
+
+
+def _record_outputs(records: list[tuple[Any, ...]], capture: Capture | None) -> list[Any]:
+    """The model's output in each record (None for a watched call that raised)."""
+    if capture is OBSERVED:
+        return [r[5] for r in records]
+    return [r[2] if len(r) != _FAILED_CALL else None for r in records]
 
 
 def _finite_or_none(value: float) -> float | None:

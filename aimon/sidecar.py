@@ -108,17 +108,16 @@ class Sidecar:
     def step(self, max_lines: int = 50_000) -> int:
         """Read and count what the log holds now (up to ``max_lines``); returns lines read."""
         with self._lock:
+            long_before = self.tailer.counts["long_lines"]
             lines = self.tailer.read(max_lines)
             for line in lines:
                 self._ingest(line)
             self.lines += len(lines)
             self._caught_up = len(lines) < max_lines
-            skipped = self.tailer.counts["long_lines"]
-            if skipped > self.malformed["too_long"]:
-                self.default_monitor().count_dropped(
-                    "malformed", skipped - self.malformed["too_long"]
-                )
-                self.malformed["too_long"] = skipped
+            too_long = self.tailer.counts["long_lines"] - long_before
+            if too_long:
+                self.malformed["too_long"] += too_long
+                self.default_monitor().count_dropped("malformed", too_long)
         return len(lines)
 
     def _ingest(self, line: bytes) -> None:

@@ -67,13 +67,6 @@ class Sample:
         assert self.values is not None, "a categorical sample has no numeric values"
         return self.values if self.is_sorted else np.sort(self.values)
 
-    def as_labels(self) -> NDArray[np.object_]:
-        """The sample as labels; numbers are written as :func:`number_label` writes them."""
-        if self.labels is not None:
-            return self.labels
-        assert self.values is not None
-        return np.array([number_label(v) for v in self.values.tolist()], dtype=object)
-
 
 def as_sample(data: Any, *, categorical: bool = False, is_sorted: bool = False) -> Sample:
     """Read a numpy array, pandas Series, list or tuple as a :class:`Sample`.
