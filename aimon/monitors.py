@@ -11,6 +11,7 @@ decorator of the public API without shadowing a module.)
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
@@ -1045,3 +1046,15 @@ def _reinit_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reinit_after_fork)
+
+
+def _flush_at_exit() -> None:
+    # The fold thread is a daemon: a process that exits normally (a gunicorn worker after
+    # SIGTERM, the end of a script) folds here what it had not folded yet, so the events of
+    # the last flush interval still reach the window and the log_to= file.
+    for monitor in list(_LIVE_MONITORS):
+        if not monitor._closed:
+            monitor.flush()
+
+
+atexit.register(_flush_at_exit)
