@@ -75,6 +75,32 @@ def _parser() -> argparse.ArgumentParser:
     sidecar.add_argument(
         "--state-dir", help="checkpoints here: a restart continues exactly where it stopped"
     )
+    security = sidecar.add_argument_group(
+        "authentication and TLS",
+        "Secrets are read from files, or from AIMON_AUTH__BEARER_TOKEN / AIMON_AUTH__PASSWORD; "
+        "never given on the command line. /healthz and /ready stay open for probes unless "
+        "--protect-probes.",
+    )
+    security.add_argument(
+        "--bearer-token-file", metavar="PATH", help="require 'Authorization: Bearer <token>'"
+    )
+    security.add_argument("--basic-auth-user", metavar="NAME", help="require basic auth as NAME")
+    security.add_argument(
+        "--basic-auth-password-file", metavar="PATH", help="the basic-auth password"
+    )
+    security.add_argument(
+        "--protect-probes",
+        action="store_true",
+        default=None,
+        help="require the credentials on /healthz and /ready too",
+    )
+    security.add_argument("--tls-cert", metavar="PATH", help="serve HTTPS: PEM certificate chain")
+    security.add_argument("--tls-key", metavar="PATH", help="the certificate's PEM private key")
+    security.add_argument(
+        "--tls-client-ca",
+        metavar="PATH",
+        help="require client certificates signed by this CA (mutual TLS)",
+    )
 
     drift = commands.add_parser(
         "drift", help="compare a data file with a reference (data file or profile)"
@@ -151,7 +177,7 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
 
     from aimon.alerts import LogSink, Router
     from aimon.config import load_settings
-    from aimon.exporters.http import MetricsServer
+    from aimon.exporters.http import BearerAuth, MetricsServer
     from aimon.sidecar import Sidecar
 
     fields: dict[str, str] = {}
@@ -160,6 +186,10 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
         if not sep or not name or not path:
             raise AimonError(f"--field: expected NAME=PATH, got {item!r}")
         fields[name] = path
+
+    def given(**group: object) -> dict[str, object] | None:  # one nested group's given flags
+        return {k: v for k, v in group.items() if v is not None} or None
+
     settings = load_settings(
         args.config,
         log_file=args.log_file,
@@ -171,7 +201,18 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
         max_models=args.max_models,
         state_dir=args.state_dir,
         fields=fields or None,
+        auth=given(
+            bearer_token_file=args.bearer_token_file,
+            username=args.basic_auth_user,
+            password_file=args.basic_auth_password_file,
+            protect_probes=args.protect_probes,
+        ),
+        tls=given(
+            cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca
+        ),
     )
+    auth = settings.auth.build()  # secrets and certificates read now: a bad one fails at start
+    ssl_context = settings.tls.context()
     monitor_settings: dict[str, object] = {"window": settings.window}
     if settings.reference:
         monitor_settings["reference"] = settings.reference
@@ -198,11 +239,21 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
             settings.port,
             ready=sidecar.ready,
             guard=sidecar.scrape,
+            auth=auth,
+            protect_probes=settings.auth.protect_probes,
+            ssl_context=ssl_context,
         )
     except OSError as exc:
         sidecar.close()
         raise AimonError(f"port: cannot serve on {settings.host}:{settings.port}: {exc}") from None
-    print(f"aimon sidecar: following {settings.log_file}, serving {server.url}/metrics", file=out)
+    access = "no authentication"
+    if auth is not None:
+        access = "bearer token" if isinstance(auth, BearerAuth) else "basic auth"
+        access += " on every endpoint" if settings.auth.protect_probes else ", probes open"
+    print(
+        f"aimon sidecar: following {settings.log_file}, serving {server.url}/metrics ({access})",
+        file=out,
+    )
     out.flush()
     try:
         sidecar.run(stop)

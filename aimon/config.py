@@ -8,10 +8,11 @@ command-line flags, flags winning over the environment, the environment over the
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,11 +21,13 @@ from pydantic_settings import (
 )
 
 from aimon.alerts import AlertmanagerSink, FileSink, LogSink, Route, SlackSink, WebhookSink
+from aimon.alerts.base import Secret
 from aimon.errors import ConfigError
 from aimon.events import FieldMap
+from aimon.exporters.http import Authenticator, BasicAuth, BearerAuth
 from aimon.thresholds import Rule, Thresholds
 
-__all__ = ["SidecarSettings", "SinkSettings", "load_settings"]
+__all__ = ["AuthSettings", "SidecarSettings", "SinkSettings", "TLSSettings", "load_settings"]
 
 
 class SinkSettings(BaseModel):
@@ -72,9 +75,157 @@ class SinkSettings(BaseModel):
         return Route(sink, match=self.match)
 
 
+class AuthSettings(BaseModel):
+    """Credentials the endpoints require: a bearer token, or a basic-auth username and
+    password; neither means no authentication.
+
+    Each secret comes as a value (best from the environment: ``AIMON_AUTH__BEARER_TOKEN``,
+    ``AIMON_AUTH__PASSWORD``) or from a file (``bearer_token_file``, ``password_file``: a
+    mounted Kubernetes Secret), never from a command-line value. ``/healthz`` and ``/ready``
+    stay open for the kubelet's probes unless ``protect_probes``.
+
+    >>> AuthSettings(bearer_token="s3cret").build()
+    BearerAuth(***)
+    >>> AuthSettings().build() is None
+    True
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bearer_token: SecretStr | None = None
+    bearer_token_file: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: str | None = None
+    protect_probes: bool = False
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> AuthSettings:
+        bearer = self.bearer_token is not None or self.bearer_token_file is not None
+        basic = self.username is not None or self.password is not None
+        basic = basic or self.password_file is not None
+        if self.bearer_token is not None and self.bearer_token_file is not None:
+            raise ValueError("give bearer_token or bearer_token_file, not both")
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("give password or password_file, not both")
+        if bearer and basic:
+            raise ValueError(
+                "bearer_token and username/password are both set: choose bearer or basic auth"
+            )
+        if basic and not self.username:
+            raise ValueError("password without username: basic auth needs both")
+        if basic and self.password is None and self.password_file is None:
+            raise ValueError("username without password: give password or password_file")
+        if self.protect_probes and not (bearer or basic):
+            raise ValueError("protect_probes needs bearer_token or username/password")
+        return self
+
+    def build(self) -> Authenticator | None:
+        """The authenticator, its secret read now (from the value or the file).
+
+        Raises:
+            ConfigError: an unreadable or empty secret file, or an empty secret; the message
+                names the field.
+        """
+        if self.bearer_token is not None or self.bearer_token_file is not None:
+            token = _secret("auth.bearer_token", self.bearer_token, self.bearer_token_file)
+            return BearerAuth(token)
+        if self.username is not None:
+            if ":" in self.username:
+                raise ConfigError("auth.username: must not contain ':' (RFC 7617)")
+            password = _secret("auth.password", self.password, self.password_file)
+            return BasicAuth(self.username, password)
+        return None
+
+
+def _secret(field: str, value: SecretStr | None, file: str | None) -> str:
+    secret = Secret(
+        field, value.get_secret_value() if value is not None else None, file=file, required=False
+    ).get()
+    if not secret:
+        where = f"{field}_file: {file} is empty" if file else f"{field}: empty"
+        raise ConfigError(where)
+    return secret
+
+
+def _encrypted_key() -> str:
+    # Without this callback OpenSSL would prompt on the terminal and hang the sidecar.
+    raise ConfigError("tls.key_file: the key is encrypted; give an unencrypted PEM key")
+
+
+class TLSSettings(BaseModel):
+    """HTTPS for the endpoints: a PEM certificate (chain) and its key; with
+    ``client_ca_file``, clients must also present a certificate signed by that CA (mutual
+    TLS). Files are read once at start (a renewed certificate needs a restart).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cert_file: str | None = None
+    key_file: str | None = None
+    client_ca_file: str | None = None
+    min_version: Literal["1.2", "1.3"] = "1.2"
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> TLSSettings:
+        if self.cert_file is not None and self.key_file is None:
+            raise ValueError("cert_file without key_file: give both")
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file without cert_file: give both")
+        if self.client_ca_file is not None and self.cert_file is None:
+            raise ValueError("client_ca_file needs cert_file and key_file")
+        return self
+
+    def context(self) -> ssl.SSLContext | None:
+        """A server-side SSL context with the certificate loaded, or None without TLS.
+
+        Raises:
+            ConfigError: a missing, unreadable or invalid file, a key that does not match the
+                certificate, or an encrypted key; the message names the field.
+        """
+        if self.cert_file is None or self.key_file is None:
+            return None
+        cert = _read("tls.cert_file", self.cert_file)
+        if b"-----BEGIN CERTIFICATE-----" not in cert:
+            raise ConfigError(f"tls.cert_file: {self.cert_file}: no PEM certificate in it")
+        if b"PRIVATE KEY-----" not in _read("tls.key_file", self.key_file):
+            raise ConfigError(f"tls.key_file: {self.key_file}: no PEM private key in it")
+        # Not create_default_context: client certificates must chain to client_ca_file
+        # alone, never to the system's CAs.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = (
+            ssl.TLSVersion.TLSv1_3 if self.min_version == "1.3" else ssl.TLSVersion.TLSv1_2
+        )
+        try:
+            context.load_cert_chain(self.cert_file, self.key_file, password=_encrypted_key)
+        except ssl.SSLError as exc:
+            raise ConfigError(
+                f"tls.key_file: {self.key_file} and tls.cert_file: {self.cert_file} do not "
+                f"load together ({exc.reason or exc}); is it the certificate's key?"
+            ) from None
+        if self.client_ca_file is not None:
+            _read("tls.client_ca_file", self.client_ca_file)
+            try:
+                context.load_verify_locations(cafile=self.client_ca_file)
+            except ssl.SSLError as exc:
+                raise ConfigError(
+                    f"tls.client_ca_file: {self.client_ca_file}: {exc.reason or exc}"
+                ) from None
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+
+def _read(field: str, path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{field}: cannot read {path}: {exc.strerror}") from None
+
+
 class SidecarSettings(BaseSettings):
     """Everything ``aimon sidecar`` needs. Environment variables are ``AIMON_`` + the field
-    name (``AIMON_PORT``, ``AIMON_LOG_FILE``; nested: ``AIMON_FIELDS__LATENCY``)."""
+    name (``AIMON_PORT``, ``AIMON_LOG_FILE``; nested: ``AIMON_FIELDS__LATENCY``,
+    ``AIMON_AUTH__BEARER_TOKEN``, ``AIMON_TLS__CERT_FILE``)."""
 
     model_config = SettingsConfigDict(
         env_prefix="AIMON_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -91,6 +242,8 @@ class SidecarSettings(BaseSettings):
     rules: list[Rule] | None = None
     thresholds_file: str | None = None
     sinks: list[SinkSettings] = []
+    auth: AuthSettings = AuthSettings()
+    tls: TLSSettings = TLSSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -144,4 +297,5 @@ def load_settings(config_file: str | None = None, **flags: Any) -> SidecarSettin
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "settings"
         source = f"{path}: " if path else ""
-        raise ConfigError(f"{source}field {field!r}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")  # our validators' own words
+        raise ConfigError(f"{source}field {field!r}: {message}") from None

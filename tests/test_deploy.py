@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from aimon.cli import _parser
-from aimon.exporters.http import _Endpoints
+from aimon.config import AuthSettings, TLSSettings
+from aimon.exporters.http import BearerAuth, MetricsServer, _Endpoints
 
 DEPLOY = Path(__file__).parent.parent / "deploy"
 
@@ -80,3 +83,59 @@ def test_service_and_servicemonitor_point_at_the_metrics_port(manifests: dict[st
     assert monitor["endpoints"][0]["path"] == "/metrics"
     service_labels = manifests["Service"]["metadata"]["labels"]
     assert all(service_labels.get(k) == v for k, v in monitor["selector"]["matchLabels"].items())
+
+
+def test_probes_stay_open_and_the_token_is_a_mounted_secret(
+    manifests: dict[str, dict], tmp_path: Path
+) -> None:
+    pod = manifests["Deployment"]["spec"]["template"]
+    aimon = {c["name"]: c for c in pod["spec"]["containers"]}["aimon"]
+    args = sidecar_args(aimon["args"])
+    assert args.bearer_token_file and args.basic_auth_password_file is None
+    assert not args.protect_probes  # the kubelet's probes carry no credentials
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    settings = AuthSettings(bearer_token_file=str(token), protect_probes=bool(args.protect_probes))
+    endpoints = _Endpoints([], auth=settings.build(), protect_probes=settings.protect_probes)
+    scheme = "HTTPS" if args.tls_cert else "HTTP"
+    for probe in ("livenessProbe", "readinessProbe"):
+        get = aimon[probe]["httpGet"]
+        assert "httpHeaders" not in get and get.get("scheme", "HTTP") == scheme
+        assert endpoints.handle(get["path"], "")[0].startswith("200"), get["path"]
+    assert endpoints.handle("/metrics", "")[0].startswith("401")
+    assert endpoints.handle("/metrics", "", "Bearer s3cret")[0].startswith("200")
+
+    mounts = {m["name"]: m for m in aimon["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    (name,) = [
+        n for n, m in mounts.items() if m["mountPath"] == str(Path(args.bearer_token_file).parent)
+    ]
+    assert mounts[name]["readOnly"] is True
+    secret = volumes[name]["secret"]
+    assert secret["defaultMode"] & 0o007 == 0  # not world-readable
+    endpoint = manifests["ServiceMonitor"]["spec"]["endpoints"][0]
+    assert endpoint.get("scheme", "http").upper() == scheme
+    assert endpoint["authorization"]["type"] == "Bearer"
+    credentials = endpoint["authorization"]["credentials"]
+    assert credentials == {"name": secret["secretName"], "key": Path(args.bearer_token_file).name}
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_the_docker_healthcheck_works_over_http_and_https(tls: bool, tmp_path: Path) -> None:
+    from tests.test_http_auth import self_signed
+
+    command = json.loads(dockerfile()["HEALTHCHECK"].split(" CMD ", 1)[1])
+    assert command[0] == "python"
+    context = None
+    if tls:
+        cert, key = self_signed(tmp_path, "server")
+        context = TLSSettings(cert_file=str(cert), key_file=str(key)).context()
+    server = MetricsServer([], port=0, auth=BearerAuth("s3cret"), ssl_context=context)
+    program = command[-1].replace(":9108/", f":{server.port}/")
+    healthcheck = [sys.executable, *command[1:-1], program]
+    try:
+        assert subprocess.run(healthcheck, check=False, timeout=30).returncode == 0
+    finally:
+        server.close()
+    failed = subprocess.run(healthcheck, check=False, capture_output=True, timeout=30)
+    assert failed.returncode != 0  # nothing listening

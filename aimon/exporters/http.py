@@ -3,18 +3,28 @@
 Mount the WSGI app in Flask (``DispatcherMiddleware``) or the ASGI app in FastAPI/Starlette
 (``app.mount("/aimon", make_asgi_app([mon]))``), or let :meth:`aimon.Monitor.serve` run a small
 threaded server of its own.
+
+The endpoints may require credentials (:class:`BearerAuth` or :class:`BasicAuth`; the probes
+``/healthz`` and ``/ready`` stay open unless ``protect_probes``) and the server may speak TLS
+(an :class:`ssl.SSLContext`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import hashlib
+import hmac
 import json
+import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client.exposition import choose_encoder
@@ -22,10 +32,135 @@ from prometheus_client.registry import CollectorRegistry
 
 from aimon.exporters.prometheus import AimonCollector, MonitorSource
 
-__all__ = ["MetricsServer", "make_asgi_app", "make_wsgi_app"]
+__all__ = [
+    "Authenticator",
+    "BasicAuth",
+    "BearerAuth",
+    "MetricsServer",
+    "make_asgi_app",
+    "make_wsgi_app",
+]
 
 Response = tuple[str, list[tuple[str, str]], bytes]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+REALM = "aimon"
+PROBES = frozenset({"healthz", "ready"})
+
+
+class Authenticator(Protocol):
+    """Checks the ``Authorization`` header of a request.
+
+    ``check`` returns None when the credentials are right, else the ``WWW-Authenticate``
+    challenge to send with the 401.
+    """
+
+    def check(self, authorization: str | None) -> str | None:
+        """None if ``authorization`` (the header's value, None if absent) is accepted."""
+
+
+def _digest(secret: bytes) -> bytes:
+    # Comparing digests of equal length keeps compare_digest from leaking the secret's length.
+    return hashlib.sha256(secret).digest()
+
+
+def _credentials(authorization: str | None, scheme: str) -> str | None:
+    """The credentials of an ``Authorization: <scheme> <credentials>`` header (the scheme is
+    case-insensitive), or None."""
+    if not authorization:
+        return None
+    given, _, credentials = authorization.strip().partition(" ")
+    if given.lower() != scheme.lower():
+        return None
+    return credentials.strip() or None
+
+
+class BearerAuth:
+    """Requires ``Authorization: Bearer <token>``; only a digest of the token is kept.
+
+    >>> auth = BearerAuth("s3cret")
+    >>> auth.check("Bearer s3cret") is None, auth.check(None)
+    (True, 'Bearer realm="aimon"')
+    >>> auth
+    BearerAuth(***)
+
+    Raises:
+        ValueError: an empty token.
+    """
+
+    def __init__(self, token: str) -> None:
+        if not token:
+            raise ValueError("bearer token: empty")
+        self._digest = _digest(token.encode())
+
+    def check(self, authorization: str | None) -> str | None:
+        """None if the header carries the token, else the challenge (RFC 6750)."""
+        token = _credentials(authorization, "Bearer")
+        if token is None:
+            return f'Bearer realm="{REALM}"'
+        if hmac.compare_digest(_digest(token.encode()), self._digest):
+            return None
+        return f'Bearer realm="{REALM}", error="invalid_token"'
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
+
+
+class BasicAuth:
+    """Requires ``Authorization: Basic base64(username:password)`` (RFC 7617, UTF-8); only a
+    digest of the pair is kept.
+
+    >>> auth = BasicAuth("prometheus", "s3cret")
+    >>> auth.check("Basic " + base64.b64encode(b"prometheus:s3cret").decode()) is None
+    True
+    >>> auth.check("Basic " + base64.b64encode(b"prometheus:guess").decode())
+    'Basic realm="aimon", charset="UTF-8"'
+
+    Raises:
+        ValueError: an empty username or password, or a username with a colon.
+    """
+
+    def __init__(self, username: str, password: str) -> None:
+        if not username or ":" in username:
+            raise ValueError("basic auth: the username must be non-empty and hold no ':'")
+        if not password:
+            raise ValueError("basic auth: empty password")
+        self.username = username
+        self._digest = _digest(f"{username}:{password}".encode())
+
+    def check(self, authorization: str | None) -> str | None:
+        """None if the header carries the username and password, else the challenge."""
+        credentials = _credentials(authorization, "Basic")
+        if credentials is not None:
+            try:
+                pair = base64.b64decode(credentials, validate=True)
+            except (binascii.Error, ValueError):
+                pair = b""
+            # The whole pair in one comparison: no hint whether the username was right.
+            if pair and hmac.compare_digest(_digest(pair), self._digest):
+                return None
+        return f'Basic realm="{REALM}", charset="UTF-8"'
+
+    def __repr__(self) -> str:
+        return f"BasicAuth({self.username!r}, ***)"
+
+
+def _route(path: str) -> str:
+    """The endpoint a path reaches (routes match on the end of the path, so the apps work
+    mounted under any prefix); access checks and dispatch share it, so no path can be let in
+    as a probe and then served as something else."""
+    path = path.rstrip("/") or "/"
+    if path.endswith("/metrics") or path == "/":
+        return "metrics"
+    for name in ("healthz", "ready", "status"):
+        if path.endswith(f"/{name}"):
+            return name
+    return "not_found"
+
+
+def _unauthorized(challenge: str) -> Response:
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("WWW-Authenticate", challenge)]
+    return "401 Unauthorized", headers, b"unauthorized\n"
 
 
 class _Endpoints:
@@ -36,29 +171,37 @@ class _Endpoints:
         monitors: MonitorSource,
         ready: Callable[[], bool] | None = None,
         guard: Callable[[], AbstractContextManager[Any]] | None = None,
+        auth: Authenticator | None = None,
+        protect_probes: bool = False,
     ) -> None:
         self.collector = AimonCollector(monitors)
         self.ready = ready
         self.guard = guard or contextlib.nullcontext
+        self.auth = auth
+        self.protect_probes = protect_probes
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
 
-    def handle(self, path: str, accept: str) -> Response:
+    def handle(self, path: str, accept: str, authorization: str | None = None) -> Response:
+        route = _route(path)
+        if self.auth is not None and (self.protect_probes or route not in PROBES):
+            challenge = self.auth.check(authorization)
+            if challenge is not None:  # refused before the guard: no checkpoint for strangers
+                return _unauthorized(challenge)
         with self.guard():
-            return self._handle(path, accept)
+            return self._handle(route, accept)
 
-    def _handle(self, path: str, accept: str) -> Response:
-        path = path.rstrip("/") or "/"
-        if path.endswith("/metrics") or path == "/":
+    def _handle(self, route: str, accept: str) -> Response:
+        if route == "metrics":
             encoder, content_type = choose_encoder(accept)
             return "200 OK", [("Content-Type", content_type)], encoder(self.registry)
-        if path.endswith("/healthz"):
+        if route == "healthz":
             return "200 OK", [("Content-Type", "text/plain; charset=utf-8")], b"ok\n"
-        if path.endswith("/ready"):
+        if route == "ready":
             if self.ready is None or self.ready():
                 return "200 OK", [("Content-Type", "text/plain; charset=utf-8")], b"ready\n"
             return "503 Service Unavailable", [("Content-Type", "text/plain")], b"not ready\n"
-        if path.endswith("/status"):
+        if route == "status":
             body = {"monitors": [s.model_dump(mode="json") for s in self.collector.snapshots()]}
             payload = json.dumps(body, allow_nan=False, default=str).encode()
             return "200 OK", [("Content-Type", "application/json")], payload
@@ -69,18 +212,27 @@ def make_wsgi_app(
     monitors: MonitorSource,
     ready: Callable[[], bool] | None = None,
     guard: Callable[[], AbstractContextManager[Any]] | None = None,
+    *,
+    auth: Authenticator | None = None,
+    protect_probes: bool = False,
 ) -> Callable[[dict[str, Any], StartResponse], list[bytes]]:
     """A WSGI app serving ``/metrics``, ``/healthz``, ``/ready`` and ``/status`` for
     ``monitors``; ``/ready`` answers 503 while ``ready()`` is false (always 200 without it);
     each response is made inside ``guard()`` (the sidecar checkpoints there).
 
+    With ``auth``, a request without the right credentials gets 401 and a
+    ``WWW-Authenticate`` challenge; ``/healthz`` and ``/ready`` stay open for probes unless
+    ``protect_probes``.
+
     Routes match on the end of the path, so the app works mounted under any prefix.
     """
-    endpoints = _Endpoints(monitors, ready, guard)
+    endpoints = _Endpoints(monitors, ready, guard, auth, protect_probes)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         status, headers, body = endpoints.handle(
-            environ.get("PATH_INFO", "/"), environ.get("HTTP_ACCEPT", "")
+            environ.get("PATH_INFO", "/"),
+            environ.get("HTTP_ACCEPT", ""),
+            environ.get("HTTP_AUTHORIZATION"),
         )
         start_response(status, [*headers, ("Content-Length", str(len(body)))])
         return [body] if environ.get("REQUEST_METHOD", "GET") != "HEAD" else [b""]
@@ -91,12 +243,18 @@ def make_wsgi_app(
 ASGIApp = Callable[[dict[str, Any], Callable[[], Any], Callable[[dict[str, Any]], Any]], Any]
 
 
-def make_asgi_app(monitors: MonitorSource) -> ASGIApp:
-    """An ASGI app serving ``/metrics``, ``/healthz`` and ``/status`` for ``monitors``.
+def make_asgi_app(
+    monitors: MonitorSource,
+    *,
+    auth: Authenticator | None = None,
+    protect_probes: bool = False,
+) -> ASGIApp:
+    """An ASGI app serving ``/metrics``, ``/healthz`` and ``/status`` for ``monitors``
+    (``auth`` and ``protect_probes`` as in :func:`make_wsgi_app`).
 
     Snapshots are taken in a worker thread so a scrape never blocks the event loop.
     """
-    endpoints = _Endpoints(monitors)
+    endpoints = _Endpoints(monitors, auth=auth, protect_probes=protect_probes)
 
     async def app(
         scope: dict[str, Any],
@@ -114,12 +272,15 @@ def make_asgi_app(monitors: MonitorSource) -> ASGIApp:
         if scope["type"] != "http":
             return
         accept = ""
+        authorization: str | None = None
         for key, value in scope.get("headers", []):
             if key.lower() == b"accept":
                 accept = value.decode("latin-1")
+            elif key.lower() == b"authorization":
+                authorization = value.decode("latin-1")
         loop = asyncio.get_running_loop()
         status, headers, body = await loop.run_in_executor(
-            None, endpoints.handle, scope.get("path", "/"), accept
+            None, endpoints.handle, scope.get("path", "/"), accept, authorization
         )
         await send(
             {
@@ -134,23 +295,58 @@ def make_asgi_app(monitors: MonitorSource) -> ASGIApp:
     return app
 
 
+# A client that stalls (mid-handshake or mid-request) gives up its thread after this long.
+_SOCKET_TIMEOUT_S = 30.0
+
+
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    ssl_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.ssl_context is None:
+            super().finish_request(request, client_address)
+            return
+        # The handshake runs here, on the request's thread, so a slow or hostile client
+        # never holds up the accept loop.
+        request.settimeout(_SOCKET_TIMEOUT_S)
+        try:
+            tls = self.ssl_context.wrap_socket(request, server_side=True)
+        except OSError:  # a failed handshake (plain HTTP, untrusted client cert): nothing to log
+            return
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            self.shutdown_request(tls)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a reset, a timeout) is not worth a traceback on stderr."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 class _QuietHandler(WSGIRequestHandler):
+    timeout = _SOCKET_TIMEOUT_S
+
     def log_message(self, format: str, *args: Any) -> None:
         """Scrapes every few seconds would flood stderr; stay quiet."""
 
 
 class MetricsServer:
-    """A threaded HTTP server for the endpoints, running on a daemon thread.
+    """A threaded HTTP(S) server for the endpoints, running on a daemon thread.
 
     Args:
         monitors: the monitors to serve (or a callable returning them).
         host: address to bind (``127.0.0.1`` by default; ``0.0.0.0`` to be scraped from
             other hosts).
         port: port to bind; 0 picks a free one.
+        ready: ``/ready`` answers 503 while it returns false.
+        guard: each response is made inside ``guard()``.
+        auth: credentials every request must carry (:class:`BearerAuth`, :class:`BasicAuth`);
+            a request without them gets 401.
+        protect_probes: require ``auth`` on ``/healthz`` and ``/ready`` too (open by default,
+            for the kubelet's probes).
+        ssl_context: serve HTTPS with this server-side context (certificate loaded).
     """
 
     def __init__(
@@ -160,12 +356,20 @@ class MetricsServer:
         port: int = 9108,
         ready: Callable[[], bool] | None = None,
         guard: Callable[[], AbstractContextManager[Any]] | None = None,
+        *,
+        auth: Authenticator | None = None,
+        protect_probes: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         source = monitors if callable(monitors) else list(monitors)
-        app = make_wsgi_app(source, ready, guard)
+        app = make_wsgi_app(source, ready, guard, auth=auth, protect_probes=protect_probes)
         self._httpd = make_server(host, port, app, _ThreadingServer, handler_class=_QuietHandler)
+        self._httpd.ssl_context = ssl_context
+        if ssl_context is not None:
+            self._httpd.base_environ["HTTPS"] = "on"
         self.host = host
         self.port = int(self._httpd.server_port)
+        self.scheme = "https" if ssl_context is not None else "http"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="aimon-http", daemon=True
         )
@@ -174,7 +378,7 @@ class MetricsServer:
     @property
     def url(self) -> str:
         """Base URL of the server, e.g. ``http://127.0.0.1:9108``."""
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def close(self) -> None:
         """Stop serving and release the port."""
