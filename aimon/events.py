@@ -17,19 +17,23 @@ short ``reason`` tag, which the tailer counts and skips.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+import numpy as np
 import orjson
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from aimon.errors import MalformedEventError
 
-__all__ = ["Event", "EventCodec", "FieldMap", "decode_event", "encode_event"]
+__all__ = ["Event", "EventCodec", "EventColumns", "FieldMap", "decode_event", "encode_event"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,142 @@ class Event:
         return "ok" if self.error is None else "error"
 
 
+@dataclass(slots=True)
+class EventColumns:
+    """Events of one model and version as columns: what :meth:`EventCodec.decode_many`
+    gives and :meth:`aimon.Monitor.observe_many` takes. NaN marks an unknown number."""
+
+    model: str
+    version: str | None
+    ts: NDArray[np.float64]
+    latency_s: NDArray[np.float64]
+    errors: list[str | None]
+    input_size: NDArray[np.float64]
+    output_size: NDArray[np.float64]
+    features: list[dict[str, Any] | None]
+    predictions: list[Any]
+
+    def __len__(self) -> int:
+        return int(self.ts.size)
+
+    def split_by_model(self, models: list[str], versions: list[str | None]) -> list[EventColumns]:
+        """These columns cut by each row's model and version."""
+        if len(set(models)) == 1 and len(set(versions)) == 1:
+            self.model, self.version = models[0], versions[0]
+            return [self]
+        keys = list(zip(models, versions, strict=True))
+        # in order of first appearance, so the model cap keeps the first models seen
+        rows: dict[tuple[str, str | None], list[int]] = {key: [] for key in keys}
+        for i, key in enumerate(keys):
+            rows[key].append(i)
+        return [self._take(model, version, taken) for (model, version), taken in rows.items()]
+
+    def _take(self, model: str, version: str | None, rows: list[int]) -> EventColumns:
+        return EventColumns(
+            model, version, self.ts[rows], self.latency_s[rows], [self.errors[i] for i in rows],
+            self.input_size[rows], self.output_size[rows], [self.features[i] for i in rows],
+            [self.predictions[i] for i in rows],
+        )  # fmt: skip
+
+
+def _group_events(events: list[Event]) -> list[EventColumns]:
+    """Single events (decoded one by one) as columns, one group per model and version."""
+    if not events:
+        return []
+
+    def numbers(values: Iterable[float | None]) -> NDArray[np.float64]:
+        return np.array(list(values), dtype=np.float64)  # None -> NaN
+
+    columns = EventColumns(
+        "", None, numbers(e.ts for e in events), numbers(e.latency_s for e in events),
+        [e.error for e in events], numbers(e.input_size for e in events),
+        numbers(e.output_size for e in events),
+        [dict(e.features) if e.features is not None else None for e in events],
+        [e.prediction for e in events],
+    )  # fmt: skip
+    return columns.split_by_model([e.model for e in events], [e.version for e in events])
+
+
+def _field(records: list[dict[str, Any]], path: str) -> list[Any]:
+    """One field of every record; None where it is missing."""
+    if "." not in path:
+        return list(map(dict.get, records, itertools.repeat(path)))
+    found = (_lookup(record, path) for record in records)
+    return [None if value is _MISSING else value for value in found]
+
+
+def _not_of(values: list[Any], kind: type) -> NDArray[np.bool_]:
+    """Rows whose value is neither None nor exactly of ``kind``."""
+    kinds = set(map(type, values))
+    if kinds <= {kind, _NONE}:
+        return np.zeros(len(values), dtype=bool)
+    return np.fromiter(
+        (v is not None and type(v) is not kind for v in values), dtype=bool, count=len(values)
+    )
+
+
+def _sizes_or_durations(values: list[Any]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """A column of numbers >= 0 (NaN where None), and the rows the careful path must read."""
+    n = len(values)
+    if set(map(type, values)) <= {float, int, _NONE}:
+        try:
+            column = np.array(values, dtype=np.float64)
+        except OverflowError:
+            pass
+        else:
+            with np.errstate(invalid="ignore"):
+                odd = np.isinf(column) | (column < 0)
+            missing = np.isnan(column)
+            if int(missing.sum()) != values.count(None):  # a NaN in the line, not a null
+                odd |= missing
+            return column, odd
+    column = np.full(n, np.nan)
+    odd = np.ones(n, dtype=bool)
+    for i, value in enumerate(values):
+        if value is None:
+            odd[i] = False
+        elif type(value) in (float, int) and math.isfinite(value) and value >= 0:
+            column[i], odd[i] = value, False
+    return column, odd
+
+
+def _timestamps(values: list[Any]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Epoch seconds from numbers or RFC 3339 text, and the rows the careful path must read
+    (missing, out of range, or written in another form)."""
+    kinds = set(map(type, values))
+    if kinds <= {float, int}:
+        try:
+            ts = np.array(values, dtype=np.float64)
+        except OverflowError:
+            ts = np.array([_quick_ts(v) for v in values], dtype=np.float64)
+    elif kinds == {str}:
+        ts = np.array([_iso_ts(v) for v in values], dtype=np.float64)
+    else:
+        ts = np.array([_quick_ts(v) for v in values], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return ts, ~(np.isfinite(ts) & (ts >= 0))
+
+
+def _quick_ts(raw: Any) -> float:
+    if type(raw) is float or type(raw) is int:
+        return float(raw) if abs(raw) < 1e300 else math.nan
+    return _iso_ts(raw) if type(raw) is str else math.nan
+
+
+def _iso_ts(text: str) -> float:
+    """RFC 3339 text as epoch seconds; NaN for anything else (epoch seconds written as text,
+    a date without dashes...), which :func:`_parse_ts` then reads or rejects."""
+    if "-" not in text:
+        return math.nan
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        return math.nan
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
 class FieldMap(BaseModel):
     """Where each Event field lives in a log line: a key, or a dotted path into nested objects.
 
@@ -93,6 +233,7 @@ class FieldMap(BaseModel):
 
 
 _MISSING = object()
+_NONE = type(None)
 
 
 def _parse_json(line: str | bytes) -> Any:
@@ -202,7 +343,93 @@ class EventCodec:
             MalformedEventError: the line is not a JSON object or a field has the wrong type;
                 ``reason`` names the field (``json`` for unparseable text).
         """
-        record = _parse_json(line)
+        return self._from_record(_parse_json(line))
+
+    def decode_many(self, lines: Iterable[bytes]) -> tuple[list[EventColumns], Counter[str]]:
+        """Parse many lines at once into columns, one :class:`EventColumns` per model and
+        version, and count the malformed lines by reason; blank lines are skipped.
+
+        The result is what :meth:`decode` gives line by line (same values, same reasons),
+        at a fraction of its cost: fields are read column by column and checked by numpy,
+        and only lines off the common path (odd types, NaN, epoch strings...) are decoded
+        one at a time. Order within a model's events is not kept.
+        """
+        malformed: Counter[str] = Counter()
+        odd: list[Event] = []
+        lines = list(lines)
+        try:
+            parsed = list(map(orjson.loads, lines))
+        except orjson.JSONDecodeError:  # some line is not for orjson: go line by line
+            parsed = []
+            for line in lines:
+                try:
+                    parsed.append(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    if line.strip():  # NaN, Infinity or garbage: the careful path decides
+                        self._decode_into(line, odd, malformed)
+        if set(map(type, parsed)) <= {dict}:
+            records: list[dict[str, Any]] = parsed
+        else:
+            records = [record for record in parsed if type(record) is dict]
+            malformed["json"] += len(parsed) - len(records)
+        groups, odd_records = self._columns(records)
+        for record in odd_records:
+            self._decode_into(record, odd, malformed)
+        groups.extend(_group_events(odd))
+        return groups, malformed
+
+    def _decode_into(
+        self, source: bytes | dict[str, Any], events: list[Event], malformed: Counter[str]
+    ) -> None:
+        try:
+            record = source if isinstance(source, dict) else _parse_json(source)
+            events.append(self._from_record(record))
+        except MalformedEventError as exc:
+            malformed[exc.reason] += 1
+
+    def _columns(
+        self, records: list[dict[str, Any]]
+    ) -> tuple[list[EventColumns], list[dict[str, Any]]]:
+        """The records on the common path as columns, and the others (to decode one by one)."""
+        if not records:
+            return [], []
+        f = self.fields
+        n = len(records)
+        ts, odd = _timestamps(_field(records, f.ts))
+        latency, odd_latency = _sizes_or_durations(_field(records, f.latency))
+        if f.latency_unit == "ms":
+            latency /= 1000.0
+        input_size, odd_in = _sizes_or_durations(_field(records, f.input_size))
+        output_size, odd_out = _sizes_or_durations(_field(records, f.output_size))
+        odd |= odd_latency | odd_in | odd_out
+        models = _field(records, f.model)
+        versions = _field(records, f.version)
+        errors = _field(records, f.error)
+        features = _field(records, f.features)
+        odd |= _not_of(models, str) | _not_of(versions, str) | _not_of(features, dict)
+        odd |= _not_of(errors, str) | np.fromiter(
+            (e == "" for e in errors), dtype=bool, count=n
+        )  # "" means no error: the careful path says so
+        predictions = _field(records, f.prediction)
+        default = f.default_model
+        models = [m or default for m in models]
+        odd_records: list[dict[str, Any]] = []
+        if odd.any():
+            odd_records = [records[i] for i in np.flatnonzero(odd).tolist()]
+            keep = np.flatnonzero(~odd)
+            rows = keep.tolist()
+            ts, latency = ts[keep], latency[keep]
+            input_size, output_size = input_size[keep], output_size[keep]
+            models, versions = [models[i] for i in rows], [versions[i] for i in rows]
+            errors, features = [errors[i] for i in rows], [features[i] for i in rows]
+            predictions = [predictions[i] for i in rows]
+        columns = EventColumns(
+            "", None, ts, latency, errors, np.floor(input_size), np.floor(output_size),
+            features, predictions,
+        )  # fmt: skip
+        return columns.split_by_model(models, versions), odd_records
+
+    def _from_record(self, record: Any) -> Event:
         if not isinstance(record, dict):
             raise MalformedEventError("json", "a log line must be a JSON object")
         f = self.fields

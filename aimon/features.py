@@ -459,6 +459,8 @@ def extract_many(
         if sizes:
             input_sizes.append(block.sizes if block.sizes is not None else np.zeros(len(pending)))
 
+    if set(map(type, objs)) == {dict}:  # the usual fold: rows of dicts, in one block
+        pending, objs = list(objs), ()
     for obj in objs:
         if type(obj) is dict:
             pending.append(obj)

@@ -494,6 +494,55 @@ class Monitor:
         except Exception as exc:  # aimon's own failure must not reach the caller
             self._recorder.internal_error(exc)
 
+    def observe_many(
+        self,
+        ts: Sequence[float] | NDArray[np.float64],
+        latency_s: Sequence[float | None] | NDArray[np.float64] | None = None,
+        errors: Sequence[str | None] | None = None,
+        features: Sequence[Any] | None = None,
+        predictions: Sequence[Any] | None = None,
+        input_size: Sequence[float | None] | NDArray[np.float64] | None = None,
+        output_size: Sequence[float | None] | NDArray[np.float64] | None = None,
+    ) -> None:
+        """Record many predictions at once, given as columns, and fold them now (no buffer:
+        this is the path of the sidecar and of batch jobs).
+
+        Args:
+            ts: when each call started (epoch seconds).
+            latency_s: durations in seconds (None or NaN: unknown).
+            errors: the error type's name per call, None for success.
+            features: each call's features (a dict, or anything :func:`aimon.features.extract`
+                accepts), or None.
+            predictions: each call's output, or None.
+            input_size, output_size: payload sizes in bytes (None or NaN: unknown).
+
+        Every given column has the length of ``ts``.
+        """
+        try:
+            when = np.asarray(ts, dtype=np.float64)
+            n = when.size
+            label = self._totals.error_label
+            names: list[str | None] = (
+                [None if e is None else label(e) for e in errors] if errors else [None] * n
+            )
+            part = _Part(
+                when, _numbers(latency_s, n), names, _numbers(input_size, n),
+                _numbers(output_size, n),
+            )  # fmt: skip
+            if features is not None and any(f is not None for f in features):
+                part.inputs, part.input_ts = list(features), when
+            if len(names) != n or (part.inputs is not None and len(part.inputs) != n):
+                raise ValueError("observe_many: every column must have the length of ts")
+            outputs = list(predictions) if predictions is not None else []
+            with self._fold_lock:
+                if self._event_log is not None:
+                    self._log_events(part, outputs or [None] * n)
+                self._fold(part)
+                self._fold_predictions(outputs)
+                self._fold_inputs(part)
+        except Exception as exc:  # aimon's own failure must not reach the caller
+            self._recorder.internal_error(exc)
+
     def count_dropped(self, reason: str, count: int = 1) -> None:
         """Count events that never reached the monitor (e.g. ``malformed`` log lines); they
         appear in ``snapshot().dropped`` and ``aimon_events_dropped_total{reason}``."""
@@ -522,10 +571,11 @@ class Monitor:
                     inputs = self._sample(inputs, stride)
                 try:
                     part = self._columns(records, inputs, channel.capture)
+                    outputs = _record_outputs(records, channel.capture)
                     if self._event_log is not None:
-                        self._log_events(part, records, channel.capture)
+                        self._log_events(part, outputs)
                     self._fold(part)
-                    self._fold_predictions(records, channel.capture)
+                    self._fold_predictions(outputs)
                     profiled_from = time.perf_counter()
                     profiled = self._fold_inputs(part)
                     channel.learn(
@@ -535,12 +585,9 @@ class Monitor:
                 except Exception as exc:
                     recorder.internal_error(exc)
 
-    def _log_events(
-        self, part: _Part, records: list[tuple[Any, ...]], capture: Capture | None
-    ) -> None:
+    def _log_events(self, part: _Part, outputs: Sequence[Any]) -> None:
         """Append the part's events to the event log (one JSON line each)."""
         assert self._event_log is not None
-        outputs = _record_outputs(records, capture)
         sources = part.inputs or []
         events = [
             Event(
@@ -554,7 +601,7 @@ class Monitor:
                 features=_loggable_features(sources[i] if i < len(sources) else None),
                 prediction=_loggable_prediction(outputs[i]),
             )
-            for i in range(len(records))
+            for i in range(len(part.ts))
         ]
         self._event_log.write(events)
 
@@ -641,7 +688,10 @@ class Monitor:
         counted = live | late  # late events still count in the totals, just not the window
         totals = self._totals
         totals.calls += int(counted.sum())
-        totals.errors.update(e for e, c in zip(part.errors, counted, strict=True) if e and c)
+        errors = part.errors
+        any_errors = errors.count(None) != len(errors)
+        if any_errors:
+            totals.errors.update(e for e, c in zip(errors, counted, strict=True) if e and c)
         totals.latency.add_many(part.latency[counted])
         totals.input_size.add_many(part.in_size[counted])
         totals.output_size.add_many(part.out_size[counted])
@@ -649,7 +699,7 @@ class Monitor:
             mask = live & (sids == sid)
             self._window.slice_for(sid).add(
                 part.latency[mask],
-                [e for e, m in zip(part.errors, mask, strict=True) if e and m],
+                [e for e, m in zip(errors, mask, strict=True) if e and m] if any_errors else [],
                 part.in_size[mask],
                 part.out_size[mask],
             )
@@ -668,8 +718,12 @@ class Monitor:
         if late.any():
             groups.append((None, late))
         for sid, mask in groups:
-            sources = [inputs[i] for i in np.flatnonzero(mask).tolist()]
-            sources = [source for source in sources if source is not None]  # None: sampled out
+            if len(groups) == 1 and mask.all():
+                sources = inputs
+            else:
+                sources = [inputs[i] for i in np.flatnonzero(mask).tolist()]
+            if sources.count(None):  # None: sampled out, or no features
+                sources = [source for source in sources if source is not None]
             if not sources:
                 continue
             profiled += len(sources)
@@ -695,17 +749,13 @@ class Monitor:
                     self._drift.add(batch, float(input_ts[mask].max()))
         return profiled
 
-    def _fold_predictions(self, records: list[tuple[Any, ...]], capture: Capture | None) -> None:
-        """Count the model's outputs against the reference's prediction column, if any."""
+    def _fold_predictions(self, outputs: Sequence[Any]) -> None:
+        """Count the model's outputs (None: no output) against the reference's prediction
+        column, if any."""
         drift = self._drift
         name = drift.reference.prediction if drift is not None else None
-        if drift is None or name is None or not records:
+        if drift is None or name is None or not outputs:
             return
-        outputs = [
-            output
-            for output, record in zip(_record_outputs(records, capture), records, strict=True)
-            if len(record) != _FAILED_CALL  # a call that raised has no output to compare
-        ]
         batch = prediction_batch(name, outputs)
         if batch is not None:
             drift.add_predictions(batch, self._clock())
@@ -863,6 +913,18 @@ def _record_outputs(records: list[tuple[Any, ...]], capture: Capture | None) -> 
     if capture is OBSERVED:
         return [r[5] for r in records]
     return [r[2] if len(r) != _FAILED_CALL else None for r in records]
+
+
+def _numbers(
+    values: Sequence[float | None] | NDArray[np.float64] | None, n: int
+) -> NDArray[np.float64]:
+    """A float column of length ``n``; None (or no column at all) is NaN."""
+    if values is None:
+        return np.full(n, np.nan)
+    column = np.array(values, dtype=np.float64)  # None -> NaN
+    if column.shape != (n,):
+        raise ValueError("observe_many: every column must have the length of ts")
+    return column
 
 
 def _finite_or_none(value: float) -> float | None:

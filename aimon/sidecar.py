@@ -24,7 +24,7 @@ from typing import Any
 
 from aimon.checkpoint import CheckpointStore
 from aimon.collectors.logtail import LogTailer, TailPosition
-from aimon.errors import ConfigError, MalformedEventError
+from aimon.errors import ConfigError
 from aimon.events import EventCodec, FieldMap
 from aimon.monitors import Monitor
 
@@ -110,34 +110,32 @@ class Sidecar:
         with self._lock:
             long_before = self.tailer.counts["long_lines"]
             lines = self.tailer.read(max_lines)
-            for line in lines:
-                self._ingest(line)
+            self._ingest(lines)
             self.lines += len(lines)
             self._caught_up = len(lines) < max_lines
             too_long = self.tailer.counts["long_lines"] - long_before
             if too_long:
-                self.malformed["too_long"] += too_long
-                self.default_monitor().count_dropped("malformed", too_long)
+                self._count_malformed(Counter(too_long=too_long))
         return len(lines)
 
-    def _ingest(self, line: bytes) -> None:
-        if not line.strip():
-            return
-        try:
-            event = self.codec.decode(line)
-        except MalformedEventError as exc:
-            self.malformed[exc.reason] += 1
-            self.default_monitor().count_dropped("malformed")
-            return
-        self._monitor(event.model, event.version).observe(
-            latency_s=event.latency_s,
-            error=event.error,
-            features=event.features,
-            prediction=event.prediction,
-            input_size=event.input_size,
-            output_size=event.output_size,
-            ts=event.ts,
-        )
+    def _ingest(self, lines: list[bytes]) -> None:
+        groups, malformed = self.codec.decode_many(lines)
+        for events in groups:
+            self._monitor(events.model, events.version).observe_many(
+                events.ts,
+                latency_s=events.latency_s,
+                errors=events.errors,
+                features=events.features,
+                predictions=events.predictions,
+                input_size=events.input_size,
+                output_size=events.output_size,
+            )
+        if malformed:
+            self._count_malformed(malformed)
+
+    def _count_malformed(self, reasons: Counter[str]) -> None:
+        self.malformed.update(reasons)
+        self.default_monitor().count_dropped("malformed", reasons.total())
 
     # -- checkpoints -----------------------------------------------------------------
 

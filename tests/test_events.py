@@ -152,3 +152,93 @@ def test_round_trip_property(ts, latency, error, features):
         assert math.isclose(back.latency_s, latency, rel_tol=1e-6, abs_tol=1e-9)
     assert back.error == error
     assert back.features == features
+
+
+# -- decoding many lines at once ------------------------------------------------------------
+
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-5, max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "x", "Timeout", "2026-11-24T10:00:00.5Z", "2026-11-24 10:00:00",
+                     "1700000000.5", "20261124", "-3", "1e-5", "2026-13-45T00:00:00Z"]),
+    st.dictionaries(st.sampled_from(["a", "b", "type"]), st.integers(0, 3), max_size=2),
+    st.lists(st.integers(0, 3), max_size=2),
+)  # fmt: skip
+_fields = ("ts", "model", "version", "latency_ms", "error", "input_size", "output_size",
+           "features", "prediction")  # fmt: skip
+
+
+def _line(record: dict, raw: str | None) -> bytes:
+    if raw is not None:
+        return raw.encode()
+    return json.dumps(record).encode()  # NaN and Infinity as the stdlib writes them
+
+
+def _as_rows(groups) -> list[tuple]:
+    rows = []
+    for g in groups:
+        for i in range(len(g)):
+            rows.append((g.model, g.version, float(g.ts[i]), _nan_none(g.latency_s[i]),
+                         g.errors[i], _nan_none(g.input_size[i]), _nan_none(g.output_size[i]),
+                         json.dumps(g.features[i], sort_keys=True),
+                         json.dumps(g.predictions[i], sort_keys=True)))  # fmt: skip
+    return sorted(rows, key=repr)
+
+
+def _nan_none(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(st.sampled_from(_fields), _values | st.just({"a": 1.5, "b": "x"})),
+            st.none() | st.sampled_from(["", "  ", "[1]", "{", "nope", '{"ts": NaN}', "1"]),
+            st.booleans(),  # a good line, to mix the common path in
+        ),
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_decode_many_equals_decoding_line_by_line(cases, nested):
+    fields = FieldMap(features="request.features") if nested else FieldMap()
+    codec = EventCodec(fields)
+    lines = []
+    for record, raw, good in cases:
+        if good:
+            record = {"ts": 1.7e9, "model": "m", "latency_ms": 3.0, "error": None,
+                      "features": {"a": 1.0}, "prediction": 0.5}  # fmt: skip
+            raw = None
+        if nested and "features" in record:
+            record = {**record, "request": {"features": record.pop("features")}}
+        lines.append(_line(record, raw))
+    expected, reasons = [], {}
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            event = codec.decode(line)
+        except MalformedEventError as exc:
+            reasons[exc.reason] = reasons.get(exc.reason, 0) + 1
+            continue
+        size_in = event.input_size
+        size_out = event.output_size
+        expected.append((event.model, event.version, event.ts, event.latency_s, event.error,
+                         None if size_in is None else float(size_in),
+                         None if size_out is None else float(size_out),
+                         json.dumps(event.features, sort_keys=True),
+                         json.dumps(event.prediction, sort_keys=True)))  # fmt: skip
+    groups, malformed = codec.decode_many(lines)
+    assert dict(malformed) == reasons
+    assert _as_rows(groups) == sorted(expected, key=repr)
+    for g in groups:  # one group per model and version
+        assert len({(g.model, g.version)}) == 1 and len(g) > 0
+
+
+def test_decode_many_groups_models_in_order_of_first_appearance():
+    lines = [json.dumps({"ts": 1.0, "model": m}).encode() for m in ["b", "a", "b", "c"]]
+    groups, _ = EventCodec().decode_many(lines)
+    assert [(g.model, len(g)) for g in groups] == [("b", 2), ("a", 1), ("c", 1)]
