@@ -722,7 +722,7 @@ class Monitor:
                 sources = inputs
             else:
                 sources = [inputs[i] for i in np.flatnonzero(mask).tolist()]
-            if sources.count(None):  # None: sampled out, or no features
+            if any(source is None for source in sources):  # sampled out, or no features
                 sources = [source for source in sources if source is not None]
             if not sources:
                 continue

@@ -177,13 +177,13 @@ def _line(record: dict, raw: str | None) -> bytes:
 
 
 def _as_rows(groups) -> list[tuple]:
-    rows = []
-    for g in groups:
-        for i in range(len(g)):
-            rows.append((g.model, g.version, float(g.ts[i]), _nan_none(g.latency_s[i]),
-                         g.errors[i], _nan_none(g.input_size[i]), _nan_none(g.output_size[i]),
-                         json.dumps(g.features[i], sort_keys=True),
-                         json.dumps(g.predictions[i], sort_keys=True)))  # fmt: skip
+    rows = [
+        (g.model, g.version, float(g.ts[i]), _nan_none(g.latency_s[i]), g.errors[i],
+         _nan_none(g.input_size[i]), _nan_none(g.output_size[i]),
+         json.dumps(g.features[i], sort_keys=True), json.dumps(g.predictions[i], sort_keys=True))
+        for g in groups
+        for i in range(len(g))
+    ]  # fmt: skip
     return sorted(rows, key=repr)
 
 
@@ -207,11 +207,10 @@ def test_decode_many_equals_decoding_line_by_line(cases, nested):
     fields = FieldMap(features="request.features") if nested else FieldMap()
     codec = EventCodec(fields)
     lines = []
-    for record, raw, good in cases:
-        if good:
-            record = {"ts": 1.7e9, "model": "m", "latency_ms": 3.0, "error": None,
-                      "features": {"a": 1.0}, "prediction": 0.5}  # fmt: skip
-            raw = None
+    good_record = {"ts": 1.7e9, "model": "m", "latency_ms": 3.0, "error": None,
+                   "features": {"a": 1.0}, "prediction": 0.5}  # fmt: skip
+    for drawn, drawn_raw, good in cases:
+        record, raw = (dict(good_record), None) if good else (drawn, drawn_raw)
         if nested and "features" in record:
             record = {**record, "request": {"features": record.pop("features")}}
         lines.append(_line(record, raw))
