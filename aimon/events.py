@@ -148,7 +148,10 @@ def _not_of(values: list[Any], kind: type) -> NDArray[np.bool_]:
 def _sizes_or_durations(values: list[Any]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """A column of numbers >= 0 (NaN where None), and the rows the careful path must read."""
     n = len(values)
-    if set(map(type, values)) <= {float, int, _NONE}:
+    kinds = set(map(type, values))
+    if kinds == {_NONE}:
+        return np.full(n, np.nan), np.zeros(n, dtype=bool)
+    if kinds <= {float, int, _NONE}:
         try:
             column = np.array(values, dtype=np.float64)
         except OverflowError:
@@ -407,9 +410,9 @@ class EventCodec:
         errors = _field(records, f.error)
         features = _field(records, f.features)
         odd |= _not_of(models, str) | _not_of(versions, str) | _not_of(features, dict)
-        odd |= _not_of(errors, str) | np.fromiter(
-            (e == "" for e in errors), dtype=bool, count=n
-        )  # "" means no error: the careful path says so
+        odd |= _not_of(errors, str)
+        if "" in errors:  # "" means no error: the careful path says so
+            odd |= np.fromiter((e == "" for e in errors), dtype=bool, count=n)
         predictions = _field(records, f.prediction)
         default = f.default_model
         models = [m or default for m in models]
