@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         "these flags; flags win over the environment, the environment over the file.",
     )
     sidecar.add_argument("--config", help="a YAML settings file")
-    sidecar.add_argument("--log-file", help="the prediction log to follow")
+    sidecar.add_argument("--log-file", help="the prediction log to follow (- for standard input)")
     sidecar.add_argument("--reference", help="a saved reference profile (.json) for drift")
     sidecar.add_argument("--thresholds", help="alert rules (.yaml or .toml)")
     sidecar.add_argument("--host", help="address to bind (default 0.0.0.0)")

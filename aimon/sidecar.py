@@ -25,16 +25,19 @@ from typing import Any
 
 from aimon.checkpoint import CheckpointStore
 from aimon.collectors.logtail import LogTailer, TailPosition
+from aimon.collectors.stream import StreamReader
 from aimon.errors import ConfigError
 from aimon.events import EventCodec, FieldMap
 from aimon.monitors import Monitor
 
-__all__ = ["OTHER_MODEL", "Sidecar"]
+__all__ = ["OTHER_MODEL", "STDIN", "Sidecar"]
 
 log = logging.getLogger("aimon")
 
 #: Models past ``max_models`` are counted under this name.
 OTHER_MODEL = "other"
+#: The ``log_file`` that means standard input (no position is checkpointed: only aggregates).
+STDIN = "-"
 
 
 @contextlib.contextmanager
@@ -55,7 +58,7 @@ class Sidecar:
     """Tail ``log_file`` and feed one :class:`~aimon.Monitor` per (model, version).
 
     Args:
-        log_file: the prediction log to follow.
+        log_file: the prediction log to follow, or ``"-"`` for standard input.
         fields: where each Event field is in a line (``FieldMap``).
         max_models: monitors at most; events of further models go to ``other``.
         monitor_settings: keyword arguments of every Monitor (window, reference,
@@ -96,7 +99,11 @@ class Sidecar:
         position = None
         if saved is not None:
             position = self._restore(saved)
-        self.tailer = LogTailer(log_file, position=position, max_line_bytes=max_line_bytes)
+        self.tailer: LogTailer | StreamReader
+        if log_file == STDIN:
+            self.tailer = StreamReader(0, max_line_bytes=max_line_bytes)
+        else:
+            self.tailer = LogTailer(log_file, position=position, max_line_bytes=max_line_bytes)
         if saved is not None:
             self.tailer.counts.update(saved.get("tail_counts", {}))
         self.default_monitor()
