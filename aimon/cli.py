@@ -1,4 +1,4 @@
-"""The ``aimon`` command: ``demo``, ``reference build`` and ``drift``.
+"""The ``aimon`` command: ``demo``, ``reference build``, ``drift`` and ``report``.
 
 Exit status: 0 all is well, 1 drift found (``aimon drift``), 2 bad input; the message of
 a bad input names the file, column or option at fault.
@@ -10,10 +10,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from aimon import __version__
 from aimon.errors import AimonError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from aimon.drift.compare import DriftReport
+    from aimon.drift.reference import Reference
 
 __all__ = ["main"]
 
@@ -105,15 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     drift = commands.add_parser(
         "drift", help="compare a data file with a reference (data file or profile)"
     )
-    drift.add_argument("reference", type=Path, help="reference data, or a profile (.json)")
-    drift.add_argument("current", type=Path, help="current data (.csv, .tsv or .parquet)")
-    drift.add_argument(
-        "--methods", type=_names, help="methods, e.g. psi,ks (default: Evidently's per column)"
-    )
-    drift.add_argument("--columns", type=_names, help="columns to compare (default: all)")
-    drift.add_argument(
-        "--bins", type=_bins, default=10, help="numeric bins: a number, or 'evidently'"
-    )
+    _comparison_arguments(drift)
     drift.add_argument("--format", choices=("table", "json"), default="table")
     drift.add_argument(
         "--fail-on",
@@ -121,7 +119,33 @@ def _parser() -> argparse.ArgumentParser:
         default="column",
         help="exit 1 when any column drifts (default) or only on dataset drift",
     )
+
+    report = commands.add_parser(
+        "report", help="write a self-contained HTML drift report (summary table and charts)"
+    )
+    _comparison_arguments(report)
+    report.add_argument("-o", "--output", type=Path, required=True, help="the HTML file to write")
+    report.add_argument("--title", default="Drift report", help="the report's heading")
+    report.add_argument(
+        "--engine",
+        choices=("aimon", "evidently"),
+        default="aimon",
+        help="aimon's report (default) or Evidently's own (needs the evidently extra)",
+    )
     return parser
+
+
+def _comparison_arguments(parser: argparse.ArgumentParser) -> None:
+    """REF, CUR and the options of a batch comparison (``drift`` and ``report``)."""
+    parser.add_argument("reference", type=Path, help="reference data, or a profile (.json)")
+    parser.add_argument("current", type=Path, help="current data (.csv, .tsv or .parquet)")
+    parser.add_argument(
+        "--methods", type=_names, help="methods, e.g. psi,ks (default: Evidently's per column)"
+    )
+    parser.add_argument("--columns", type=_names, help="columns to compare (default: all)")
+    parser.add_argument(
+        "--bins", type=_bins, default=10, help="numeric bins: a number, or 'evidently'"
+    )
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -153,6 +177,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return _reference_build(args, out)
         if args.command == "sidecar":
             return _sidecar(args, out)
+        if args.command == "report":
+            return _report(args, out)
         return _drift(args, out)
     except (AimonError, ValueError) as exc:
         print(f"aimon: {exc}", file=sys.stderr)
@@ -289,24 +315,70 @@ def _reference_build(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _drift(args: argparse.Namespace, out: TextIO) -> int:
-    from aimon.drift.compare import compare
+def _load(args: argparse.Namespace) -> tuple[Reference | pd.DataFrame, pd.DataFrame]:
+    """REF (a data file or a saved profile) and CUR of ``drift`` and ``report``."""
     from aimon.drift.reference import Reference, read_table
-    from aimon.drift.render import report_json, report_table
 
     is_profile = args.reference.suffix.lower() == ".json"
     reference = Reference.load(args.reference) if is_profile else read_table(args.reference)
-    current = read_table(args.current)
-    report = compare(
-        reference,
-        current,
-        methods=args.methods,
-        columns=args.columns,
-        bins=args.bins,
-    )
+    return reference, read_table(args.current)
+
+
+def _compare(
+    reference: Reference | pd.DataFrame, current: pd.DataFrame, args: argparse.Namespace
+) -> DriftReport:
+    from aimon.drift.compare import compare
+
+    return compare(reference, current, methods=args.methods, columns=args.columns, bins=args.bins)
+
+
+def _drift(args: argparse.Namespace, out: TextIO) -> int:
+    from aimon.drift.render import report_json, report_table
+
+    report = _compare(*_load(args), args)
     out.write(report_json(report) if args.format == "json" else report_table(report))
     drifted = report.dataset_drift if args.fail_on == "dataset" else bool(report.drifted_columns)
     return EXIT_DRIFT if drifted else EXIT_OK
+
+
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    from aimon.drift.reference import Reference
+    from aimon.drift.report import evidently_html, report_html
+
+    reference, current = _load(args)
+    if args.engine == "evidently":
+        if isinstance(reference, Reference):
+            raise AimonError(
+                f"{args.reference}: --engine evidently compares data sets: give the reference "
+                "data (.csv or .parquet), not a profile"
+            )
+        if args.methods is not None or args.bins != 10:
+            raise AimonError(
+                "--methods and --bins apply to --engine aimon; Evidently chooses its own"
+            )
+        if args.columns is not None:
+            for side, frame in (("reference", reference), ("current", current)):
+                missing = [c for c in args.columns if c not in frame.columns]
+                if missing:
+                    raise AimonError(f"columns: {missing[0]!r} is not in the {side} data")
+            reference, current = reference[list(args.columns)], current[list(args.columns)]
+        page = evidently_html(reference, current)
+        summary = "Evidently's data-drift report"
+    else:
+        report = _compare(reference, current, args)
+        page = report_html(
+            report,
+            title=args.title,
+            reference_name=args.reference.name,
+            current_name=args.current.name,
+        )
+        summary = f"{len(report.drifted_columns)} of {len(report)} features drifted"
+    try:
+        args.output.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise AimonError(f"{args.output}: cannot write the report: {exc.strerror}") from None
+    print(f"wrote {args.output}: {summary}", file=out)
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -20,12 +20,20 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from aimon.drift.detector import profile_inputs, run_methods, sample_inputs
+from aimon.drift.detector import FeatureInputs, profile_inputs, run_methods, sample_inputs
 from aimon.drift.methods import Kind, column_kind, resolve_methods
-from aimon.drift.reference import Reference, _as_frame
-from aimon.drift.samples import NUMERIC_INFERRED, Bins, LabelTally, Sample, as_sample, label_tally
+from aimon.drift.reference import FeatureProfile, Reference, _as_frame
+from aimon.drift.samples import (
+    NUMERIC_INFERRED,
+    Bins,
+    Histogram,
+    LabelTally,
+    Sample,
+    as_sample,
+    label_tally,
+)
 from aimon.drift.stats import DriftResult
-from aimon.drift.streaming import count_batch
+from aimon.drift.streaming import FeatureCounts, count_batch
 from aimon.features import extract
 
 __all__ = ["ColumnDrift", "DriftReport", "compare"]
@@ -37,11 +45,13 @@ DRIFT_SHARE = 0.5
 @dataclass(frozen=True, slots=True)
 class ColumnDrift:
     """The drift of one column: its kind and one result per method; ``drifted`` when any
-    method says so."""
+    method says so. ``histogram`` holds both sides' counts in the bins (or categories) the
+    binned methods use, for charts."""
 
     column: str
     kind: Kind
     results: dict[str, DriftResult]
+    histogram: Histogram | None = field(default=None, compare=False, repr=False)
 
     @property
     def drifted(self) -> bool:
@@ -192,7 +202,8 @@ def compare(
             skipped[name] = f"no values in the {side} data"
             continue
         inputs = sample_inputs(kind, ref, cur, bins)
-        results[name] = ColumnDrift(name, kind, run_methods(inputs, chosen, thresholds))
+        found = run_methods(inputs, chosen, thresholds)
+        results[name] = ColumnDrift(name, kind, found, inputs.histogram)
     return DriftReport(results, skipped, drift_share)
 
 
@@ -260,9 +271,27 @@ def _compare_profile(
     results: dict[str, ColumnDrift] = {}
     for name in names:
         profile = reference.features[name]
-        found = run_methods(profile_inputs(profile, counts[name]), methods, thresholds)
+        inputs = profile_inputs(profile, counts[name])
+        found = run_methods(inputs, methods, thresholds)
         if not found:
             skipped[name] = "no values to compare"
             continue
-        results[name] = ColumnDrift(name, profile.kind, found)
+        chart = _profile_histogram(profile, counts[name], inputs)
+        results[name] = ColumnDrift(name, profile.kind, found, chart)
     return DriftReport(results, skipped, drift_share)
+
+
+def _profile_histogram(
+    profile: FeatureProfile, counts: FeatureCounts, inputs: FeatureInputs
+) -> Histogram:
+    """The profile's bins (or categories) and the current counts in them: the counts the
+    methods read (``inputs``), labelled."""
+    labels = profile.bin_labels()
+    if inputs.reference_counts.size > len(labels):  # labels the reference never saw
+        labels += list(counts.unseen)
+    edges = None
+    if profile.kind == "numeric":
+        edges = np.array([-np.inf, *profile.edges, np.inf])
+    return Histogram(
+        tuple(labels), np.rint(inputs.reference_counts), inputs.current_counts.copy(), edges
+    )

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from aimon.drift import stats
 from aimon.drift.methods import Kind, applies, default_method
 from aimon.drift.reference import OTHER, FeatureProfile
-from aimon.drift.samples import Bins, LabelTally, Sample, binned_counts, category_counts
+from aimon.drift.samples import Bins, Histogram, LabelTally, Sample, category_counts, histogram
 from aimon.drift.streaming import FeatureCounts
 
 __all__ = [
@@ -43,7 +43,8 @@ _FROM_COUNTS = {
 class FeatureInputs:
     """What the methods read for one feature. ``reference_counts`` and ``current_counts``
     are aligned bins or categories; ``reference_sorted`` and ``current_sorted`` the numbers
-    of a numeric feature (the current side optionally weighted)."""
+    of a numeric feature (the current side optionally weighted). ``histogram``: the same
+    counts with a label per bin, when they came from two samples (for charts)."""
 
     kind: Kind
     reference_counts: NDArray[np.float64]
@@ -55,6 +56,7 @@ class FeatureInputs:
     reference_sorted: NDArray[np.float64] | None = None
     current_sorted: NDArray[np.float64] | None = None
     current_weights: NDArray[np.float64] | None = None
+    histogram: Histogram | None = None
 
     def n_values(self, enough: int = 5) -> int:
         """Distinct values in reference and current together (numbers or categories);
@@ -201,27 +203,32 @@ def sample_inputs(
     """The method inputs of a column from two samples (numeric ones sorted) or, for a
     categorical column, two samples or label tallies."""
     if kind == "categorical" or isinstance(reference, LabelTally):
-        _, ref_counts, cur_counts = category_counts(reference, current)
+        labels, ref_counts, cur_counts = category_counts(reference, current)
+        chart = Histogram(
+            tuple(labels), ref_counts.astype(np.float64), cur_counts.astype(np.float64)
+        )
         return FeatureInputs(
             "categorical",
-            ref_counts.astype(np.float64),
-            cur_counts.astype(np.float64),
+            chart.reference,
+            chart.current,
             int(ref_counts.sum()),
             int(cur_counts.sum()),
             reference.missing,
             current.missing,
+            histogram=chart,
         )
     assert isinstance(current, Sample)
-    ref_bins, cur_bins = binned_counts(reference, current, bins)
+    chart = histogram(reference, current, bins)  # binned_counts' bins, labelled
     ref_sorted, cur_sorted = reference.sorted_values(), current.sorted_values()
     return FeatureInputs(
         "numeric",
-        ref_bins.astype(np.float64),
-        cur_bins.astype(np.float64),
+        chart.reference,
+        chart.current,
         reference.size,
         current.size,
         reference.missing,
         current.missing,
         reference_sorted=ref_sorted,
         current_sorted=cur_sorted,
+        histogram=chart,
     )

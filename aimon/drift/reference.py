@@ -39,6 +39,7 @@ __all__ = [
     "Reference",
     "ReferenceError",
     "bin_index",
+    "interval_labels",
     "number_label",
     "quantile_edges",
 ]
@@ -137,16 +138,26 @@ class FeatureProfile(_Frozen):
         """A stable label per bin, for metrics: ``"[-inf,1.5)"``, ... or the category."""
         if self.kind == "categorical":
             return list(self.categories)
-        # Six digits unless two edges would read the same; then in full (shortest repr).
-        digits = 6 if len({_bound(e) for e in self.edges}) == len(self.edges) else None
-        bounds = [-math.inf, *self.edges, math.inf]
-        return [
-            f"[{_bound(lo, digits)},{_bound(hi, digits)})" for lo, hi in itertools.pairwise(bounds)
-        ]
+        return interval_labels(self.edges)
 
     def sample_array(self) -> NDArray[np.float64]:
         """The sorted sample as a numpy array."""
         return np.asarray(self.sample, dtype=np.float64)
+
+
+def interval_labels(edges: Sequence[float], *, open_ends: bool = True) -> list[str]:
+    """A label per bin of half-open numeric bins ``[lo,hi)``: with ``open_ends``, ``edges``
+    are inner edges and the outer bins reach -inf and +inf; else ``edges`` bound every bin.
+    Six significant digits unless two edges would read the same; then in full.
+
+    >>> interval_labels([1.5, 2.0])
+    ['[-inf,1.5)', '[1.5,2)', '[2,+inf)']
+    >>> interval_labels([0.0, 0.5, 1.0], open_ends=False)
+    ['[0,0.5)', '[0.5,1)']
+    """
+    digits = 6 if len({_bound(e) for e in edges}) == len(edges) else None
+    bounds = [-math.inf, *edges, math.inf] if open_ends else list(edges)
+    return [f"[{_bound(lo, digits)},{_bound(hi, digits)})" for lo, hi in itertools.pairwise(bounds)]
 
 
 def _bound(value: float, digits: int | None = 6) -> str:

@@ -17,16 +17,18 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from aimon.drift.reference import bin_index, number_label, quantile_edges
+from aimon.drift.reference import bin_index, interval_labels, number_label, quantile_edges
 
 __all__ = [
     "Bins",
+    "Histogram",
     "LabelTally",
     "Sample",
     "as_sample",
     "binned_counts",
     "category_counts",
     "fill_empty",
+    "histogram",
     "label_tally",
 ]
 
@@ -223,6 +225,85 @@ def binned_counts(
     """
     if reference.values is None or current.values is None:
         return category_counts(reference, current)[1:]
+    _, ref_counts, cur_counts = _numeric_bins(reference, current, bins)
+    return ref_counts, cur_counts
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    """Two sides counted in the same bins or categories, with a label per bin: what a chart
+    of the two distributions draws.
+
+    ``edges`` bound the numeric bins (``len(labels) + 1`` of them, the outer ones infinite
+    for open outer bins); None when each bin is a category or a single value.
+    """
+
+    labels: tuple[str, ...]
+    reference: NDArray[np.float64]
+    current: NDArray[np.float64]
+    edges: NDArray[np.float64] | None = None
+
+    def shares(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Each side's counts as shares of its total (zeros for an empty side)."""
+        return _shares(self.reference), _shares(self.current)
+
+
+def _shares(counts: NDArray[np.float64]) -> NDArray[np.float64]:
+    total = float(counts.sum())
+    return counts / total if total > 0 else np.zeros_like(counts)
+
+
+def histogram(
+    reference: Sample | LabelTally, current: Sample | LabelTally, bins: Bins = 10
+) -> Histogram:
+    """Both sides in the bins :func:`binned_counts` uses (the same ``bins``), labelled:
+    numeric bins as ``"[lo,hi)"`` (see :func:`~aimon.drift.reference.interval_labels`),
+    categories by their label.
+
+    >>> h = histogram(as_sample([1.0, 2.0, 3.0, 4.0]), as_sample([3.0, 4.0]), bins=2)
+    >>> h.labels, h.reference.tolist(), h.current.tolist()
+    (('[-inf,2.5)', '[2.5,+inf)'), [2.0, 2.0], [0.0, 2.0])
+    >>> histogram(as_sample(["a", "b"]), as_sample(["b", "c"])).labels
+    ('a', 'b', 'c')
+    """
+    if (
+        isinstance(reference, LabelTally)
+        or isinstance(current, LabelTally)
+        or reference.values is None
+        or current.values is None
+    ):
+        labels, ref_counts, cur_counts = category_counts(reference, current)
+        return Histogram(
+            tuple(labels), ref_counts.astype(np.float64), cur_counts.astype(np.float64)
+        )
+    points, ref_counts, cur_counts = _numeric_bins(reference, current, bins)
+    if points.kind == "values":
+        labels = [number_label(v) for v in points.at.tolist()]
+        edges = None
+    elif points.kind == "inner":
+        labels = interval_labels(points.at.tolist())
+        edges = np.concatenate([[-np.inf], points.at, [np.inf]])
+    else:  # numpy.histogram's bins: the last one is closed
+        labels = interval_labels(points.at.tolist(), open_ends=False)
+        labels[-1] = labels[-1][:-1] + "]"
+        edges = points.at
+    return Histogram(
+        tuple(labels), ref_counts.astype(np.float64), cur_counts.astype(np.float64), edges
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Points:
+    """Where numeric bins are: ``inner`` edges (open outer bins), ``outer`` edges (bounding
+    every bin, the last closed), or one bin per value ``at``."""
+
+    kind: Literal["inner", "outer", "values"]
+    at: NDArray[np.float64]
+
+
+def _numeric_bins(
+    reference: Sample, current: Sample, bins: Bins
+) -> tuple[_Points, NDArray[np.int64], NDArray[np.int64]]:
     if isinstance(bins, str):
         if bins != "evidently":
             raise ValueError(f"bins: expected a number, edges or 'evidently', got {bins!r}")
@@ -230,12 +311,13 @@ def binned_counts(
     if isinstance(bins, int | np.integer):
         if bins < 1:
             raise ValueError(f"bins: must be at least 1, got {bins}")
+        assert reference.values is not None
         edges = quantile_edges(reference.values, int(bins), is_sorted=reference.is_sorted)
     else:
         edges = np.asarray(bins, dtype=np.float64)
         if edges.ndim != 1 or not np.isfinite(edges).all() or np.any(np.diff(edges) <= 0):
             raise ValueError("bins: explicit edges must be finite and strictly increasing")
-    return _count_in(reference, edges), _count_in(current, edges)
+    return _Points("inner", edges), _count_in(reference, edges), _count_in(current, edges)
 
 
 def _count_in(sample: Sample, edges: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -249,20 +331,21 @@ def _count_in(sample: Sample, edges: NDArray[np.float64]) -> NDArray[np.int64]:
 
 def _evidently_counts(
     reference: Sample, current: Sample
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+) -> tuple[_Points, NDArray[np.int64], NDArray[np.int64]]:
     assert reference.values is not None and current.values is not None
     if np.unique(reference.values).size > _EVIDENTLY_MAX_DISCRETE:
         edges = np.histogram_bin_edges(
             np.concatenate([reference.values, current.values]), bins="sturges"
         )
         return (
+            _Points("outer", edges),
             np.histogram(reference.values, edges)[0].astype(np.int64),
             np.histogram(current.values, edges)[0].astype(np.int64),
         )
     union = np.union1d(reference.values, current.values)
     ref_counts = np.bincount(np.searchsorted(union, reference.values), minlength=union.size)
     cur_counts = np.bincount(np.searchsorted(union, current.values), minlength=union.size)
-    return ref_counts.astype(np.int64), cur_counts.astype(np.int64)
+    return _Points("values", union), ref_counts.astype(np.int64), cur_counts.astype(np.int64)
 
 
 def sturges_counts(
