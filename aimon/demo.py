@@ -1,14 +1,17 @@
 """``aimon demo``: a simulated model under the decorator, with a latency spike, an error
-burst and a drifting feature, and the alerts they raise.
+burst and a drifting feature, the alerts they raise, and the drift report they leave.
 
 A reference is built from synthetic training data; traffic comes from a pool of threads
 calling a decorated ``predict``. From 25 % of the run latency rises for a while, then some
 calls fail; from 40 % to 70 % the ``amount`` feature drifts (and with it the model's score);
 then traffic recovers. Rules on p95 latency, error rate and per-feature PSI send their
-alerts to a LogSink printed in the terminal: they fire, then resolve as traffic recovers.
-Twice a second the terminal shows the rolling window and the drifted features; ``/metrics``
-is served throughout; at the end a table of each phase at its peak and the alerts' story
-are printed.
+alerts to a LogSink printed in the terminal (and to a webhook, if one is given): they fire,
+then resolve as traffic recovers. Twice a second the terminal shows the rolling window and
+the drifted features; ``/metrics`` is served throughout. At the end the features the model
+saw during the drift are compared with the training data and written as an HTML report,
+and a summary tells the story: each phase at its peak, when each alert fired and resolved,
+what drifted, where the report is. With ``serve`` the model then keeps answering a calm
+baseline of traffic, and ``/metrics`` stays up for Prometheus, until ``stop`` is set.
 """
 
 from __future__ import annotations
@@ -18,30 +21,48 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass
-from typing import TextIO
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 import pandas as pd
 
-from aimon.alerts import Alert, CallbackSink, LogSink
+from aimon.alerts import Alert, CallbackSink, LogSink, Router, Sink, WebhookSink
+from aimon.drift.compare import DriftReport, compare
 from aimon.drift.reference import Reference
+from aimon.drift.report import report_html
 from aimon.monitors import Monitor
 from aimon.snapshot import Snapshot
 from aimon.thresholds import Rule
 
-__all__ = ["DemoSettings", "run_demo"]
+if TYPE_CHECKING:
+    from aimon.exporters.http import MetricsServer
+
+__all__ = ["DEFAULT_REPORT", "DemoRun", "DemoSettings", "run_demo"]
+
+#: Where ``aimon demo`` writes its drift report unless told otherwise.
+DEFAULT_REPORT = Path("aimon-demo-report.html")
 
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """How long, how busy, and where to serve."""
+    """How long, how busy, where to serve, where alerts and the report go.
+
+    ``report=None`` writes no report; ``webhook`` is a URL that receives every firing and
+    resolved alert as Alertmanager's webhook payload; ``serve`` keeps the model running at
+    ``baseline_rps`` calls per second after the scenario, until the run's ``stop`` is set.
+    """
 
     duration_s: float = 10.0
     workers: int = 16
     host: str = "127.0.0.1"
     port: int = 9108
     seed: int = 7
+    webhook: str | None = None
+    report: Path | None = None
+    serve: bool = False
+    baseline_rps: float = 200.0
 
     @property
     def window_s(self) -> float:
@@ -54,6 +75,11 @@ COUNTRIES = ["DE", "FR", "US", "GB", "ES"]
 DRIFT_FROM, DRIFT_UNTIL = 0.4, 0.7
 SPIKE = (0.25, 0.45)
 BURST = (0.45, 0.6)
+#: Rows of the drift phase kept for the report (a uniform sample of them beyond).
+DRIFT_ROWS = 5000
+#: The report's methods: the alert rule's PSI at the rule's threshold, and two distances.
+REPORT_METHODS = ("psi", "wasserstein", "jensen_shannon")
+PSI_ALERT = 0.2
 
 
 def training_data(rows: int = 5000, seed: int = 1) -> pd.DataFrame:
@@ -114,17 +140,62 @@ class SimulatedModel:
         return min(1.0, float(amount) / 5000.0) if isinstance(amount, int | float) else 0.0
 
 
-def _traffic(predict: object, model: SimulatedModel, stop: threading.Event, seed: int) -> None:
-    rng = random.Random(seed)
-    while not stop.is_set():
-        drifting = model.drifting()
-        features = {
-            "age": rng.randint(18, 90),
-            "amount": round(rng.lognormvariate(4.5, 1.0) * (3.0 if drifting else 1.0), 2),
-            "country": rng.choice(COUNTRIES),
-        }
-        with contextlib.suppress(TimeoutError, ValueError):  # counted by the monitor
-            predict(features)  # type: ignore[operator]
+class DriftRows:
+    """The features (and score) of the calls made while drifting: a uniform sample of at
+    most ``capacity`` rows (reservoir sampling), for the report."""
+
+    def __init__(self, capacity: int = DRIFT_ROWS, seed: int = 0) -> None:
+        self.capacity = capacity
+        self.seen = 0
+        self.rows: list[dict[str, object]] = []
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def add(self, row: dict[str, object]) -> None:
+        """Keep this row with probability capacity / rows seen."""
+        with self._lock:
+            self.seen += 1
+            if len(self.rows) < self.capacity:
+                self.rows.append(row)
+            else:
+                slot = self._rng.randrange(self.seen)
+                if slot < self.capacity:
+                    self.rows[slot] = row
+
+    def frame(self) -> pd.DataFrame:
+        """The rows kept, as a DataFrame (a failed call has no score)."""
+        with self._lock:
+            return pd.DataFrame(self.rows)
+
+
+@dataclass
+class _Traffic:
+    """What the client threads share: the model, the decorated call, when to stop and
+    whether to go calm."""
+
+    predict: object
+    model: SimulatedModel
+    drift_rows: DriftRows
+    stop: threading.Event = field(default_factory=threading.Event)
+    calm: threading.Event = field(default_factory=threading.Event)
+    pause_s: float = 0.0  # between calls once calm
+
+    def run(self, seed: int) -> None:
+        rng = random.Random(seed)
+        while not self.stop.is_set():
+            drifting = self.model.drifting()
+            features: dict[str, object] = {
+                "age": rng.randint(18, 90),
+                "amount": round(rng.lognormvariate(4.5, 1.0) * (3.0 if drifting else 1.0), 2),
+                "country": rng.choice(COUNTRIES),
+            }
+            score: float | None = None
+            with contextlib.suppress(TimeoutError, ValueError):  # counted by the monitor
+                score = self.predict(features)  # type: ignore[operator]
+            if drifting:
+                self.drift_rows.add({**features, "score": score})
+            if self.calm.is_set():
+                self.stop.wait(self.pause_s)
 
 
 def _ms(value: float | None) -> str:
@@ -138,6 +209,10 @@ def _drifted(snap: Snapshot) -> str:
         f"{name} (psi {snap.drift[name].psi:.2f})" if snap.drift[name].psi is not None else name
         for name in snap.drift_window.drifted
     )
+
+
+def _max_psi(snap: Snapshot) -> float:
+    return max((d.psi or 0.0 for d in snap.drift.values()), default=0.0)
 
 
 def _line(elapsed: float, phase: str, snap: Snapshot) -> str:
@@ -169,6 +244,8 @@ def _peak(rows: list[tuple[float, str, Snapshot]]) -> tuple[float, str, Snapshot
         return max(rows, key=lambda row: row[2].latency.p95 or 0.0)
     if phase == "error burst":
         return max(rows, key=lambda row: row[2].error_rate)
+    if phase == "drift":
+        return max(rows, key=lambda row: _max_psi(row[2]))
     return rows[-1]
 
 
@@ -190,7 +267,7 @@ def demo_rules(min_count: int) -> list[Rule]:
              severity="warning"),
         Rule(name="ErrorRateHigh", metric="error_rate", value=0.05, min_count=50,
              severity="critical"),
-        Rule(name="FeatureDriftPSI", metric="psi", value=0.2, min_count=min_count,
+        Rule(name="FeatureDriftPSI", metric="psi", value=PSI_ALERT, min_count=min_count,
              severity="warning"),
     ]  # fmt: skip
 
@@ -213,13 +290,28 @@ class AlertStory:
     def lines(self) -> list[str]:
         """One line per alert: fired at, resolved at."""
         story: dict[str, dict[str, float]] = {}
-        for at, state, name in self.events:
+        for at, state, name in list(self.events):
             story.setdefault(name, {}).setdefault(state, at)
         return [
             f"  {name:<36} fired {times.get('firing', 0):4.1f}s, "
             + (f"resolved {times['resolved']:4.1f}s" if "resolved" in times else "still firing")
             for name, times in story.items()
         ]
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What a run left: a snapshot per half second of the scenario, the alerts'
+    notifications (seconds into the run, state, name), the drift comparison and the report's
+    path (None when not written), the ``/metrics`` URL, and per sink the notifications
+    delivered, failed and dropped."""
+
+    history: list[Snapshot]
+    alerts: list[tuple[float, str, str]]
+    drift: DriftReport | None
+    report: Path | None
+    metrics_url: str
+    notifications: dict[str, dict[str, int]]
 
 
 def _alert_log(out: TextIO) -> logging.Handler:
@@ -233,67 +325,176 @@ def _alert_log(out: TextIO) -> logging.Handler:
     return handler
 
 
-def run_demo(settings: DemoSettings, out: TextIO) -> list[Snapshot]:
-    """Run the scenario, printing progress to ``out``; returns one Snapshot per half second."""
-    model = SimulatedModel(settings.duration_s, settings.seed)
-    reference = Reference.from_frame(training_data(), prediction="score")
+def _compare_drift(rows: DriftRows) -> DriftReport | None:
+    """The drift phase's calls against the training data (None if the run never drifted)."""
+    current = rows.frame()
+    if current.empty:
+        return None
+    return compare(training_data(), current, methods=REPORT_METHODS, thresholds={"psi": PSI_ALERT})
+
+
+def _write_report(drift: DriftReport, rows: DriftRows, path: Path) -> Path:
+    kept = len(rows.rows)
+    sampled = f", a sample of {kept:,}" if rows.seen > kept else ""
+    page = report_html(
+        drift,
+        title="aimon demo: fraud-demo, the drift phase against the training data",
+        reference_name=f"synthetic training data ({len(training_data()):,} rows)",
+        current_name=f"the {rows.seen:,} calls made while 'amount' drifted{sampled}",
+    )
+    path.write_text(page, encoding="utf-8")
+    return path.resolve()
+
+
+def _drift_lines(drift: DriftReport | None) -> list[str]:
+    if drift is None:
+        return ["  none compared: the run stopped before the drift phase"]
+    lines = []
+    for name in sorted(drift.columns, key=lambda n: not drift.columns[n].drifted):
+        column = drift.columns[name]
+        stats = ", ".join(
+            f"{method} {result.statistic:.2f}" for method, result in column.results.items()
+        )
+        lines.append(f"  {name:<8} {'DRIFTED' if column.drifted else 'ok':<8} {stats}")
+    return lines
+
+
+def _monitor(settings: DemoSettings, router: Router) -> Monitor:
     window = f"{settings.window_s:g}s"
     min_count = 200
-    story = AlertStory(time.monotonic(), [])
-    mon = Monitor(
+    return Monitor(
         "fraud-demo",
         version="1.0.0",
         window=window,
         slice=f"{settings.window_s / 8:g}s",
-        reference=reference,
+        reference=Reference.from_frame(training_data(), prediction="score"),
         drift_window=window,
         drift_min_count=min_count,
         thresholds=demo_rules(min_count),
-        sinks=[LogSink(), CallbackSink(story.record)],
+        router=router,
         evaluation_interval="250ms",
     )
-    handler = _alert_log(out)
-    predict = mon.watch(model.predict)
+
+
+def _scenario(
+    mon: Monitor, model: SimulatedModel, settings: DemoSettings, stop: threading.Event, out: TextIO
+) -> list[tuple[float, str, Snapshot]]:
+    """A line twice a second until the scenario's end (or ``stop``)."""
+    print(HEADER, file=out)
+    history: list[tuple[float, str, Snapshot]] = []
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < settings.duration_s:
+        if stop.wait(min(0.5, settings.duration_s - elapsed)):
+            print("stopped", file=out)
+            break
+        elapsed = time.monotonic() - started
+        snap = mon.snapshot()
+        history.append((elapsed, model.phase(), snap))
+        print(_line(elapsed, model.phase(), snap), file=out, flush=True)
+    return history
+
+
+def _start_server(mon: Monitor, settings: DemoSettings, out: TextIO) -> MetricsServer:
+    """Serve the endpoints and say what the run will do."""
     try:
         server = mon.serve(settings.host, settings.port)
     except OSError:
         server = mon.serve(settings.host, 0)  # the usual port is taken: any free one will do
+        print(f"port {settings.port} is taken: serving on {server.port} instead", file=out)
     print(f"aimon demo: serving {server.url}/metrics  (/status, /healthz)", file=out)
+    webhook = "; alerts also go to the webhook" if settings.webhook else ""
     print(
-        f"window and drift window {window}; latency spike at 25-45 %, error burst at 45-60 %, "
-        f"'amount' drifts at {DRIFT_FROM:.0%}-{DRIFT_UNTIL:.0%} of {settings.duration_s:.0f}s; "
-        "alerts: p95 > 100 ms, error rate > 5 %, PSI > 0.2\n",
+        f"window and drift window {settings.window_s:g}s; latency spike at 25-45 %, error "
+        f"burst at 45-60 %, 'amount' drifts at {DRIFT_FROM:.0%}-{DRIFT_UNTIL:.0%} of "
+        f"{settings.duration_s:g}s; alerts: p95 > 100 ms, error rate > 5 %, "
+        f"PSI > {PSI_ALERT}{webhook}\n",
         file=out,
     )
-    print(HEADER, file=out)
-    stop = threading.Event()
+    return server
+
+
+_RESULTS = ("delivered", "failed", "dropped")
+
+
+def run_demo(settings: DemoSettings, out: TextIO, stop: threading.Event | None = None) -> DemoRun:
+    """Run the scenario, printing progress and a summary to ``out``; with ``settings.serve``
+    go on serving a calm baseline until ``stop`` is set. Setting ``stop`` during the
+    scenario cuts it short (the summary still follows, and nothing is served after it)."""
+    stop = stop or threading.Event()
+    model = SimulatedModel(settings.duration_s, settings.seed)
+    story = AlertStory(time.monotonic(), [])
+    sinks: list[Sink] = [LogSink(), CallbackSink(story.record, name="story")]
+    if settings.webhook:
+        sinks.append(WebhookSink(settings.webhook, timeout=2.0))
+    router = Router(sinks, retries=1, backoff=0.25)  # a demo's receiver is up or it is not
+    mon = _monitor(settings, router)
+    handler = _alert_log(out)
+    traffic = _Traffic(
+        mon.watch(model.predict),
+        model,
+        DriftRows(seed=settings.seed),
+        pause_s=settings.workers / settings.baseline_rps,
+    )
+    server = _start_server(mon, settings, out)
+    metrics_url = f"{server.url}/metrics"
     threads = [
-        threading.Thread(
-            target=_traffic, args=(predict, model, stop, settings.seed + i), daemon=True
-        )
+        threading.Thread(target=traffic.run, args=(settings.seed + i,), daemon=True)
         for i in range(settings.workers)
     ]
     for t in threads:
         t.start()
     history: list[tuple[float, str, Snapshot]] = []
-    started = time.monotonic()
+    drift: DriftReport | None = None
+    report: Path | None = None
+    serve = settings.serve
     try:
-        while (elapsed := time.monotonic() - started) < settings.duration_s:
-            time.sleep(min(0.5, settings.duration_s - elapsed))
-            elapsed = time.monotonic() - started
-            snap = mon.snapshot()
-            history.append((elapsed, model.phase(), snap))
-            print(_line(elapsed, model.phase(), snap), file=out, flush=True)
+        history = _scenario(mon, model, settings, stop, out)
+        serve = serve and not stop.is_set()
+        if serve:
+            traffic.calm.set()  # the story is over: a calm baseline from here on
+        else:
+            traffic.stop.set()
         mon.check()  # the last word on the alerts before the story is told
+        router.flush(5.0)
+        drift = _compare_drift(traffic.drift_rows)
+        if drift is not None and settings.report is not None:
+            report = _write_report(drift, traffic.drift_rows, settings.report)
+        _summary(history, mon.snapshot(), story, drift, report, out)
+        if settings.webhook:
+            sent = router.stats().get("webhook", {})
+            print(f"webhook: {', '.join(f'{sent.get(k, 0)} {k}' for k in _RESULTS)}", file=out)
+        if serve:
+            _serve(mon, model, server.port, metrics_url, settings.baseline_rps, stop, out)
+        else:
+            print(f"metrics: {metrics_url} (served during the run; --serve keeps it up)",
+                  file=out, flush=True)  # fmt: skip
     finally:
-        stop.set()
+        traffic.stop.set()
         for t in threads:
             t.join(2.0)
-        final = mon.snapshot()
         mon.close()
+        router.close()
         logging.getLogger("aimon.alerts").removeHandler(handler)
-    print("\neach phase at its peak (p95 in the spike, error rate in the burst, else the end)",
-          file=out)  # fmt: skip
+    return DemoRun(
+        history=[snap for _, _, snap in history],
+        alerts=list(story.events),
+        drift=drift,
+        report=report,
+        metrics_url=metrics_url,
+        notifications=router.stats(),
+    )
+
+
+def _summary(
+    history: list[tuple[float, str, Snapshot]],
+    final: Snapshot,
+    story: AlertStory,
+    drift: DriftReport | None,
+    report: Path | None,
+    out: TextIO,
+) -> None:
+    print("\neach phase at its peak (p95 in the spike, error rate in the burst, PSI in the "
+          "drift, else the end)", file=out)  # fmt: skip
     print(HEADER, file=out)
     for rows in _phases(history):
         print(_line(*_peak(rows)), file=out)
@@ -308,4 +509,48 @@ def run_demo(settings: DemoSettings, out: TextIO) -> list[Snapshot]:
     print("alerts:", file=out)
     for line in story.lines() or ["  none"]:
         print(line, file=out)
-    return [snap for _, _, snap in history]
+    print(f"drift phase vs training data ({', '.join(REPORT_METHODS)}; PSI at "
+          f"{PSI_ALERT} as the alert):", file=out)  # fmt: skip
+    for line in _drift_lines(drift):
+        print(line, file=out)
+    if report is not None:
+        print(f"report: {report}  (open {report.as_uri()} in a browser)", file=out)
+    elif drift is not None:
+        print("report: not written", file=out)
+
+
+def _serve(
+    mon: Monitor,
+    model: SimulatedModel,
+    port: int,
+    metrics_url: str,
+    baseline_rps: float,
+    stop: threading.Event,
+    out: TextIO,
+) -> None:
+    """Keep serving a calm baseline until ``stop`` is set; a status line every 10 s."""
+    elsewhere = (
+        f"  (this demo is on port {port}: put localhost:{port} in that targets file)\n"
+        if port != 9108  # the port deploy/prometheus/targets/aimon.yml names
+        else ""
+    )
+    print(
+        f"\nserving {metrics_url} with a calm baseline of about {baseline_rps:g} calls/s "
+        "until Ctrl-C (or SIGTERM).\n"
+        "next: in another terminal, from the repository's root,\n"
+        "  prometheus --config.file=deploy/prometheus/prometheus.yml "
+        "--storage.tsdb.path=/tmp/aimon-prometheus\n"
+        "  scrapes localhost:9108 (deploy/prometheus/targets/aimon.yml); "
+        "open http://localhost:9090/targets\n"
+        f"{elsewhere}"
+        "  then query aimon_predictions_total; in Grafana add that Prometheus as a data "
+        "source and import dashboards/grafana/.\n"
+        "  README.md, 'From `make demo` to Prometheus and Grafana', walks through it.",
+        file=out,
+    )
+    print(HEADER, file=out, flush=True)
+    started = time.monotonic()
+    while not stop.wait(10.0):
+        snap = mon.snapshot()
+        print(_line(time.monotonic() - model.started, "baseline", snap), file=out, flush=True)
+    print(f"stopped after serving {time.monotonic() - started:.0f}s", file=out, flush=True)
