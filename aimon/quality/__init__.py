@@ -1,0 +1,28 @@
+"""Model quality: predictions joined with their outcomes by request id, and the quality
+metrics of the matched pairs (batch and mergeable per window slice)."""
+
+from aimon.quality.join import JoinBuffer, JoinCounts, Match
+from aimon.quality.metrics import (
+    METRIC_NAMES,
+    Label,
+    QualityError,
+    QualityMetrics,
+    QualityStats,
+    TaskKind,
+    infer_task,
+    quality_metrics,
+)
+
+__all__ = [
+    "METRIC_NAMES",
+    "JoinBuffer",
+    "JoinCounts",
+    "Label",
+    "Match",
+    "QualityError",
+    "QualityMetrics",
+    "QualityStats",
+    "TaskKind",
+    "infer_task",
+    "quality_metrics",
+]
