@@ -60,7 +60,7 @@ def test_demo_tells_the_story_to_the_terminal_the_webhook_and_the_report(
     url, received = webhook
     report = tmp_path / "report.html"
     out = io.StringIO()
-    run = run_demo(DemoSettings(duration_s=5.0, workers=8, port=0, webhook=url, report=report), out)
+    run = run_demo(DemoSettings(duration_s=6.0, port=0, webhook=url, report=report), out)
     text = out.getvalue()
     history = run.history
     assert "drift first seen" in text
