@@ -60,16 +60,23 @@ class ServerProcess:
 
 
 class Prometheus(ServerProcess):
-    """A real Prometheus process scraping the given targets every second."""
+    """A real Prometheus process scraping the given targets every second and evaluating its
+    rules every second (or every ``evaluation_interval``)."""
 
-    def __init__(self, workdir: Path, targets: list[str], rule_files: list[Path] | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        targets: list[str],
+        rule_files: list[Path] | None = None,
+        evaluation_interval: str = "1s",
+    ):
         binary = shutil.which("prometheus")
         if binary is None:
             pytest.fail("prometheus is not installed: `make test` installs it with apt-get")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "global": {"scrape_interval": "1s", "evaluation_interval": evaluation_interval},
             "rule_files": [str(p) for p in (rule_files or [])],
             "scrape_configs": [
                 {"job_name": "aimon", "static_configs": [{"targets": targets}]},
@@ -100,10 +107,12 @@ class Prometheus(ServerProcess):
 def prometheus_factory(tmp_path: Path) -> Iterator:
     started: list[Prometheus] = []
 
-    def start(targets: list[str], rule_files: list[Path] | None = None) -> Prometheus:
+    def start(
+        targets: list[str], rule_files: list[Path] | None = None, evaluation_interval: str = "1s"
+    ) -> Prometheus:
         workdir = tmp_path / f"prometheus-{len(started)}"
         workdir.mkdir()
-        server = Prometheus(workdir, targets, rule_files)
+        server = Prometheus(workdir, targets, rule_files, evaluation_interval)
         started.append(server)
         return server
 
