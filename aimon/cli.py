@@ -254,6 +254,7 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
     from aimon.alerts import LogSink, Router
     from aimon.config import load_settings
     from aimon.exporters.http import BearerAuth, MetricsServer
+    from aimon.exporters.sidecar_metrics import SidecarCollector
     from aimon.sidecar import Sidecar
 
     fields: dict[str, str] = {}
@@ -318,6 +319,7 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
             auth=auth,
             protect_probes=settings.auth.protect_probes,
             ssl_context=ssl_context,
+            collectors=[SidecarCollector(sidecar)],
         )
     except OSError as exc:
         sidecar.close()

@@ -226,6 +226,15 @@ class LogTailer:
         source.refresh_id()
         return TailPosition(source.id, source.offset, source.tail_at_offset().hex())
 
+    def lag_bytes(self) -> int:
+        """Bytes written to the open files and not read yet (a partial line counts)."""
+        lag = 0
+        for handle in (self._draining, self._current):
+            if handle is not None:
+                with contextlib.suppress(OSError):
+                    lag += max(0, os.fstat(handle.fd).st_size - handle.offset)
+        return lag
+
     def close(self) -> None:
         """Close the open files."""
         for handle in (self._draining, self._current):

@@ -140,6 +140,10 @@ class StreamReader:
         """A stream has no position to resume from."""
         return None
 
+    def lag_bytes(self) -> None:
+        """Unknown: what waits in the pipe cannot be measured."""
+        return None
+
     def close(self) -> None:
         """Stop reading (a read already waiting on the stream ends with the process)."""
         self._closed.set()

@@ -21,14 +21,14 @@ import json
 import ssl
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from socketserver import ThreadingMixIn
 from typing import Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.registry import CollectorRegistry
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from aimon.exporters.prometheus import AimonCollector, MonitorSource
 
@@ -173,6 +173,7 @@ class _Endpoints:
         guard: Callable[[], AbstractContextManager[Any]] | None = None,
         auth: Authenticator | None = None,
         protect_probes: bool = False,
+        collectors: Sequence[Collector] = (),
     ) -> None:
         self.collector = AimonCollector(monitors)
         self.ready = ready
@@ -181,6 +182,8 @@ class _Endpoints:
         self.protect_probes = protect_probes
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
+        for extra in collectors:
+            self.registry.register(extra)
 
     def handle(self, path: str, accept: str, authorization: str | None = None) -> Response:
         route = _route(path)
@@ -215,6 +218,7 @@ def make_wsgi_app(
     *,
     auth: Authenticator | None = None,
     protect_probes: bool = False,
+    collectors: Sequence[Collector] = (),
 ) -> Callable[[dict[str, Any], StartResponse], list[bytes]]:
     """A WSGI app serving ``/metrics``, ``/healthz``, ``/ready`` and ``/status`` for
     ``monitors``; ``/ready`` answers 503 while ``ready()`` is false (always 200 without it);
@@ -224,9 +228,11 @@ def make_wsgi_app(
     ``WWW-Authenticate`` challenge; ``/healthz`` and ``/ready`` stay open for probes unless
     ``protect_probes``.
 
+    ``collectors`` are served on ``/metrics`` next to the monitors' metrics.
+
     Routes match on the end of the path, so the app works mounted under any prefix.
     """
-    endpoints = _Endpoints(monitors, ready, guard, auth, protect_probes)
+    endpoints = _Endpoints(monitors, ready, guard, auth, protect_probes, collectors)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         status, headers, body = endpoints.handle(
@@ -347,6 +353,7 @@ class MetricsServer:
         protect_probes: require ``auth`` on ``/healthz`` and ``/ready`` too (open by default,
             for the kubelet's probes).
         ssl_context: serve HTTPS with this server-side context (certificate loaded).
+        collectors: more Prometheus collectors to serve on ``/metrics``.
     """
 
     def __init__(
@@ -360,9 +367,12 @@ class MetricsServer:
         auth: Authenticator | None = None,
         protect_probes: bool = False,
         ssl_context: ssl.SSLContext | None = None,
+        collectors: Sequence[Collector] = (),
     ) -> None:
         source = monitors if callable(monitors) else list(monitors)
-        app = make_wsgi_app(source, ready, guard, auth=auth, protect_probes=protect_probes)
+        app = make_wsgi_app(
+            source, ready, guard, auth=auth, protect_probes=protect_probes, collectors=collectors
+        )
         self._httpd = make_server(host, port, app, _ThreadingServer, handler_class=_QuietHandler)
         self._httpd.ssl_context = ssl_context
         if ssl_context is not None:

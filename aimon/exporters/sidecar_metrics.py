@@ -1,0 +1,76 @@
+"""The sidecar's own health as Prometheus metrics: lines read, malformed lines by reason, what
+the log tailer saw (rotations, truncations, copies read, bytes skipped or lost), how far
+behind the log it is, and the models folded into ``other``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
+    from aimon.sidecar import Sidecar
+
+__all__ = ["SidecarCollector"]
+
+#: Tailer events counted in ``aimon_sidecar_log_events_total{event}``.
+LOG_EVENTS = ("rotations", "truncations", "copies_read", "long_lines", "reopened",
+              "lost_position")  # fmt: skip
+#: Tailer byte counts in ``aimon_sidecar_log_bytes_total{kind}``.
+LOG_BYTES = ("bytes_skipped", "bytes_lost")
+
+
+class SidecarCollector(Collector):
+    """Collects ``sidecar``'s health at each scrape (made inside the sidecar's scrape guard,
+    so the numbers agree with the checkpoint taken for the same response)."""
+
+    def __init__(self, sidecar: Sidecar) -> None:
+        self.sidecar = sidecar
+
+    def collect(self) -> Iterator[Metric]:
+        sidecar = self.sidecar
+        counts = sidecar.tailer.counts
+        lines = CounterMetricFamily("aimon_sidecar_lines", "Log lines read (blank ones included).")
+        lines.add_metric([], sidecar.lines)
+        yield lines
+        malformed = CounterMetricFamily(
+            "aimon_sidecar_malformed_lines", "Log lines skipped as malformed, by reason.",
+            labels=["reason"],
+        )  # fmt: skip
+        for reason, count in sorted(sidecar.malformed.items()):
+            malformed.add_metric([reason], count)
+        yield malformed
+        events = CounterMetricFamily(
+            "aimon_sidecar_log_events", "What the log tailer saw, by event.", labels=["event"]
+        )
+        for event in LOG_EVENTS:
+            events.add_metric([event], counts.get(event, 0))
+        yield events
+        skipped = CounterMetricFamily(
+            "aimon_sidecar_log_bytes",
+            "Log bytes not read as lines: skipped (over-long or unfinished lines) or lost (a "
+            "truncation took them before they were read, a lower bound).",
+            labels=["kind"],
+        )
+        for kind in LOG_BYTES:
+            skipped.add_metric([kind.removeprefix("bytes_")], counts.get(kind, 0))
+        yield skipped
+        folded = CounterMetricFamily(
+            "aimon_sidecar_models_folded", "Events of models past the cap, counted as other."
+        )
+        folded.add_metric([], sidecar.models_folded)
+        yield folded
+        lag = sidecar.tailer.lag_bytes()
+        if lag is not None:
+            behind = GaugeMetricFamily(
+                "aimon_sidecar_lag_bytes", "Bytes written to the log and not read yet."
+            )
+            behind.add_metric([], lag)
+            yield behind
+        ready = GaugeMetricFamily("aimon_sidecar_ready", "1 once the log was read to its end.")
+        ready.add_metric([], 1.0 if sidecar.ready() else 0.0)
+        yield ready
