@@ -1,0 +1,733 @@
+"""Writes aimon's Grafana dashboards (JSON model, schemaVersion 39: Grafana 10 and 11).
+
+The JSON files beside this script are its output and are committed; edit this script, never
+the JSON, then run it again::
+
+    python dashboards/grafana/generate.py          # rewrite the JSON files
+    python dashboards/grafana/generate.py --check  # exit 1 if they differ from the output
+
+tests/test_dashboards.py fails when the committed JSON and this script disagree. No
+dependency beyond the standard library: the dashboards are plain dicts.
+
+Every query reads the datasource variable ``${datasource}`` and filters by
+``model="$model", version="$version"``; fleet views read the recorded series of
+deploy/prometheus/rules/aimon-recording.yml, per-replica views the raw ``aimon_*`` metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DS = {"type": "prometheus", "uid": "${datasource}"}
+MV = 'model="$model",version="$version"'
+MVF = 'model="$model",version="$version",feature="$feature"'
+RATE = "$__rate_interval"
+
+#: PSI cut-offs: below 0.1 no shift, 0.1-0.2 moderate, above 0.2 significant (aimon's default).
+PSI_STEPS = [(None, "green"), (0.1, "yellow"), (0.2, "red")]
+#: KS statistic D: aimon's model drift threshold is 0.05.
+KS_STEPS = [(None, "green"), (0.05, "red")]
+#: aimon_alert_state: 0 inactive, 1 pending, 2 firing.
+ALERT_STATES = {"0": ("inactive", "green"), "1": ("pending", "yellow"), "2": ("firing", "red")}
+
+Json = dict[str, Any]
+
+
+def thresholds(steps: list[tuple[float | None, str]]) -> Json:
+    return {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in steps]}
+
+
+def target(expr: str, legend: str = "", ref: str = "A", instant: bool = False) -> Json:
+    t: Json = {"datasource": DS, "expr": expr, "refId": ref}
+    if instant:
+        t.update(instant=True, range=False, format="table")
+    else:
+        t.update(range=True, legendFormat=legend or "__auto")
+    return t
+
+
+class Board:
+    """Panels laid out left to right, top to bottom, on Grafana's 24-column grid."""
+
+    def __init__(self) -> None:
+        self.panels: list[Json] = []
+        self._x = 0
+        self._y = 0
+        self._row_h = 0
+
+    def _place(self, w: int, h: int) -> Json:
+        if self._x + w > 24:
+            self._x, self._y, self._row_h = 0, self._y + self._row_h, 0
+        pos = {"h": h, "w": w, "x": self._x, "y": self._y}
+        self._x += w
+        self._row_h = max(self._row_h, h)
+        return pos
+
+    def row(self, title: str) -> None:
+        if self._x:
+            self._x, self._y, self._row_h = 0, self._y + self._row_h, 0
+        self.panels.append(
+            {
+                "collapsed": False,
+                "gridPos": self._place(24, 1),
+                "id": len(self.panels) + 1,
+                "panels": [],
+                "title": title,
+                "type": "row",
+            }
+        )
+
+    def panel(
+        self,
+        kind: str,
+        title: str,
+        targets: list[Json],
+        w: int = 12,
+        h: int = 8,
+        unit: str = "short",
+        description: str = "",
+        steps: list[tuple[float | None, str]] | None = None,
+        options: Json | None = None,
+        custom: Json | None = None,
+        mappings: list[Json] | None = None,
+        overrides: list[Json] | None = None,
+        transformations: list[Json] | None = None,
+        extra_defaults: Json | None = None,
+    ) -> None:
+        defaults: Json = {"unit": unit, "thresholds": thresholds(steps or [(None, "green")])}
+        if steps and kind == "timeseries":
+            defaults["custom"] = {"thresholdsStyle": {"mode": "line"}}
+        if custom:
+            defaults["custom"] = {**defaults.get("custom", {}), **custom}
+        if mappings:
+            defaults["mappings"] = mappings
+        defaults.update(extra_defaults or {})
+        if steps or mappings:
+            defaults["color"] = {"mode": "thresholds"}
+        refs = "ABCDEFGH"
+        p: Json = {
+            "datasource": DS,
+            "description": description,
+            "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
+            "gridPos": self._place(w, h),
+            "id": len(self.panels) + 1,
+            "options": options or {},
+            "targets": [{**t, "refId": refs[i]} for i, t in enumerate(targets)],
+            "title": title,
+            "type": kind,
+        }
+        if transformations:
+            p["transformations"] = transformations
+        self.panels.append(p)
+
+
+def variable_datasource() -> Json:
+    return {
+        "current": {},
+        "hide": 0,
+        "includeAll": False,
+        "label": "Data source",
+        "multi": False,
+        "name": "datasource",
+        "options": [],
+        "query": "prometheus",
+        "refresh": 1,
+        "regex": "",
+        "type": "datasource",
+    }
+
+
+def variable_query(name: str, label: str, query: str) -> Json:
+    return {
+        "current": {},
+        "datasource": DS,
+        "definition": query,
+        "hide": 0,
+        "includeAll": False,
+        "label": label,
+        "multi": False,
+        "name": name,
+        "options": [],
+        "query": {"qryType": 1, "query": query, "refId": "PrometheusVariableQueryEditor"},
+        "refresh": 2,
+        "regex": "",
+        "sort": 1,
+        "type": "query",
+    }
+
+
+MODEL_VARIABLES = [
+    variable_datasource(),
+    variable_query("model", "Model", "label_values(aimon_predictions_total, model)"),
+    variable_query(
+        "version", "Version", 'label_values(aimon_predictions_total{model="$model"}, version)'
+    ),
+]
+
+
+def dashboard(
+    uid: str, title: str, description: str, board: Board, variables: list[Json], links: list[Json]
+) -> Json:
+    return {
+        "annotations": {
+            "list": [
+                {
+                    "builtIn": 1,
+                    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+                    "enable": True,
+                    "hide": True,
+                    "iconColor": "rgba(0, 211, 255, 1)",
+                    "name": "Annotations & Alerts",
+                    "type": "dashboard",
+                }
+            ]
+        },
+        "description": description,
+        "editable": True,
+        "fiscalYearStartMonth": 0,
+        "graphTooltip": 1,
+        "links": links,
+        "panels": board.panels,
+        "refresh": "30s",
+        "schemaVersion": 39,
+        "tags": ["aimon"],
+        "templating": {"list": variables},
+        "time": {"from": "now-1h", "to": "now"},
+        "timepicker": {},
+        "timezone": "",
+        "title": title,
+        "uid": uid,
+        "version": 1,
+    }
+
+
+def link(title: str, uid: str) -> Json:
+    return {
+        "asDropdown": False,
+        "icon": "dashboard",
+        "includeVars": True,
+        "keepTime": True,
+        "tags": [],
+        "targetBlank": False,
+        "title": title,
+        "type": "link",
+        "url": f"/d/{uid}",
+    }
+
+
+def value_name(
+    ref: str, name: str, steps: list[tuple[float | None, str]] | None = None, decimals: int = 3
+) -> Json:
+    """A table column's override: the merged column ``Value #ref`` shown as ``name``."""
+    props: list[Json] = [
+        {"id": "displayName", "value": name},
+        {"id": "decimals", "value": decimals},
+    ]
+    if steps:
+        props += [
+            {"id": "thresholds", "value": thresholds(steps)},
+            {"id": "color", "value": {"mode": "thresholds"}},
+            {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+        ]
+    return {"matcher": {"id": "byName", "options": f"Value #{ref}"}, "properties": props}
+
+
+def overview() -> Json:
+    b = Board()
+    b.row("Now")
+    b.panel(
+        "stat",
+        "Predictions / s",
+        [target(f"model_version:aimon_predictions:rate5m{{{MV}}}")],
+        w=4,
+        h=4,
+        unit="reqps",
+        description="Fleet, over 5 minutes.",
+    )
+    b.panel(
+        "stat",
+        "Error ratio",
+        [target(f"model_version:aimon_prediction_errors:ratio_rate5m{{{MV}}}")],
+        w=4,
+        h=4,
+        unit="percentunit",
+        steps=[(None, "green"), (0.01, "red")],
+        description="Fleet, over 5 minutes; aimon's default threshold is 1 %.",
+    )
+    b.panel(
+        "stat",
+        "p95 latency",
+        [
+            target(
+                f'model_version_quantile:aimon_prediction_latency_seconds:histogram_quantile5m{{{MV},quantile="0.95"}}'
+            )
+        ],
+        w=4,
+        h=4,
+        unit="s",
+        steps=[(None, "green"), (0.5, "red")],
+        description="Fleet, from the summed histogram buckets over 5 minutes; aimon's "
+        "default threshold is 500 ms.",
+    )
+    b.panel(
+        "stat",
+        "Drifted features",
+        [target(f"count(max by (feature) (aimon_feature_drifted{{{MV}}}) > 0) or vector(0)")],
+        w=4,
+        h=4,
+        steps=[(None, "green"), (1, "red")],
+        description="Features whose default drift test finds drift on at least one replica.",
+    )
+    b.panel(
+        "stat",
+        "Firing alerts",
+        [target(f"count(max by (rule) (aimon_alert_state{{{MV}}}) == 2) or vector(0)")],
+        w=4,
+        h=4,
+        steps=[(None, "green"), (1, "red")],
+        description="aimon's own alert rules firing on at least one replica.",
+    )
+    b.panel(
+        "stat",
+        "Replicas",
+        [target(f"count(aimon_window_predictions{{{MV}}})")],
+        w=4,
+        h=4,
+        description="Replicas (sidecars or embedded monitors) exporting this model version.",
+    )
+
+    b.row("Traffic and errors")
+    b.panel(
+        "timeseries",
+        "Predictions / s",
+        [
+            target(f"model_version:aimon_predictions:rate5m{{{MV}}}", "fleet (5m)"),
+            target(
+                f"sum by (instance) (rate(aimon_predictions_total{{{MV}}}[{RATE}]))", "{{instance}}"
+            ),
+        ],
+        w=8,
+        unit="reqps",
+        description="Fleet rate over 5 minutes (recording rule) and each replica's rate.",
+    )
+    b.panel(
+        "timeseries",
+        "Error ratio",
+        [
+            target(f"model_version:aimon_prediction_errors:ratio_rate5m{{{MV}}}", "fleet (5m)"),
+            target(f"aimon_error_ratio{{{MV}}}", "{{instance}} ({{window}} window)"),
+        ],
+        w=8,
+        unit="percentunit",
+        steps=[(None, "green"), (0.01, "red")],
+        description="Errors / predictions: the fleet over 5 minutes, and each replica's "
+        "rolling window.",
+    )
+    b.panel(
+        "timeseries",
+        "Errors / s by type",
+        [
+            target(
+                f"model_version_error_type:aimon_prediction_errors:rate5m{{{MV}}}", "{{error_type}}"
+            ),
+        ],
+        w=8,
+        unit="reqps",
+        description="Fleet, over 5 minutes, by exception type.",
+    )
+
+    b.row("Latency")
+    b.panel(
+        "timeseries",
+        "Latency, fleet (histogram buckets)",
+        [
+            target(
+                f"model_version_quantile:aimon_prediction_latency_seconds:histogram_quantile5m{{{MV}}}",
+                "p{{quantile}}",
+            ),
+        ],
+        unit="s",
+        steps=[(None, "green"), (0.5, "red")],
+        description="p50, p95, p99 over 5 minutes from the buckets summed across replicas "
+        "(recording rules).",
+    )
+    b.panel(
+        "timeseries",
+        "Latency, per replica (rolling window)",
+        [
+            target(f"aimon_latency_seconds{{{MV}}}", "{{instance}} p{{quantile}}"),
+        ],
+        unit="s",
+        steps=[(None, "green"), (0.5, "red")],
+        description="Each replica's p50, p95, p99 over its rolling window, from its "
+        "1%-relative-error sketch.",
+    )
+
+    b.row("Payload sizes")
+    for name, metric in (("Input", "aimon_input_bytes"), ("Output", "aimon_output_bytes")):
+        buckets = f"sum by (le) (rate({metric}_bucket{{{MV}}}[{RATE}]))"
+        mean = (
+            f"sum(rate({metric}_sum{{{MV}}}[{RATE}])) / sum(rate({metric}_count{{{MV}}}[{RATE}]))"
+        )
+        b.panel(
+            "timeseries",
+            f"{name} size",
+            [
+                target(f"histogram_quantile(0.5, {buckets})", "p50"),
+                target(f"histogram_quantile(0.95, {buckets})", "p95"),
+                target(mean, "mean"),
+            ],
+            unit="bytes",
+            description=f"{name} payload size across replicas, from the histogram buckets.",
+        )
+
+    b.row("Drift")
+    b.panel(
+        "table",
+        "Drift per feature",
+        [
+            target(f"model_version_feature:aimon_feature_psi:increase1h{{{MV}}}", instant=True),
+            target(f'max by (feature) (aimon_feature_drift{{{MV},method="psi"}})', instant=True),
+            target(f'max by (feature) (aimon_feature_drift{{{MV},method="ks"}})', instant=True),
+            target(f"max by (feature) (aimon_feature_drifted{{{MV}}})", instant=True),
+            target(f"model_version_feature:aimon_feature_bin:increase1h{{{MV}}}", instant=True),
+        ],
+        w=24,
+        h=9,
+        description="Fleet PSI over the last hour (recording rule), the largest "
+        "replica's PSI and KS over its drift window, whether a replica "
+        "finds drift, and the fleet's live values in the hour. PSI: "
+        "yellow from 0.1, red from 0.2; KS: red from 0.05.",
+        options={
+            "cellHeight": "sm",
+            "showHeader": True,
+            "sortBy": [{"desc": True, "displayName": "PSI, fleet 1h"}],
+        },
+        transformations=[
+            {"id": "merge", "options": {}},
+            {
+                "id": "organize",
+                "options": {
+                    "excludeByName": {"Time": True, "model": True, "version": True},
+                    "indexByName": {"feature": 0},
+                },
+            },
+        ],
+        overrides=[
+            value_name("A", "PSI, fleet 1h", PSI_STEPS),
+            value_name("B", "PSI, replica max", PSI_STEPS),
+            value_name("C", "KS, replica max", KS_STEPS),
+            value_name("D", "drifted", [(None, "green"), (1, "red")], decimals=0),
+            value_name("E", "live values, 1h", decimals=0),
+        ],
+    )
+    b.panel(
+        "timeseries",
+        "PSI per feature, fleet (1h)",
+        [
+            target(f"model_version_feature:aimon_feature_psi:increase1h{{{MV}}}", "{{feature}}"),
+        ],
+        steps=PSI_STEPS,
+        description="Fleet PSI over the last hour, from the bin counters "
+        "(recording rule); 0.1 and 0.2 drawn.",
+    )
+    b.panel(
+        "timeseries",
+        "KS per feature, largest replica",
+        [
+            target(f'max by (feature) (aimon_feature_drift{{{MV},method="ks"}})', "{{feature}}"),
+        ],
+        steps=KS_STEPS,
+        description="KS statistic D of each feature over the drift window, "
+        "the largest across replicas (KS cannot be summed).",
+    )
+
+    b.row("Alerts")
+    b.panel(
+        "state-timeline",
+        "aimon alert states",
+        [
+            target(f"max by (rule) (aimon_alert_state{{{MV}}})", "{{rule}}"),
+        ],
+        mappings=[
+            {
+                "type": "value",
+                "options": {
+                    k: {"text": t, "color": c, "index": i}
+                    for i, (k, (t, c)) in enumerate(ALERT_STATES.items())
+                },
+            }
+        ],
+        steps=[(None, "green"), (1, "yellow"), (2, "red")],
+        options={"showValue": "never", "mergeValues": True},
+        description="aimon's own rules (0 inactive, 1 pending, 2 firing), the worst state "
+        "across replicas.",
+    )
+    b.panel(
+        "state-timeline",
+        "Prometheus alerts",
+        [
+            target(
+                f"max by (alertname, alertstate, feature) (ALERTS{{{MV}}} * 0 + 1)",
+                "{{alertname}} {{feature}} {{alertstate}}",
+            ),
+        ],
+        options={"showValue": "never", "mergeValues": True},
+        mappings=[
+            {"type": "value", "options": {"1": {"text": "active", "color": "red", "index": 0}}}
+        ],
+        description="Alerts of deploy/prometheus/rules/aimon-alerts.yml, pending or firing.",
+    )
+
+    b.row("Sidecar health")
+    b.panel(
+        "timeseries",
+        "Events read / s, per replica",
+        [
+            target(
+                f"sum by (instance) (rate(aimon_predictions_total{{{MV}}}[{RATE}]))", "{{instance}}"
+            ),
+        ],
+        w=8,
+        unit="reqps",
+        description="Log lines (or calls) of this model version counted by each replica.",
+    )
+    b.panel(
+        "timeseries",
+        "Malformed lines / s, per sidecar",
+        [
+            target(
+                "sum by (instance) ("
+                f'rate(aimon_events_dropped_total{{reason="malformed"}}[{RATE}]))'
+                f" and on (instance) aimon_window_predictions{{{MV}}}",
+                "{{instance}}",
+            ),
+        ],
+        w=8,
+        unit="reqps",
+        description="Lines a sidecar could not read (counted under its "
+        "default model), on the sidecars that serve this model "
+        "version.",
+    )
+    b.panel(
+        "timeseries",
+        "Events dropped / s, by reason",
+        [
+            target(
+                f"sum by (reason) (rate(aimon_events_dropped_total{{{MV}}}[{RATE}]))", "{{reason}}"
+            ),
+        ],
+        w=8,
+        unit="reqps",
+        description="Events not counted in the window: buffer_full, late "
+        "(older than the window), future, malformed.",
+    )
+    b.panel(
+        "timeseries",
+        "Internal errors and skipped feature profiles / s",
+        [
+            target(
+                f"sum by (instance) (rate(aimon_internal_errors_total{{{MV}}}[{RATE}]))",
+                "internal errors {{instance}}",
+            ),
+            target(
+                f"sum by (instance) (rate(aimon_features_skipped_total{{{MV}}}[{RATE}]))",
+                "features skipped {{instance}}",
+            ),
+        ],
+        unit="reqps",
+        description="Failures inside aimon (never raised to the caller) and "
+        "calls whose input was not profiled because the fold ran "
+        "behind.",
+    )
+    b.panel(
+        "timeseries",
+        "Missing feature values / s",
+        [
+            target(
+                f"sum by (feature) (rate(aimon_feature_missing_total{{{MV}}}[{RATE}]))",
+                "{{feature}}",
+            ),
+        ],
+        unit="reqps",
+        description="Missing, NaN or invalid feature values, across replicas.",
+    )
+    return dashboard(
+        "aimon-overview",
+        "aimon / overview",
+        "One model version across every replica: traffic, errors, latency, payloads, drift, "
+        "alerts and sidecar health.",
+        b,
+        MODEL_VARIABLES,
+        [link("aimon / feature", "aimon-feature")],
+    )
+
+
+def feature() -> Json:
+    b = Board()
+    b.panel(
+        "barchart",
+        "Reference vs live bin shares (fleet, last hour)",
+        [
+            target(f"model_version_feature_bin:aimon_reference_bin:ratio{{{MVF}}}", instant=True),
+            target(
+                f"model_version_feature_bin:aimon_feature_bin:ratio_increase1h{{{MVF}}}",
+                instant=True,
+            ),
+        ],
+        w=24,
+        h=10,
+        unit="percentunit",
+        description="The reference's share of each of its bins (or categories) and the live "
+        "share over the last hour across replicas (recording rules).",
+        options={
+            "xField": "bin",
+            "orientation": "auto",
+            "barWidth": 0.9,
+            "groupWidth": 0.7,
+            "showValue": "never",
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+        },
+        transformations=[
+            {"id": "merge", "options": {}},
+            {
+                "id": "organize",
+                "options": {
+                    "excludeByName": {
+                        "Time": True,
+                        "model": True,
+                        "version": True,
+                        "feature": True,
+                    },
+                    "indexByName": {"bin": 0},
+                    "renameByName": {"Value #A": "reference", "Value #B": "live"},
+                },
+            },
+        ],
+    )
+    b.panel(
+        "stat",
+        "PSI, fleet 1h",
+        [target(f"model_version_feature:aimon_feature_psi:increase1h{{{MVF}}}")],
+        w=6,
+        h=4,
+        steps=PSI_STEPS,
+        extra_defaults={"decimals": 3},
+    )
+    b.panel(
+        "stat",
+        "Test p-value, smallest replica",
+        [target(f'min(aimon_feature_drift{{{MVF},method=~"ks_pvalue|chi2_pvalue"}})')],
+        w=6,
+        h=4,
+        steps=[(None, "red"), (0.05, "green")],
+        extra_defaults={"decimals": 4},
+        description="The p-value of KS (numeric features) or chi-squared (categorical "
+        "features) over a replica's drift window; red below 0.05.",
+    )
+    b.panel(
+        "stat",
+        "Replicas finding drift",
+        [target(f"sum(aimon_feature_drifted{{{MVF}}})")],
+        w=6,
+        h=4,
+        steps=[(None, "green"), (1, "red")],
+    )
+    b.panel(
+        "stat",
+        "Live values, fleet 1h",
+        [target(f"model_version_feature:aimon_feature_bin:increase1h{{{MVF}}}")],
+        w=6,
+        h=4,
+        extra_defaults={"decimals": 0},
+    )
+    b.panel(
+        "timeseries",
+        "PSI over time",
+        [
+            target(f"model_version_feature:aimon_feature_psi:increase1h{{{MVF}}}", "fleet (1h)"),
+            target(f'aimon_feature_drift{{{MVF},method="psi"}}', "{{instance}} (drift window)"),
+        ],
+        steps=PSI_STEPS,
+        description="Fleet PSI over the last hour (recording rule) and each "
+        "replica's PSI over its drift window.",
+    )
+    b.panel(
+        "timeseries",
+        "KS (or chi-squared) over time",
+        [
+            target(f'aimon_feature_drift{{{MVF},method=~"ks|chi2"}}', "{{instance}} {{method}}"),
+        ],
+        steps=KS_STEPS,
+        description="Each replica's KS statistic D over its drift window "
+        "(numeric features; 0.05 drawn), or its chi-squared "
+        "statistic (categorical features).",
+    )
+    b.panel(
+        "timeseries",
+        "Other drift measures, per replica",
+        [
+            target(
+                f'aimon_feature_drift{{{MVF},method!~"psi|ks|chi2"}}', "{{instance}} {{method}}"
+            ),
+        ],
+        w=24,
+        description="Wasserstein, Jensen-Shannon and the tests' p-values, whichever "
+        "apply to the feature.",
+    )
+    variables = [
+        *MODEL_VARIABLES,
+        variable_query(
+            "feature",
+            "Feature",
+            f"label_values(aimon_reference_bin_ratio{{{MV}}}, feature)",
+        ),
+    ]
+    return dashboard(
+        "aimon-feature",
+        "aimon / feature",
+        "One feature of one model version: reference vs live bin shares, PSI and KS.",
+        b,
+        variables,
+        [link("aimon / overview", "aimon-overview")],
+    )
+
+
+DASHBOARDS: dict[str, Callable[[], Json]] = {
+    "aimon-overview.json": overview,
+    "aimon-feature.json": feature,
+}
+
+
+def render(build: Callable[[], Json]) -> str:
+    """A dashboard as the text of its committed JSON file."""
+    return json.dumps(build(), indent=2) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only compare, write nothing")
+    args = parser.parse_args(argv)
+    stale = []
+    for name, build in DASHBOARDS.items():
+        path = HERE / name
+        text = render(build)
+        if path.exists() and path.read_text() == text:
+            continue
+        stale.append(name)
+        if not args.check:
+            path.write_text(text)
+    if args.check and stale:
+        print(f"out of date (run {Path(__file__).name}): {', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

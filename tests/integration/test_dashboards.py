@@ -1,0 +1,185 @@
+"""Every query of every panel of every dashboard in dashboards/grafana/ returns data from a
+real Prometheus, with the template variables filled in, after a scenario: two sidecars (two
+replicas of one model version) with one reference, on logs with traffic, errors of two types,
+a spread of latencies and payload sizes, missing values and drifted features, scraped by a
+Prometheus that loads the shipped rules of deploy/prometheus/.
+
+The rules over a window (``rate``, ``increase``) need values that arrive while Prometheus
+watches, so, as in test_fleet_psi.py, each log starts with a few lines without features, the
+sidecars and Prometheus start, and the traffic is appended once both replicas have been
+scraped a few times.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aimon.drift import Reference
+
+from .conftest import wait_until
+from .test_fleet_psi import Sidecar
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+GRAFANA = ROOT / "dashboards" / "grafana"
+RULES = ROOT / "deploy" / "prometheus" / "rules"
+MODEL, VERSION = "m", "1"
+COUNTRIES = ["DE", "FR", "US", "GB"]
+#: Grafana's own variables, as Grafana would fill them for a 1-hour range and 15 s scrapes.
+GRAFANA_VARIABLES = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h",
+                     "__range_s": "3600"}  # fmt: skip
+REPLICAS = {"a": (1500, 0.8), "b": (800, 1.5)}  # lines, shift of amount (drift)
+HEAD = 20  # lines without features at the head of each log
+
+
+def log_lines(rng: np.random.Generator, n: int, shift: float, now: float) -> list[dict]:
+    amount = rng.normal(shift, 1.0, n)
+    country = rng.choice(COUNTRIES, n, p=[0.1, 0.1, 0.7, 0.1])
+    latency = rng.lognormal(np.log(20.0), 1.0, n)  # ms: p50 ~ 20, p99 ~ 200
+    errors = rng.choice([None, "ValueError", "TimeoutError"], n, p=[0.9, 0.07, 0.03])
+    lines = []
+    for i in range(n):
+        features: dict[str, Any] = {"amount": float(amount[i]), "country": str(country[i])}
+        if i % 50 == 0:
+            features["amount"] = None  # a missing value
+        lines.append(
+            {"ts": now + i * 1e-4, "model": MODEL, "version": VERSION,
+             "latency_ms": float(latency[i]), "error": errors[i],
+             "input_size": int(rng.integers(100, 5000)), "output_size": int(rng.integers(8, 64)),
+             "features": features, "prediction": float(rng.random())}
+        )  # fmt: skip
+    return lines
+
+
+def append(path: Path, records: list[dict]) -> None:
+    with path.open("a") as out:
+        out.writelines(json.dumps(r) + "\n" for r in records)
+
+
+def head(now: float) -> list[dict]:
+    return [{"ts": now + i * 1e-4, "model": MODEL, "version": VERSION, "latency_ms": 5.0,
+             "error": None, "features": {}} for i in range(HEAD)]  # fmt: skip
+
+
+def fill(expr: str, values: dict[str, str]) -> str:
+    """The query Grafana sends: ``$name``, ``${name}`` and ``[[name]]`` replaced."""
+
+    def value(match: re.Match[str]) -> str:
+        name = next(g for g in match.groups() if g)
+        if name not in values:
+            raise KeyError(f"variable ${name} of {expr!r} is not filled in")
+        return values[name]
+
+    return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]", value, expr)
+
+
+def label_values(prom: Any, definition: str, values: dict[str, str]) -> list[str]:
+    """What Grafana's ``label_values(selector, label)`` variable query lists."""
+    match = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", definition.strip())
+    assert match is not None, definition
+    selector, label = fill(match.group(1), values), match.group(2)
+    return sorted({r["metric"][label] for r in prom.query(f"group by ({label}) ({selector})")})
+
+
+#: aimon's own rules in the sidecars (aimon_alert_state): the defaults for errors and PSI.
+RULES_YAML = """
+rules:
+  - {name: ErrorRateHigh, metric: error_rate, op: ">", value: 0.01, for: 1m, min_count: 100}
+  - {name: FeatureDriftPSI, metric: psi, value: 0.2, for: 5m, min_count: 500}
+"""
+
+
+def test_every_panel_query_returns_data_after_the_scenario(
+    tmp_path: Path, prometheus_factory, monkeypatch: pytest.MonkeyPatch
+):
+    rng = np.random.default_rng(20261125)
+    train = pd.DataFrame(
+        {"amount": rng.normal(0.0, 1.0, 5000),
+         "country": rng.choice(COUNTRIES, 5000, p=[0.4, 0.3, 0.2, 0.1])}
+    )  # fmt: skip
+    reference_path = tmp_path / "reference.json"
+    Reference.from_frame(train, bins=10).save(reference_path)
+    features = sorted(train.columns)
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_text(RULES_YAML)
+    monkeypatch.setenv("AIMON_THRESHOLDS_FILE", str(rules_path))  # the sidecars inherit it
+
+    logs = {name: tmp_path / f"{name}.log" for name in REPLICAS}
+    sidecars: dict[str, Sidecar] = {}
+    try:
+        for name, log in logs.items():
+            append(log, head(time.time()))
+            sidecars[name] = Sidecar(
+                log, reference_path, tmp_path / f"state-{name}", tmp_path / f"{name}.out"
+            )
+        prom = prometheus_factory(
+            [f"127.0.0.1:{s.port}" for s in sidecars.values()],
+            [RULES / "aimon-recording.yml", RULES / "aimon-alerts.yml"],
+        )
+        for name, sidecar in sidecars.items():
+            wait_until(lambda s=sidecar: s.predictions() == HEAD, timeout=60,
+                       what=f"sidecar {name} read its head")  # fmt: skip
+        # A few scrapes of every counter before the traffic: rate() and increase() see it all.
+        scraped = (
+            f'count_over_time(aimon_predictions_total{{model="{MODEL}",outcome="ok"}}[1m]) >= 3'
+        )
+        wait_until(lambda: len(prom.query(scraped)) == len(REPLICAS), timeout=30,
+                   what="three scrapes of both replicas")  # fmt: skip
+
+        # The traffic in two halves, a scrape apart: every counter, the error types' too
+        # (whose series start at their first error), grows between two scrapes.
+        total = HEAD * len(REPLICAS)
+        for half in (0, 1):
+            for name, (lines, shift) in REPLICAS.items():
+                append(logs[name], log_lines(rng, lines // 2, shift, time.time()))
+                total += lines // 2
+            scraped_all = f'sum(aimon_predictions_total{{model="{MODEL}"}}) == {total}'
+            wait_until(
+                lambda q=scraped_all: prom.query(q),
+                timeout=30, what=f"Prometheus scraped half {half + 1} of both logs",
+            )  # fmt: skip
+        # The slowest series: fleet PSI (drift group) and the Prometheus alerts they start.
+        for expr in (
+            f'model_version_feature:aimon_feature_psi:increase1h{{model="{MODEL}"}} > 0',
+            f'ALERTS{{alertname="FeatureDriftPSI",model="{MODEL}"}}',
+            f'ALERTS{{alertname="ErrorRateHigh",model="{MODEL}"}}',
+            f'model_version_error_type:aimon_prediction_errors:rate5m{{model="{MODEL}"}} > 0',
+        ):
+            wait_until(lambda e=expr: len(prom.query(e)) >= 1, timeout=20, what=expr)
+
+        checked, empty = 0, []
+        for path in sorted(GRAFANA.glob("*.json")):
+            dashboard = json.loads(path.read_text())
+            variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+            values = {**GRAFANA_VARIABLES, "datasource": "prometheus"}
+            for name in ("model", "version"):
+                listed = label_values(prom, variables[name]["definition"], values)
+                values[name] = MODEL if name == "model" else VERSION
+                assert values[name] in listed, (path.name, name, listed)
+            choices: list[dict[str, str]] = [values]
+            if "feature" in variables:
+                listed = label_values(prom, variables["feature"]["definition"], values)
+                assert listed == features, (path.name, listed)
+                choices = [{**values, "feature": f} for f in listed]
+            for filled in choices:
+                for panel in dashboard["panels"]:
+                    for target in panel.get("targets", []):
+                        query = fill(target["expr"], filled)
+                        checked += 1
+                        if not prom.query(query):
+                            empty.append((path.name, panel["title"], filled.get("feature"), query))
+        print(f"{checked} panel queries run")
+        assert checked >= 40
+        assert not empty, "queries without data:\n" + "\n".join(map(str, empty))
+    finally:
+        for sidecar in sidecars.values():
+            sidecar.stop()

@@ -1,0 +1,227 @@
+"""Static checks of dashboards/grafana/: the committed JSON is the generator's output, every
+panel queries the ``${datasource}`` variable for one model version, every variable it uses is
+defined, and every metric it reads is one aimon exports or one the shipped rules record.
+tests/integration/test_dashboards.py runs every query against a real Prometheus."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+from aimon.exporters import prometheus as exporter
+
+ROOT = Path(__file__).resolve().parents[1]
+GRAFANA = ROOT / "dashboards" / "grafana"
+RULES = ROOT / "deploy" / "prometheus" / "rules"
+DASHBOARDS = sorted(GRAFANA.glob("*.json"))
+
+#: Grafana's built-in variables a query may use.
+GRAFANA_VARIABLES = {"__rate_interval", "__interval", "__range", "__range_s"}
+#: Series Prometheus itself writes.
+PROMETHEUS_SERIES = {"ALERTS", "ALERTS_FOR_STATE", "up"}
+PROMQL_WORDS = {
+    "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
+    "bool", "offset", "inf", "nan",
+}  # fmt: skip
+
+
+def load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("aimon_grafana", GRAFANA / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def exported_metrics() -> set[str]:
+    """Every series name aimon's exporter writes, with the suffixes of its kind."""
+    names: set[str] = set()
+    for kind, name, _doc, _labels in exporter._FAMILIES.values():
+        if kind is CounterMetricFamily:
+            names.add(f"{name}_total")
+        elif kind is HistogramMetricFamily:
+            names.update(f"{name}{s}" for s in ("_bucket", "_sum", "_count"))
+        else:
+            names.add(name)
+    return names
+
+
+def recorded_metrics() -> set[str]:
+    names = set()
+    for path in RULES.glob("*.yml"):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            names.update(rule["record"] for rule in group["rules"] if "record" in rule)
+    return names
+
+
+def metric_names(expr: str) -> set[str]:
+    """The series names a PromQL expression reads (selectors, not functions or labels)."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    text = re.sub(r"\{[^}]*\}", "", text)  # label matchers
+    text = re.sub(r"\[[^\]]*\]", "", text)  # range durations
+    text = re.sub(
+        r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text
+    )  # label lists
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
+        following = text[match.end() :].lstrip()
+        if following.startswith("("):
+            continue  # a function or aggregation
+        if match.group().lower() in PROMQL_WORDS:
+            continue
+        if match.start() > 0 and (
+            text[match.start() - 1].isdigit() or text[match.start() - 1] == "."
+        ):
+            continue  # the exponent of a number, 1e6
+        names.add(match.group())
+    return names
+
+
+def label_values(definition: str) -> tuple[str, str]:
+    """A query variable's ``label_values(selector, label)``: the selector and the label."""
+    match = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", definition.strip())
+    assert match is not None, definition
+    return match.group(1), match.group(2)
+
+
+def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for panel in dashboard["panels"]:
+        found.append(panel)
+        found.extend(panel.get("panels", []))
+    return found
+
+
+def query_panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in panels(dashboard) if p["type"] != "row"]
+
+
+@pytest.fixture(scope="module", params=[p.name for p in DASHBOARDS])
+def dashboard(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return json.loads((GRAFANA / request.param).read_text())
+
+
+def test_both_dashboards_are_committed() -> None:
+    assert [p.name for p in DASHBOARDS] == ["aimon-feature.json", "aimon-overview.json"]
+
+
+def test_committed_json_is_the_generators_output() -> None:
+    generator = load_generator()
+    assert sorted(generator.DASHBOARDS) == [p.name for p in DASHBOARDS]
+    for name, build in generator.DASHBOARDS.items():
+        assert (GRAFANA / name).read_text() == generator.render(build), (
+            f"{name} differs from dashboards/grafana/generate.py's output: edit the generator "
+            "and run it, never the JSON"
+        )
+    assert generator.main(["--check"]) == 0
+
+
+def test_dashboard_model(dashboard: dict[str, Any]) -> None:
+    assert dashboard["schemaVersion"] >= 36
+    assert dashboard["uid"] in {"aimon-overview", "aimon-feature"}
+    ids = [p["id"] for p in panels(dashboard)]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+    for panel in panels(dashboard):
+        pos = panel["gridPos"]
+        assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24, panel["title"]
+
+
+def test_every_panel_queries_the_datasource_variable_for_one_model_version(
+    dashboard: dict[str, Any],
+) -> None:
+    assert query_panels(dashboard)
+    for panel in query_panels(dashboard):
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        assert panel["targets"], panel["title"]
+        refs = [t["refId"] for t in panel["targets"]]
+        assert len(refs) == len(set(refs)), panel["title"]
+        for t in panel["targets"]:
+            assert t["datasource"]["uid"] == "${datasource}"
+            assert t["expr"].strip(), panel["title"]
+            assert 'model="$model"' in t["expr"], (panel["title"], t["expr"])
+            assert 'version="$version"' in t["expr"], (panel["title"], t["expr"])
+
+
+def test_every_variable_used_is_defined(dashboard: dict[str, Any]) -> None:
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    assert {"model", "version"} <= set(variables)
+    queries = [t["expr"] for p in query_panels(dashboard) for t in p["targets"]]
+    queries += [v["definition"] for v in variables.values() if v["type"] == "query"]
+    used = {
+        m.group(1) or m.group(2)
+        for q in queries
+        for m in re.finditer(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)", q)
+    }
+    assert used - GRAFANA_VARIABLES <= set(variables), used - GRAFANA_VARIABLES - set(variables)
+    for v in variables.values():
+        if v["type"] == "query":
+            assert v["datasource"]["uid"] == "${datasource}"
+            assert v["query"]["query"] == v["definition"]
+
+
+def test_every_metric_read_is_exported_or_recorded(dashboard: dict[str, Any]) -> None:
+    known = exported_metrics() | recorded_metrics() | PROMETHEUS_SERIES
+    queries = [t["expr"] for p in query_panels(dashboard) for t in p["targets"]]
+    queries += [
+        label_values(v["definition"])[0]
+        for v in dashboard["templating"]["list"]
+        if v["type"] == "query"
+    ]
+    read = set()
+    for q in queries:
+        names = metric_names(q)
+        assert names, q
+        assert names <= known, (q, names - known)
+        read |= names
+    assert read & recorded_metrics(), "the fleet views read the recording rules"
+
+
+def test_metric_names_parser() -> None:
+    assert metric_names(
+        'sum by (instance) (rate(aimon_predictions_total{model="$model",x="a b"}[5m]))'
+        ' and on (instance) aimon_window_predictions{model="$model"} > 1e-4'
+    ) == {"aimon_predictions_total", "aimon_window_predictions"}
+    assert metric_names("count(max by (rule) (x:y:z) == 2) or vector(0)") == {"x:y:z"}
+
+
+def test_thresholds_are_coloured() -> None:
+    overview = json.loads((GRAFANA / "aimon-overview.json").read_text())
+    table = next(p for p in overview["panels"] if p["title"] == "Drift per feature")
+    steps = {
+        o["matcher"]["options"]: [
+            prop["value"]["steps"] for prop in o["properties"] if prop["id"] == "thresholds"
+        ]
+        for o in table["fieldConfig"]["overrides"]
+    }
+    psi = [{"color": "green", "value": None}, {"color": "yellow", "value": 0.1},
+           {"color": "red", "value": 0.2}]  # fmt: skip
+    assert steps["Value #A"] == [psi] and steps["Value #B"] == [psi]
+    assert steps["Value #C"] == [
+        [{"color": "green", "value": None}, {"color": "red", "value": 0.05}]
+    ]
+
+
+def test_provisioning_points_at_the_dashboards_directory() -> None:
+    providers = yaml.safe_load((GRAFANA / "provisioning" / "dashboards.yml").read_text())
+    assert providers["apiVersion"] == 1
+    (provider,) = providers["providers"]
+    assert provider["type"] == "file"
+    path = provider["options"]["path"]
+    # README's Grafana step mounts dashboards/grafana/ there.
+    readme = (ROOT / "README.md").read_text()
+    assert f"dashboards/grafana:{path}" in readme
+    sources = yaml.safe_load((GRAFANA / "provisioning" / "datasources.yml").read_text())
+    (source,) = sources["datasources"]
+    assert source["type"] == "prometheus" and source["url"].startswith("http")
+    for name in ("dashboards.yml", "datasources.yml"):
+        assert f"dashboards/grafana/provisioning/{name}" in readme
