@@ -12,7 +12,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aimon.collectors.stream import LineSplitter, StreamReader
+from aimon.collectors.lines import LineSplitter
+from aimon.collectors.stream import StreamReader
 
 
 @settings(max_examples=300, deadline=None)

@@ -42,6 +42,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from aimon.collectors.lines import LineSplitter, after_newlines
+
 __all__ = ["FileId", "LogTailer", "TailPosition"]
 
 #: Bytes of the file's start that identify it together with device and inode, and bytes before
@@ -107,21 +109,19 @@ def _same_inode(a: FileId, b: FileId) -> bool:
 class _Open:
     """One open file: its descriptor, identity, committed offset and the partial line."""
 
-    def __init__(self, fd: int, offset: int) -> None:
+    def __init__(self, fd: int, offset: int, lines: LineSplitter) -> None:
         self.fd = fd
         self.id = _file_id(fd)
         self.offset = offset  # after the last complete line handed out
         self.read_to = offset  # bytes read so far (offset + the partial line)
-        self.partial = bytearray()
-        self.skipping = False  # inside an over-long line, dropping until its newline
+        self.lines = lines  # holds the partial line, or skips an over-long one
         self.tail = b""  # the last bytes read, ending at read_to (FINGERPRINT_BYTES at most)
         self.seen = offset  # the largest size this file was seen to have
 
     def rewind(self, offset: int, tail: bytes = b"") -> None:
         """Read on from ``offset``, after ``tail``, with no partial line."""
         self.offset = self.read_to = self.seen = offset
-        self.partial = bytearray()
-        self.skipping = False
+        self.lines = self.lines.fresh()
         self.tail = tail
 
     def tail_at_offset(self) -> bytes:
@@ -226,6 +226,9 @@ class LogTailer:
         source.refresh_id()
         return TailPosition(source.id, source.offset, source.tail_at_offset().hex())
 
+    def _splitter(self) -> LineSplitter:
+        return LineSplitter(self.max_line_bytes, self.counts)
+
     def lag_bytes(self) -> int:
         """Bytes written to the open files and not read yet (a partial line counts)."""
         lag = 0
@@ -277,7 +280,7 @@ class LogTailer:
             self.error = f"{self.path}: {os.strerror(exc.errno or errno.EIO)}"
             return None
         self.error = None
-        handle = _Open(fd, offset or 0)
+        handle = _Open(fd, offset or 0, self._splitter())
         self._current = handle
         return handle
 
@@ -309,7 +312,7 @@ class LogTailer:
                 fd = os.open(candidate, os.O_RDONLY)
             except OSError:
                 continue
-            return _Open(fd, 0)
+            return _Open(fd, 0, self._splitter())
         return None
 
     def _find_copy(self, handle: _Open) -> _Open | None:
@@ -347,7 +350,7 @@ class LogTailer:
             ):
                 if best is not None:
                     best[1].close()
-                best = (stat.st_mtime, _Open(fd, 0))
+                best = (stat.st_mtime, _Open(fd, 0, self._splitter()))
             else:
                 os.close(fd)
         return best[1] if best is not None else None
@@ -386,11 +389,11 @@ class LogTailer:
             self.counts["copies_read"] += 1
             # the copy goes on exactly where the truncated file stopped
             copy.offset, copy.read_to, copy.seen = handle.offset, handle.read_to, handle.read_to
-            copy.partial, copy.skipping, copy.tail = handle.partial, handle.skipping, handle.tail
+            copy.lines, copy.tail = handle.lines, handle.tail
             self._draining = copy
             kept = os.fstat(copy.fd).st_size
         else:
-            self.counts["bytes_skipped"] += len(handle.partial)
+            self.counts["bytes_skipped"] += len(handle.lines.partial)
             kept = handle.read_to
         self.counts["bytes_lost"] += max(0, handle.seen - kept)
         handle.id = _file_id(handle.fd)
@@ -399,7 +402,7 @@ class LogTailer:
 
     def _finish(self, handle: _Open) -> None:
         """Done with a rotated file: a partial line left at its end will never complete."""
-        self.counts["bytes_skipped"] += len(handle.partial)
+        self.counts["bytes_skipped"] += len(handle.lines.partial)
         handle.close()
 
     def _read_all(self, handle: _Open, max_lines: int | None) -> list[bytes]:
@@ -427,38 +430,12 @@ class LogTailer:
     def _split(
         self, handle: _Open, chunk: bytes, lines: list[bytes], max_lines: int | None
     ) -> None:
-        start = 0
-        while True:
-            if max_lines is not None and len(lines) >= max_lines:
-                # enough: the rest of the chunk is read again next time
-                handle.read_to = handle.offset
-                return
-            end = chunk.find(b"\n", start)
-            if end < 0:
-                break
-            piece = chunk[start:end]
-            if handle.skipping:
-                self.counts["bytes_skipped"] += len(piece) + 1
-                handle.skipping = False
-            elif len(handle.partial) + len(piece) > self.max_line_bytes:
-                self.counts["long_lines"] += 1
-                self.counts["bytes_skipped"] += len(handle.partial) + len(piece) + 1
-                handle.partial.clear()
-            elif handle.partial:
-                handle.partial += piece
-                lines.append(bytes(handle.partial))
-                handle.partial.clear()
-            else:
-                lines.append(piece)
-            start = end + 1
-            handle.offset = handle.read_to - len(chunk) + start
-        rest = chunk[start:]
-        if handle.skipping:
-            self.counts["bytes_skipped"] += len(rest)
-        elif len(handle.partial) + len(rest) > self.max_line_bytes:
-            self.counts["long_lines"] += 1
-            self.counts["bytes_skipped"] += len(handle.partial) + len(rest)
-            handle.partial.clear()
-            handle.skipping = True
-        else:
-            handle.partial += rest
+        if max_lines is not None and chunk.count(b"\n") > max_lines - len(lines):
+            # enough: the rest of the chunk is read again next time
+            cut = after_newlines(chunk, max_lines - len(lines))
+            handle.read_to -= len(chunk) - cut
+            chunk = chunk[:cut]
+        lines += handle.lines.feed(chunk)
+        last = chunk.rfind(b"\n")
+        if last >= 0:
+            handle.offset = handle.read_to - len(chunk) + last + 1

@@ -14,71 +14,13 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections import Counter
 from typing import Any
 
-__all__ = ["LineSplitter", "StreamReader"]
+from aimon.collectors.lines import LineSplitter
+
+__all__ = ["StreamReader"]
 
 _CHUNK = 1 << 16
-
-
-class LineSplitter:
-    """Cuts a byte stream into complete lines, fed a chunk at a time.
-
-    ``counts`` holds ``long_lines`` (skipped, longer than ``max_line_bytes``) and
-    ``bytes_skipped``.
-
-    >>> s = LineSplitter(max_line_bytes=8)
-    >>> s.feed(b"ab\\ncd"), s.feed(b"e\\n0123456789\\nf"), s.finish()
-    ([b'ab'], [b'cde'], [b'f'])
-    >>> s.counts["long_lines"]
-    1
-    """
-
-    def __init__(self, max_line_bytes: int) -> None:
-        self.max_line_bytes = max_line_bytes
-        self.partial = bytearray()
-        self.skipping = False  # inside an over-long line: dropping up to its newline
-        self.counts: Counter[str] = Counter()
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        """The lines that ``chunk`` completes."""
-        pieces = chunk.split(b"\n")
-        rest = pieces.pop()  # after the last newline: the start of a line to come
-        if pieces:
-            if self.skipping:  # the newline that ends an over-long line
-                self.counts["bytes_skipped"] += len(pieces[0]) + 1
-                self.skipping = False
-                del pieces[0]
-            elif self.partial:
-                pieces[0] = bytes(self.partial) + pieces[0]
-                self.partial.clear()
-            if pieces and max(map(len, pieces)) > self.max_line_bytes:
-                for piece in pieces:
-                    if len(piece) > self.max_line_bytes:
-                        self.counts["long_lines"] += 1
-                        self.counts["bytes_skipped"] += len(piece) + 1
-                pieces = [piece for piece in pieces if len(piece) <= self.max_line_bytes]
-        self._hold(rest)
-        return pieces
-
-    def finish(self) -> list[bytes]:
-        """At the end of the stream: the last line, if it had no newline."""
-        last = bytes(self.partial)
-        self.partial.clear()
-        self.skipping = False
-        return [last] if last else []
-
-    def _hold(self, rest: bytes) -> None:
-        if self.skipping:
-            self.counts["bytes_skipped"] += len(rest)
-        elif len(self.partial) + len(rest) > self.max_line_bytes:
-            self.counts["long_lines"] += 1
-            self.counts["bytes_skipped"] += len(self.partial) + len(rest)
-            self.partial.clear()
-            self.skipping = True
-        else:
-            self.partial += rest
 
 
 class StreamReader:
