@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from aimon import alerts, drift
-from aimon.collectors.decorator import monitor
+from aimon.collectors.decorator import current_request_id, monitor
 from aimon.drift import DriftReport, Reference, compare
 from aimon.errors import AimonError, ConfigError, MalformedEventError
 from aimon.events import Event, EventCodec, FieldMap
@@ -45,6 +45,7 @@ __all__ = [
     "__version__",
     "alerts",
     "compare",
+    "current_request_id",
     "drift",
     "get_monitor",
     "make_asgi_app",

@@ -8,8 +8,10 @@ The line format (field names configurable with :class:`FieldMap`)::
 
     {"ts": "2026-11-24T10:00:00.123Z", "model": "fraud", "version": "1.4.0",
      "latency_ms": 12.5, "error": null, "input_size": 412, "output_size": 18,
-     "features": {"age": 41, "amount": 120.5, "country": "DE"}, "prediction": 0.07}
+     "features": {"age": 41, "amount": 120.5, "country": "DE"}, "prediction": 0.07,
+     "request_id": "8f3c..."}
 
+``request_id`` (optional) names the request, so that its outcome can be joined to it later.
 ``ts`` may be RFC 3339 (naive times are taken as UTC) or epoch seconds; unknown fields are
 ignored; a line that cannot be read raises :class:`~aimon.errors.MalformedEventError` with a
 short ``reason`` tag, which the tailer counts and skips.
@@ -50,6 +52,7 @@ class Event:
         output_size: output payload size in bytes, if known.
         features: feature values by name (one row), if recorded.
         prediction: the model's output, if recorded.
+        request_id: the request's id (a string), if known; outcomes are joined by it.
 
     >>> Event(ts=0.0, model="fraud", latency_s=0.01).outcome
     'ok'
@@ -64,6 +67,7 @@ class Event:
     output_size: int | None = None
     features: Mapping[str, Any] | None = None
     prediction: Any = None
+    request_id: str | None = None
 
     @property
     def outcome(self) -> Literal["ok", "error"]:
@@ -85,6 +89,7 @@ class EventColumns:
     output_size: NDArray[np.float64]
     features: list[dict[str, Any] | None]
     predictions: list[Any]
+    request_ids: list[str | None]
 
     def __len__(self) -> int:
         return int(self.ts.size)
@@ -105,7 +110,7 @@ class EventColumns:
         return EventColumns(
             model, version, self.ts[rows], self.latency_s[rows], [self.errors[i] for i in rows],
             self.input_size[rows], self.output_size[rows], [self.features[i] for i in rows],
-            [self.predictions[i] for i in rows],
+            [self.predictions[i] for i in rows], [self.request_ids[i] for i in rows],
         )  # fmt: skip
 
 
@@ -122,7 +127,7 @@ def _group_events(events: list[Event]) -> list[EventColumns]:
         [e.error for e in events], numbers(e.input_size for e in events),
         numbers(e.output_size for e in events),
         [dict(e.features) if e.features is not None else None for e in events],
-        [e.prediction for e in events],
+        [e.prediction for e in events], [e.request_id for e in events],
     )  # fmt: skip
     return columns.split_by_model([e.model for e in events], [e.version for e in events])
 
@@ -232,6 +237,7 @@ class FieldMap(BaseModel):
     output_size: str = "output_size"
     features: str = "features"
     prediction: str = "prediction"
+    request_id: str = "request_id"
     default_model: str = Field(default="default", min_length=1)
 
 
@@ -411,6 +417,8 @@ class EventCodec:
         features = _field(records, f.features)
         odd |= _not_of(models, str) | _not_of(versions, str) | _not_of(features, dict)
         odd |= _not_of(errors, str)
+        request_ids = _field(records, f.request_id)
+        odd |= _not_of(request_ids, str)
         if "" in errors:  # "" means no error: the careful path says so
             odd |= np.fromiter((e == "" for e in errors), dtype=bool, count=n)
         predictions = _field(records, f.prediction)
@@ -426,9 +434,10 @@ class EventCodec:
             models, versions = [models[i] for i in rows], [versions[i] for i in rows]
             errors, features = [errors[i] for i in rows], [features[i] for i in rows]
             predictions = [predictions[i] for i in rows]
+            request_ids = [request_ids[i] for i in rows]
         columns = EventColumns(
             "", None, ts, latency, errors, np.floor(input_size), np.floor(output_size),
-            features, predictions,
+            features, predictions, request_ids,
         )  # fmt: skip
         return columns.split_by_model(models, versions), odd_records
 
@@ -460,6 +469,7 @@ class EventCodec:
             output_size=None if output_size is None else int(output_size),
             features=features,
             prediction=None if prediction is _MISSING else prediction,
+            request_id=_optional_text(_lookup(record, f.request_id), "request_id"),
         )
 
     def encode(self, event: Event) -> str:
@@ -484,6 +494,8 @@ class EventCodec:
             record[f.features] = {str(k): _json_value(v) for k, v in event.features.items()}
         if event.prediction is not None:
             record[f.prediction] = _json_value(event.prediction)
+        if event.request_id is not None:
+            record[f.request_id] = event.request_id
         nested = _nest(record)
         return json.dumps(nested, separators=(",", ":"), allow_nan=False, default=str)
 

@@ -221,6 +221,7 @@ class _Part:
     input_ts: NDArray[np.float64] | None = None  # when each input's call started
     sizes_from_inputs: bool = False  # input sizes come from the inputs, not the records
     extractor: FeatureExtractor | None = None  # the user's, applied to each input first
+    request_ids: list[str | None] | None = None  # None: no ids at all
 
 
 class Monitor:
@@ -429,7 +430,11 @@ class Monitor:
 
     @overload
     def watch(
-        self, *, features: bool | FeatureExtractor = True, sizes: bool = True
+        self,
+        *,
+        features: bool | FeatureExtractor = True,
+        sizes: bool = True,
+        request_id: Callable[..., Any] | None = None,
     ) -> Callable[[F], F]: ...
 
     def watch(  # type: ignore[misc]  # mypy cannot match the keyword-only overload
@@ -439,6 +444,7 @@ class Monitor:
         *,
         features: bool | FeatureExtractor = True,
         sizes: bool = True,
+        request_id: Callable[..., Any] | None = None,
     ) -> F | Callable[[F], F]:
         """Decorate a predict function (sync or async, function or method) to record its calls.
 
@@ -446,6 +452,10 @@ class Monitor:
             features: read per-feature statistics from the call's input (``True``), not at
                 all (``False``), or through a callable that maps the input to features.
             sizes: estimate input and output payload sizes.
+            request_id: a function called with the call's arguments (``self`` included for
+                a method) that returns the request's id (made text with ``str``); None, or
+                no function, gives a random id made when first asked for. Either way
+                :func:`aimon.current_request_id` returns it, during and after the call.
 
         The wrapped function behaves exactly like the original: same result, same exception
         object with the same traceback. Features and sizes are read from the arguments in
@@ -455,7 +465,7 @@ class Monitor:
         from aimon.collectors.decorator import wrap
 
         def decorate(func: F) -> F:
-            return wrap(self, func, features=features, sizes=sizes)
+            return wrap(self, func, features=features, sizes=sizes, request_id=request_id)
 
         return decorate(fn) if fn is not None else decorate
 
@@ -468,6 +478,7 @@ class Monitor:
         input_size: int | None = None,
         output_size: int | None = None,
         ts: float | None = None,
+        request_id: str | None = None,
     ) -> None:
         """Record one prediction by hand.
 
@@ -478,6 +489,7 @@ class Monitor:
             prediction: the model's output.
             input_size, output_size: payload sizes in bytes.
             ts: when the call started (epoch seconds); defaults to now minus the latency.
+            request_id: the request's id, to join its outcome (:meth:`record_outcome`).
         """
         try:
             now_perf = time.perf_counter()
@@ -487,7 +499,8 @@ class Monitor:
             else:
                 start = float(ts) - (self._clock() - now_perf)
             record = (start, latency, _error_class(error), features,
-                      (input_size, output_size), prediction)  # fmt: skip
+                      (input_size, output_size), prediction,
+                      None if request_id is None else str(request_id))  # fmt: skip
             buffer = self._observed.buffer
             if len(buffer) < self._recorder.capacity or self._recorder.make_room():
                 buffer.append(record)
@@ -503,6 +516,7 @@ class Monitor:
         predictions: Sequence[Any] | None = None,
         input_size: Sequence[float | None] | NDArray[np.float64] | None = None,
         output_size: Sequence[float | None] | NDArray[np.float64] | None = None,
+        request_ids: Sequence[str | None] | None = None,
     ) -> None:
         """Record many predictions at once, given as columns, and fold them now (no buffer:
         this is the path of the sidecar and of batch jobs).
@@ -515,6 +529,7 @@ class Monitor:
                 accepts), or None.
             predictions: each call's output, or None.
             input_size, output_size: payload sizes in bytes (None or NaN: unknown).
+            request_ids: each call's request id, or None.
 
         Every given column has the length of ``ts``.
         """
@@ -531,7 +546,13 @@ class Monitor:
             )  # fmt: skip
             if features is not None and any(f is not None for f in features):
                 part.inputs, part.input_ts = list(features), when
-            if len(names) != n or (part.inputs is not None and len(part.inputs) != n):
+            if request_ids is not None and any(r is not None for r in request_ids):
+                part.request_ids = [None if r is None else str(r) for r in request_ids]
+            if (
+                len(names) != n
+                or (part.inputs is not None and len(part.inputs) != n)
+                or (part.request_ids is not None and len(part.request_ids) != n)
+            ):
                 raise ValueError("observe_many: every column must have the length of ts")
             outputs = list(predictions) if predictions is not None else []
             with self._fold_lock:
@@ -589,6 +610,7 @@ class Monitor:
         """Append the part's events to the event log (one JSON line each)."""
         assert self._event_log is not None
         sources = part.inputs or []
+        ids = part.request_ids
         events = [
             Event(
                 ts=float(part.ts[i]),
@@ -600,6 +622,7 @@ class Monitor:
                 output_size=_size_or_none(part.out_size[i]),
                 features=_loggable_features(sources[i] if i < len(sources) else None),
                 prediction=_loggable_prediction(outputs[i]),
+                request_id=None if ids is None else ids[i],
             )
             for i in range(len(part.ts))
         ]
@@ -618,7 +641,7 @@ class Monitor:
         n = len(records)
         now = self._clock()
         offset = now - time.perf_counter()
-        prefix = list(zip(*records)) if records else [(), (), ()]  # noqa: B905 - ragged
+        prefix = list(zip(*records)) if records else [()] * 7  # noqa: B905 - ragged
         ts = np.asarray(prefix[0], dtype=np.float64) + offset
         latency = np.asarray(prefix[1], dtype=np.float64)
         in_size = np.full(n, np.nan)
@@ -635,14 +658,17 @@ class Monitor:
                 if size_out is not None:
                     out_size[i] = size_out
             features = list(prefix[3])
+            given = list(prefix[6])
+            ids = given if given.count(None) != n else None
             if not any(f is not None for f in features):
-                return _Part(ts, latency, errors, in_size, out_size)
-            return _Part(ts, latency, errors, in_size, out_size, features, ts)
+                return _Part(ts, latency, errors, in_size, out_size, request_ids=ids)
+            return _Part(ts, latency, errors, in_size, out_size, features, ts, request_ids=ids)
         lengths = np.fromiter(map(len, records), dtype=np.int64, count=n)
         for i in np.flatnonzero(lengths == _FAILED_CALL).tolist():
-            errors[i] = label(records[i][3].__name__)
+            errors[i] = label(records[i][4].__name__)
+        ids = _slot_ids(prefix[3]) if n else None
         if capture is None:
-            return _Part(ts, latency, errors, in_size, out_size)
+            return _Part(ts, latency, errors, in_size, out_size, request_ids=ids)
         if capture.sizes:
             results = prefix[2]
             if set(map(type, results)) <= {float, type(None)}:  # the usual score: vectorised
@@ -664,10 +690,10 @@ class Monitor:
             in_size[:paired] = [
                 math.nan if source is None else payload_size(source) for source in sources[:paired]
             ]
-            return _Part(ts, latency, errors, in_size, out_size)
+            return _Part(ts, latency, errors, in_size, out_size, request_ids=ids)
         return _Part(
             ts, latency, errors, in_size, out_size, sources, input_ts, capture.sizes,
-            capture.extractor,
+            capture.extractor, ids,
         )  # fmt: skip
 
     def _extract_safely(self, extractor: FeatureExtractor, source: Any) -> Any:
@@ -903,9 +929,22 @@ class Monitor:
         return f"Monitor(name={self.name!r}, version={self.version!r})"
 
 
-# A watched call's record is (start, latency, result), or (start, latency, None, error) when
-# it raised; an observed one is (start, latency, error, features, sizes, prediction).
-_FAILED_CALL = 4
+# A watched call's record is (start, latency, result, id slot), or (start, latency, None,
+# id slot, error) when it raised; an observed one is (start, latency, error, features, sizes,
+# prediction, request id).
+_FAILED_CALL = 5
+
+
+def _slot_ids(slots: Sequence[dict[int, str]]) -> list[str | None]:
+    """The request id in each call's slot, giving the empty slots a random one (128 bits as
+    32 hex digits, like ``uuid4().hex``; ``setdefault``: an id the caller wrote first wins)."""
+    ids: list[str | None] = [slot.get(0) for slot in slots]
+    empty = [i for i, rid in enumerate(ids) if rid is None]
+    if empty:
+        text = os.urandom(16 * len(empty)).hex()
+        for k, i in enumerate(empty):
+            ids[i] = slots[i].setdefault(0, text[32 * k : 32 * k + 32])
+    return ids
 
 
 def _record_outputs(records: list[tuple[Any, ...]], capture: Capture | None) -> list[Any]:

@@ -152,6 +152,7 @@ class Sidecar:
                 predictions=events.predictions,
                 input_size=events.input_size,
                 output_size=events.output_size,
+                request_ids=events.request_ids,
             )
         if malformed:
             self._count_malformed(malformed)

@@ -167,7 +167,7 @@ _values = st.one_of(
     st.lists(st.integers(0, 3), max_size=2),
 )  # fmt: skip
 _fields = ("ts", "model", "version", "latency_ms", "error", "input_size", "output_size",
-           "features", "prediction")  # fmt: skip
+           "features", "prediction", "request_id")  # fmt: skip
 
 
 def _line(record: dict, raw: str | None) -> bytes:
@@ -180,7 +180,8 @@ def _as_rows(groups) -> list[tuple]:
     rows = [
         (g.model, g.version, float(g.ts[i]), _nan_none(g.latency_s[i]), g.errors[i],
          _nan_none(g.input_size[i]), _nan_none(g.output_size[i]),
-         json.dumps(g.features[i], sort_keys=True), json.dumps(g.predictions[i], sort_keys=True))
+         json.dumps(g.features[i], sort_keys=True), json.dumps(g.predictions[i], sort_keys=True),
+         g.request_ids[i])
         for g in groups
         for i in range(len(g))
     ]  # fmt: skip
@@ -208,7 +209,7 @@ def test_decode_many_equals_decoding_line_by_line(cases, nested):
     codec = EventCodec(fields)
     lines = []
     good_record = {"ts": 1.7e9, "model": "m", "latency_ms": 3.0, "error": None,
-                   "features": {"a": 1.0}, "prediction": 0.5}  # fmt: skip
+                   "features": {"a": 1.0}, "prediction": 0.5, "request_id": "r1"}  # fmt: skip
     for drawn, drawn_raw, good in cases:
         record, raw = (dict(good_record), None) if good else (drawn, drawn_raw)
         if nested and "features" in record:
@@ -229,7 +230,8 @@ def test_decode_many_equals_decoding_line_by_line(cases, nested):
                          None if size_in is None else float(size_in),
                          None if size_out is None else float(size_out),
                          json.dumps(event.features, sort_keys=True),
-                         json.dumps(event.prediction, sort_keys=True)))  # fmt: skip
+                         json.dumps(event.prediction, sort_keys=True),
+                         event.request_id))  # fmt: skip
     groups, malformed = codec.decode_many(lines)
     assert dict(malformed) == reasons
     assert _as_rows(groups) == sorted(expected, key=repr)
@@ -241,3 +243,18 @@ def test_decode_many_groups_models_in_order_of_first_appearance():
     lines = [json.dumps({"ts": 1.0, "model": m}).encode() for m in ["b", "a", "b", "c"]]
     groups, _ = EventCodec().decode_many(lines)
     assert [(g.model, len(g)) for g in groups] == [("b", 2), ("a", 1), ("c", 1)]
+
+
+def test_request_id_round_trips_and_numbers_become_text():
+    codec = EventCodec()
+    line = codec.encode(Event(ts=1.0, model="m", request_id="abc"))
+    assert '"request_id":"abc"' in line
+    assert codec.decode(line).request_id == "abc"
+    assert codec.decode('{"ts": 1, "request_id": 42}').request_id == "42"
+    assert codec.decode('{"ts": 1}').request_id is None
+    custom = EventCodec(FieldMap(request_id="meta.rid"))
+    assert custom.decode(custom.encode(Event(ts=1.0, model="m", request_id="x"))).request_id == "x"
+    groups, _ = codec.decode_many([b'{"ts": 1, "request_id": "a"}', b'{"ts": 2, "request_id": 7}'])
+    assert sorted(r for g in groups for r in g.request_ids) == ["7", "a"]
+    with pytest.raises(MalformedEventError):
+        codec.decode('{"ts": 1, "request_id": true}')
