@@ -154,7 +154,8 @@ def variable_query(name: str, label: str, query: str) -> Json:
         "multi": False,
         "name": name,
         "options": [],
-        "query": {"qryType": 1, "query": query, "refId": "PrometheusVariableQueryEditor"},
+        # The classic query string, which Grafana 10 and 11 parse into their query editor.
+        "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
         "refresh": 2,
         "regex": "",
         "sort": 1,
@@ -474,7 +475,7 @@ def overview() -> Json:
         "Prometheus alerts",
         [
             target(
-                f"max by (alertname, alertstate, feature) (ALERTS{{{MV}}} * 0 + 1)",
+                f"max by (alertname, alertstate, feature) (ALERTS{{{MV}}})",
                 "{{alertname}} {{feature}} {{alertstate}}",
             ),
         ],

@@ -13,10 +13,13 @@ scraped a few times.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
@@ -24,7 +27,7 @@ import pytest
 
 from aimon.drift import Reference
 
-from .conftest import wait_until
+from .conftest import http_get, wait_until
 from .test_fleet_psi import Sidecar
 
 pytestmark = pytest.mark.integration
@@ -98,6 +101,38 @@ rules:
 """
 
 
+def panel_queries(prom: Any, features: list[str]) -> Iterator[tuple[tuple, str, bool]]:
+    """Every panel target of every dashboard as Grafana sends it, its variables filled with
+    what their own queries list: (dashboard, panel, feature, query), query, instant."""
+    for path in sorted(GRAFANA.glob("*.json")):
+        dashboard = json.loads(path.read_text())
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        values = {**GRAFANA_VARIABLES, "datasource": "prometheus"}
+        for name, value in (("model", MODEL), ("version", VERSION)):
+            listed = label_values(prom, variables[name]["definition"], values)
+            assert value in listed, (path.name, name, listed)
+            values[name] = value
+        choices: list[dict[str, str]] = [values]
+        if "feature" in variables:
+            listed = label_values(prom, variables["feature"]["definition"], values)
+            assert listed == features, (path.name, listed)
+            choices = [{**values, "feature": f} for f in listed]
+        for filled in choices:
+            for panel in dashboard["panels"]:
+                for target in panel.get("targets", []):
+                    query = fill(target["expr"], filled)
+                    where = (path.name, panel["title"], filled.get("feature"), query)
+                    yield where, query, bool(target.get("instant"))
+
+
+def query_range(prom: Any, promql: str, end: float, seconds: float = 30.0) -> list[dict]:
+    """A range query over the last ``seconds`` before ``end``, a point a second."""
+    params = {"query": promql, "start": end - seconds, "end": end, "step": "1s"}
+    body = json.loads(http_get(f"{prom.url}/api/v1/query_range?{urlencode(params)}")[2])
+    assert body["status"] == "success", body
+    return list(body["data"]["result"])
+
+
 def test_every_panel_query_returns_data_after_the_scenario(
     tmp_path: Path, prometheus_factory, monkeypatch: pytest.MonkeyPatch
 ):
@@ -156,30 +191,23 @@ def test_every_panel_query_returns_data_after_the_scenario(
         ):
             wait_until(lambda e=expr: len(prom.query(e)) >= 1, timeout=20, what=expr)
 
-        checked, empty = 0, []
-        for path in sorted(GRAFANA.glob("*.json")):
-            dashboard = json.loads(path.read_text())
-            variables = {v["name"]: v for v in dashboard["templating"]["list"]}
-            values = {**GRAFANA_VARIABLES, "datasource": "prometheus"}
-            for name in ("model", "version"):
-                listed = label_values(prom, variables[name]["definition"], values)
-                values[name] = MODEL if name == "model" else VERSION
-                assert values[name] in listed, (path.name, name, listed)
-            choices: list[dict[str, str]] = [values]
-            if "feature" in variables:
-                listed = label_values(prom, variables["feature"]["definition"], values)
-                assert listed == features, (path.name, listed)
-                choices = [{**values, "feature": f} for f in listed]
-            for filled in choices:
-                for panel in dashboard["panels"]:
-                    for target in panel.get("targets", []):
-                        query = fill(target["expr"], filled)
-                        checked += 1
-                        if not prom.query(query):
-                            empty.append((path.name, panel["title"], filled.get("feature"), query))
+        end = time.time()
+        checked, empty, nan, no_range = 0, [], [], []
+        for where, query, instant in panel_queries(prom, features):
+            checked += 1
+            result = prom.query(query)
+            if not result:
+                empty.append(where)
+            elif all(math.isnan(float(r["value"][1])) for r in result):
+                nan.append(where)
+            # A time series panel draws a range: the last 30 s of the scenario.
+            if not instant and not query_range(prom, query, end):
+                no_range.append(where)
         print(f"{checked} panel queries run")
         assert checked >= 40
         assert not empty, "queries without data:\n" + "\n".join(map(str, empty))
+        assert not nan, "queries with only NaN:\n" + "\n".join(map(str, nan))
+        assert not no_range, "range queries without data:\n" + "\n".join(map(str, no_range))
     finally:
         for sidecar in sidecars.values():
             sidecar.stop()
