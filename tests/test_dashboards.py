@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,6 +18,8 @@ import yaml
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
 from aimon.exporters import prometheus as exporter
+from aimon.exporters.sidecar_metrics import SidecarCollector
+from aimon.sidecar import Sidecar
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAFANA = ROOT / "dashboards" / "grafana"
@@ -52,6 +55,20 @@ def exported_metrics() -> set[str]:
         else:
             names.add(name)
     return names
+
+
+def sidecar_metrics() -> set[str]:
+    """Every series name of the sidecar's own health (a sidecar on a log with a bad line)."""
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "p.log"
+        log.write_text("not json\n")
+        sidecar = Sidecar(str(log))
+        try:
+            sidecar.step()
+            families = list(SidecarCollector(sidecar).collect())
+        finally:
+            sidecar.close()
+    return {sample.name for family in families for sample in family.samples}
 
 
 def recorded_metrics() -> set[str]:
@@ -170,7 +187,7 @@ def test_every_variable_used_is_defined(dashboard: dict[str, Any]) -> None:
 
 
 def test_every_metric_read_is_exported_or_recorded(dashboard: dict[str, Any]) -> None:
-    known = exported_metrics() | recorded_metrics() | PROMETHEUS_SERIES
+    known = exported_metrics() | sidecar_metrics() | recorded_metrics() | PROMETHEUS_SERIES
     queries = [t["expr"] for p in query_panels(dashboard) for t in p["targets"]]
     queries += [
         label_values(v["definition"])[0]

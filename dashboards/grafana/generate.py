@@ -487,34 +487,66 @@ def overview() -> Json:
     )
 
     b.row("Sidecar health")
+    serves = f"on (instance) aimon_window_predictions{{{MV}}}"  # sidecars of this model
     b.panel(
         "timeseries",
-        "Events read / s, per replica",
+        "Log lines read / s, per sidecar",
         [
             target(
-                f"sum by (instance) (rate(aimon_predictions_total{{{MV}}}[{RATE}]))", "{{instance}}"
+                f"sum by (instance) (rate(aimon_sidecar_lines_total[{RATE}])) and {serves}",
+                "lines {{instance}}",
+            ),
+            target(
+                f"sum by (instance) (rate(aimon_predictions_total{{{MV}}}[{RATE}]))",
+                "events of this model {{instance}}",
             ),
         ],
         w=8,
         unit="reqps",
-        description="Log lines (or calls) of this model version counted by each replica.",
+        description="Lines each sidecar reads from its log (all models), and the events of "
+        "this model version each replica counts.",
     )
     b.panel(
         "timeseries",
-        "Malformed lines / s, per sidecar",
+        "Malformed lines / s, by reason",
         [
             target(
-                "sum by (instance) ("
-                f'rate(aimon_events_dropped_total{{reason="malformed"}}[{RATE}]))'
-                f" and on (instance) aimon_window_predictions{{{MV}}}",
-                "{{instance}}",
+                f"sum by (reason) (rate(aimon_sidecar_malformed_lines_total[{RATE}]) and {serves})",
+                "{{reason}}",
             ),
         ],
         w=8,
         unit="reqps",
-        description="Lines a sidecar could not read (counted under its "
-        "default model), on the sidecars that serve this model "
-        "version.",
+        description="Lines skipped as unreadable (json, ts, latency..., too_long), on the "
+        "sidecars that serve this model version.",
+    )
+    b.panel(
+        "timeseries",
+        "Log lag, per sidecar",
+        [
+            target(f"max by (instance) (aimon_sidecar_lag_bytes) and {serves}", "{{instance}}"),
+        ],
+        w=8,
+        unit="bytes",
+        description="Bytes written to the log and not read yet; it should stay near zero.",
+    )
+    b.panel(
+        "timeseries",
+        "Log rotations, truncations and bytes lost, over 1h",
+        [
+            target(
+                f"sum by (event) (increase(aimon_sidecar_log_events_total[1h]) and {serves})",
+                "{{event}}",
+            ),
+            target(
+                f"sum by (kind) (increase(aimon_sidecar_log_bytes_total[1h]) and {serves})",
+                "bytes {{kind}}",
+            ),
+        ],
+        w=8,
+        description="What the log tailer saw: rotations, copy-truncations (copies_read: "
+        "the unread rest recovered from the copy), over-long lines; bytes skipped, and "
+        "bytes lost to a truncation before they were read (a lower bound).",
     )
     b.panel(
         "timeseries",

@@ -64,8 +64,10 @@ def log_lines(rng: np.random.Generator, n: int, shift: float, now: float) -> lis
 
 
 def append(path: Path, records: list[dict]) -> None:
+    """The records as log lines, and two the sidecar must count as malformed."""
     with path.open("a") as out:
         out.writelines(json.dumps(r) + "\n" for r in records)
+        out.write('not json\n{"ts": "yesterday"}\n')
 
 
 def head(now: float) -> list[dict]:
