@@ -6,6 +6,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -163,3 +164,62 @@ def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
     server = Alertmanager(tmp_path)
     yield server
     server.stop()
+
+
+class SidecarProcess:
+    """``python -m aimon sidecar`` on a loopback port (a free one unless given), its output in
+    ``output`` (stderr kept in a pipe without it, for the test to read)."""
+
+    def __init__(
+        self,
+        log: Path,
+        state: Path,
+        output: Path | None = None,
+        *,
+        reference: Path | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "aimon", "sidecar", "--log-file", str(log), "--state-dir",
+                   str(state), "--host", "127.0.0.1", "--port", str(self.port)]  # fmt: skip
+        if reference is not None:
+            command += ["--reference", str(reference)]
+        self._output = output.open("w") if output is not None else None
+        self.process = subprocess.Popen(
+            command,
+            stdout=self._output or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if self._output else subprocess.PIPE,
+            text=True,
+        )
+
+    def ready(self) -> bool:
+        try:
+            return http_get(f"{self.url}/ready")[0] == 200
+        except OSError:
+            return False
+
+    def predictions(self) -> float:
+        """The predictions the sidecar has counted, from its own /metrics (-1 if down)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        try:
+            body = http_get(f"{self.url}/metrics")[2].decode()
+        except OSError:
+            return -1.0
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(body)
+            for sample in family.samples
+            if sample.name == "aimon_predictions_total"
+        )
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        if self._output is not None:
+            self._output.close()

@@ -27,8 +27,7 @@ import pytest
 
 from aimon.drift import Reference
 
-from .conftest import http_get, wait_until
-from .test_fleet_psi import Sidecar
+from .conftest import SidecarProcess, http_get, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -151,12 +150,12 @@ def test_every_panel_query_returns_data_after_the_scenario(
     monkeypatch.setenv("AIMON_THRESHOLDS_FILE", str(rules_path))  # the sidecars inherit it
 
     logs = {name: tmp_path / f"{name}.log" for name in REPLICAS}
-    sidecars: dict[str, Sidecar] = {}
+    sidecars: dict[str, SidecarProcess] = {}
     try:
         for name, log in logs.items():
             append(log, head(time.time()))
-            sidecars[name] = Sidecar(
-                log, reference_path, tmp_path / f"state-{name}", tmp_path / f"{name}.out"
+            sidecars[name] = SidecarProcess(
+                log, tmp_path / f"state-{name}", tmp_path / f"{name}.out", reference=reference_path
             )
         prom = prometheus_factory(
             [f"127.0.0.1:{s.port}" for s in sidecars.values()],

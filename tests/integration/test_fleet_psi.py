@@ -20,19 +20,16 @@ scrape intervals, over which both replicas' extrapolation is the same.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from aimon.drift import Reference, compare
 
-from .conftest import free_port, http_get, wait_until
+from .conftest import SidecarProcess, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -69,41 +66,6 @@ def append_log(path: Path, features: list[dict]) -> None:
             out.write(json.dumps(record) + "\n")
 
 
-class Sidecar:
-    def __init__(self, log: Path, reference: Path, state: Path, output: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._output = output.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "aimon", "sidecar", "--log-file", str(log), "--reference",
-             str(reference), "--state-dir", str(state), "--host", "127.0.0.1", "--port",
-             str(self.port)],
-            stdout=self._output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-    def predictions(self) -> float:
-        """The predictions the sidecar has counted, read from its own /metrics."""
-        try:
-            body = http_get(f"{self.url}/metrics")[2].decode()
-        except OSError:
-            return -1.0
-        return sum(
-            sample.value
-            for family in text_string_to_metric_families(body)
-            for sample in family.samples
-            if sample.name == "aimon_predictions_total"
-        )
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-        self._output.close()
-
-
 def by_feature(result: list[dict]) -> dict[str, float]:
     return {r["metric"]["feature"]: float(r["value"][1]) for r in result}
 
@@ -127,12 +89,12 @@ def test_fleet_psi_recording_rule_matches_offline_psi_of_both_logs(
 
     live = {name: rows(rng, *spec) for name, spec in REPLICAS.items()}
     logs = {name: tmp_path / f"{name}.log" for name in REPLICAS}
-    sidecars: dict[str, Sidecar] = {}
+    sidecars: dict[str, SidecarProcess] = {}
     try:
         for name, log in logs.items():
             append_log(log, [{}] * FEATURELESS)
-            sidecars[name] = Sidecar(
-                log, reference_path, tmp_path / f"state-{name}", tmp_path / f"{name}.out"
+            sidecars[name] = SidecarProcess(
+                log, tmp_path / f"state-{name}", tmp_path / f"{name}.out", reference=reference_path
             )
         # Prometheus starts with the sidecars (it scrapes them once they are up).
         instances = {f"127.0.0.1:{s.port}": name for name, s in sidecars.items()}

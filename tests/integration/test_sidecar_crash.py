@@ -12,8 +12,6 @@ import random
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -23,7 +21,7 @@ import pytest
 
 from aimon.checkpoint import CheckpointStore
 
-from .conftest import free_port, http_get, wait_until
+from .conftest import SidecarProcess, free_port, http_get, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -47,26 +45,12 @@ def append(path: Path, text: str) -> None:
         out.write(text)
 
 
-class SidecarProcess:
-    def __init__(self, log: Path, state: Path, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "aimon", "sidecar", "--log-file", str(log), "--state-dir",
-             str(state), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-
-    def scrape(self) -> tuple[float, float]:
-        body = http_get(f"{self.url}/metrics")[2].decode()
-        total, malformed = TOTAL.search(body), MALFORMED.search(body)
-        return (float(total.group(1)) if total else 0.0,
-                float(malformed.group(1)) if malformed else 0.0)  # fmt: skip
-
-    def ready(self) -> bool:
-        try:
-            return http_get(f"{self.url}/ready")[0] == 200
-        except OSError:
-            return False
+def scrape(sidecar: SidecarProcess) -> tuple[float, float]:
+    """The sidecar's valid and malformed line counts, from its /metrics."""
+    body = http_get(f"{sidecar.url}/metrics")[2].decode()
+    total, malformed = TOTAL.search(body), MALFORMED.search(body)
+    return (float(total.group(1)) if total else 0.0,
+            float(malformed.group(1)) if malformed else 0.0)  # fmt: skip
 
 
 def test_kill_9_rotation_and_restart_count_each_line_once(tmp_path: Path) -> None:
@@ -80,10 +64,10 @@ def test_kill_9_rotation_and_restart_count_each_line_once(tmp_path: Path) -> Non
             count, bad = rng.randint(50, 400), rng.randint(0, 3)
             append(log, lines(count) + "not json\n" * bad)
             valid, malformed = valid + count, malformed + bad
-        sidecar = SidecarProcess(log, state, port)
+        sidecar = SidecarProcess(log, state, port=port)
         try:
             wait_until(sidecar.ready, timeout=60, what="sidecar caught up")
-            seen.append(sidecar.scrape())  # checkpointed before it answered
+            seen.append(scrape(sidecar))  # checkpointed before it answered
             count = rng.randint(500, 3000)
             append(log, lines(count) + "{}\n")  # {} has no ts: malformed
             valid, malformed = valid + count, malformed + 1
@@ -94,13 +78,13 @@ def test_kill_9_rotation_and_restart_count_each_line_once(tmp_path: Path) -> Non
         if rng.random() < 0.5:  # rotated while the sidecar is down
             os.rename(log, tmp_path / f"predictions.log.{round_}")
             log.touch()  # the logger opens its new file
-    final = SidecarProcess(log, state, port)
+    final = SidecarProcess(log, state, port=port)
     try:
         wait_until(final.ready, timeout=60, what="the last sidecar caught up")
         time.sleep(1.0)
-        got = final.scrape()
+        got = scrape(final)
         assert got == (valid, malformed), (got, valid, malformed, seen)
-        seen.append(final.scrape())
+        seen.append(scrape(final))
     finally:
         final.process.send_signal(signal.SIGTERM)
         _, err = final.process.communicate(timeout=30)
@@ -180,7 +164,7 @@ class CopyTruncateScenario:
         self.log.touch()
         self.writer = Writer(self.log, seed=5)
         self.copies = self.marks = 0
-        self.sidecar = SidecarProcess(self.log, self.state, self.port)
+        self.sidecar = SidecarProcess(self.log, self.state, port=self.port)
 
     def more_lines(self, count: int) -> None:
         """Wait until the writer wrote ``count`` lines more."""
@@ -206,7 +190,7 @@ class CopyTruncateScenario:
             return found is not None and float(found.group(1)) >= marks
 
         wait_until(counted, timeout=60, what=f"mark {marks} counted")
-        return self.sidecar.scrape()
+        return scrape(self.sidecar)
 
     def copy_truncate(self, mode: str) -> None:
         """Copy the log (to ``predictions.log.N``), then truncate it: at once (``atomic``), or
@@ -239,7 +223,7 @@ class CopyTruncateScenario:
             if action == "down":
                 self.more_lines(20)  # likewise
                 self.copy_truncate(action)
-            self.sidecar = SidecarProcess(self.log, self.state, self.port)
+            self.sidecar = SidecarProcess(self.log, self.state, port=self.port)
 
     def stop(self) -> None:
         """SIGTERM (a clean stop checkpoints)."""

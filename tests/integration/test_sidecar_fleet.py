@@ -5,8 +5,6 @@ both logs together, and it is neither replica's own p95."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 
 from aimon.totals import LATENCY_BUCKETS
 
-from .conftest import free_port, http_get, wait_until
+from .conftest import SidecarProcess, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -51,33 +49,6 @@ def bucket_of(value: float) -> tuple[float, float]:
     return bounds[index], bounds[index + 1]
 
 
-class Sidecar:
-    def __init__(self, log: Path, state: Path, output: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._output = output.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "aimon", "sidecar", "--log-file", str(log), "--state-dir",
-             str(state), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=self._output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-    def ready(self) -> bool:
-        try:
-            return http_get(f"{self.url}/ready")[0] == 200
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-        self._output.close()
-
-
 def value(result: list[dict]) -> float:
     assert len(result) == 1, result
     return float(result[0]["value"][1])
@@ -86,12 +57,13 @@ def value(result: list[dict]) -> float:
 def test_fleet_p95_from_summed_buckets_matches_union_of_logs(tmp_path: Path, prometheus_factory):
     rng = np.random.default_rng(20261124)
     latencies: dict[str, np.ndarray] = {}
-    sidecars: dict[str, Sidecar] = {}
+    sidecars: dict[str, SidecarProcess] = {}
     try:
         for name, (lines, median_ms, sigma) in REPLICAS.items():
             log = tmp_path / f"{name}.log"
             latencies[name] = write_log(log, rng, lines, median_ms, sigma)
-            sidecars[name] = Sidecar(log, tmp_path / f"state-{name}", tmp_path / f"{name}.out")
+            state, output = tmp_path / f"state-{name}", tmp_path / f"{name}.out"
+            sidecars[name] = SidecarProcess(log, state, output)
         for name, sidecar in sidecars.items():
             wait_until(sidecar.ready, timeout=60, what=f"sidecar {name} read its log")
         instances = {f"127.0.0.1:{s.port}": name for name, s in sidecars.items()}
