@@ -39,6 +39,8 @@ from aimon.durations import Duration, parse_duration
 from aimon.errors import ConfigError
 from aimon.events import Event
 from aimon.features import FeatureBatch, FeatureExtractor, extract_many, payload_size
+from aimon.quality.join import JoinBuffer, Match
+from aimon.quality.metrics import Label, QualityError, QualityStats, TaskKind, infer_task
 from aimon.sketch import QuantileSketch
 from aimon.snapshot import FeatureSummary, Histogram, Snapshot, Summary, Totals, WindowInfo
 from aimon.totals import FixedHistogram
@@ -266,6 +268,16 @@ class Monitor:
             :class:`~aimon.collectors.eventlog.EventLogWriter`), for a sidecar to read; many
             worker processes may share the file. Written by the fold, off the caller's time;
             features are written when the input is a dict.
+        quality_task: ``"classification"``, ``"binary_score"`` or ``"regression"``: how
+            predictions matched with their outcome (:meth:`record_outcome`) are scored;
+            default: inferred from the first 100 matched pairs (or those there are at the
+            first snapshot), see :func:`aimon.quality.infer_task`.
+        positive_label: the positive class of binary metrics (default ``1``, also ``True``).
+        outcome_ttl: how long a prediction waits for its outcome (and an early outcome for
+            its prediction), in event time.
+        max_pending_predictions, max_early_outcomes: the join buffer's bounds; beyond them
+            the oldest entries leave (counted ``expired`` / ``unknown`` when their outcome or
+            prediction comes).
 
     Raises:
         ConfigError: a setting is invalid; the message names it.
@@ -303,6 +315,11 @@ class Monitor:
         router: Router | None = None,
         evaluation_interval: Duration = "15s",
         log_to: str | os.PathLike[str] | EventLogWriter | None = None,
+        quality_task: TaskKind | None = None,
+        positive_label: Label | None = None,
+        outcome_ttl: Duration = "1h",
+        max_pending_predictions: int = 100_000,
+        max_early_outcomes: int = 10_000,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigError("name: a monitor needs a non-empty model name")
@@ -326,6 +343,18 @@ class Monitor:
         self._flush_interval = parse_duration(flush_interval, "flush_interval")
         self._clock = clock
         self._buffer_size = buffer_size
+        if quality_task is not None:
+            try:
+                QualityStats(quality_task)
+            except QualityError as exc:
+                raise ConfigError(f"quality_task: {exc}") from None
+        self._quality_settings = (quality_task, positive_label)
+        self._join_settings = (
+            max_pending_predictions,
+            max_early_outcomes,
+            parse_duration(outcome_ttl, "outcome_ttl"),
+        )
+        JoinBuffer(*self._join_settings)  # check the bounds now
         self._drift_settings = _drift_settings(
             reference, drift_window, drift_events, drift_sample, drift_methods, drift_min_count
         )
@@ -360,6 +389,10 @@ class Monitor:
         self._started = self._clock()
         settings = self._drift_settings
         self._drift = DriftTracker(**settings) if settings is not None else None
+        self._join = JoinBuffer(*self._join_settings)
+        self._quality_task: TaskKind | None = self._quality_settings[0]
+        self._unplaced: list[tuple[float, Any, Any]] = []  # matched pairs before the task is known
+        self._outcome_queue: list[tuple[str, Any, float]] = []
 
     def export_state(self) -> dict[str, Any]:
         """The aggregates (window, totals, drop counts, drift counts), folded up to now, for a
@@ -377,6 +410,9 @@ class Monitor:
                 "overflow": self._recorder.overflow,
                 "drift": self._drift,
                 "started": self._started,
+                "join": self._join,
+                "quality_task": self._quality_task,
+                "unplaced": list(self._unplaced),
             }
 
     def restore_state(self, state: dict[str, Any]) -> None:
@@ -400,6 +436,9 @@ class Monitor:
             if self._drift is not None and state["drift"] is not None:
                 self._drift = state["drift"]
             self._started = float(state["started"])
+            self._join = state["join"]
+            self._quality_task = state["quality_task"]
+            self._unplaced = list(state["unplaced"])
 
     def _start_thread(self) -> None:
         self._stop = threading.Event()
@@ -560,9 +599,124 @@ class Monitor:
                     self._log_events(part, outputs or [None] * n)
                 self._fold(part)
                 self._fold_predictions(outputs)
+                self._join_predictions(part, outputs)
                 self._fold_inputs(part)
         except Exception as exc:  # aimon's own failure must not reach the caller
             self._recorder.internal_error(exc)
+
+    # -- outcomes ----------------------------------------------------------------------
+
+    def record_outcome(self, request_id: Any, actual: Any, ts: float | None = None) -> None:
+        """Record the outcome (ground truth) of the prediction made for ``request_id``.
+
+        The outcome joins its prediction (an event with the same ``request_id``, see
+        :func:`aimon.current_request_id`) in the fold step: the pair is then counted in the
+        window's quality (``snapshot().quality``) at the later of the two times. An outcome
+        may come before its prediction (it waits up to ``outcome_ttl``); each outcome ends
+        ``matched``, ``expired``, ``unknown`` or ``duplicate`` (``snapshot().outcomes``).
+        Cheap for the caller: the outcome is queued (at most ``buffer_size``; beyond, it is
+        dropped and counted, ``dropped["outcome_buffer_full"]``).
+
+        Args:
+            request_id: the prediction's request id (made text with ``str``).
+            actual: the true label or value.
+            ts: when the outcome was known (epoch seconds); default now.
+        """
+        try:
+            when = self._clock() if ts is None else float(ts)
+            queue = self._outcome_queue
+            if len(queue) < self._buffer_size:
+                queue.append((str(request_id), actual, when))
+            else:
+                with self._fold_lock:
+                    self._dropped["outcome_buffer_full"] += 1
+        except Exception as exc:  # aimon's own failure must not reach the caller
+            self._recorder.internal_error(exc)
+
+    def record_outcomes(self, outcomes: Sequence[tuple[Any, Any, float | None]]) -> None:
+        """Record many ``(request_id, actual, ts)`` outcomes and join them now (the path of
+        the sidecar; ``ts`` None is now). Call :meth:`observe_many` with the predictions
+        first when both come in one batch (an outcome may also wait for its prediction)."""
+        try:
+            now = self._clock()
+            with self._fold_lock:
+                self._join_outcomes(
+                    [(str(rid), actual, now if ts is None else float(ts))
+                     for rid, actual, ts in outcomes]
+                )  # fmt: skip
+        except Exception as exc:  # aimon's own failure must not reach the caller
+            self._recorder.internal_error(exc)
+
+    def _join_predictions(self, part: _Part, outputs: Sequence[Any]) -> None:
+        """Hold each successful prediction with a request id until its outcome comes."""
+        ids = part.request_ids
+        if ids is None or not outputs:
+            return
+        join = self._join
+        matches: list[Match] = []
+        errors = part.errors
+        for i, rid in enumerate(ids):
+            if rid is None or errors[i] is not None or i >= len(outputs):
+                continue
+            value = _quality_value(outputs[i])
+            if value is not None:
+                match = join.add_prediction(rid, value, float(part.ts[i]))
+                if match is not None:
+                    matches.append(match)
+        self._count_matches(matches)
+
+    def _join_outcomes(self, outcomes: list[tuple[str, Any, float]]) -> None:
+        join = self._join
+        matches: list[Match] = []
+        for rid, actual, ts in outcomes:
+            if not math.isfinite(ts):
+                self._dropped["outcome_invalid"] += 1
+                continue
+            match = join.add_outcome(rid, actual, ts)
+            if match is not None:
+                matches.append(match)
+        self._count_matches(matches)
+        join.expire(self._clock())
+
+    def _count_matches(self, matches: list[Match], force: bool = False) -> None:
+        """Count matched pairs into the quality of the slice of their later time; before
+        the task is known, gather pairs until there are enough to infer it."""
+        for m in matches:
+            self._unplaced.append((max(m.prediction_ts, m.outcome_ts), m.actual, m.prediction))
+        pending = self._unplaced
+        if not pending:
+            return
+        if self._quality_task is None:
+            if len(pending) < _INFER_PAIRS and not force:
+                return
+            try:
+                task = infer_task([p[1] for p in pending], [p[2] for p in pending])
+            except QualityError:
+                self._dropped["outcome_invalid"] += len(pending)
+                self._unplaced = []
+                return
+            if task is None:  # no complete pair yet
+                return
+            self._quality_task = task
+        self._unplaced = []
+        when = np.array([p[0] for p in pending], dtype=np.float64)
+        sids, live, _, _ = self._window.place(when, self._clock())
+        for sid in np.unique(sids[live]).tolist():
+            rows = np.flatnonzero(live & (sids == sid)).tolist()
+            target = self._window.slice_for(sid)
+            if target.quality is None:
+                task = self._quality_task
+                target.quality = QualityStats(task, positive_label=self._quality_settings[1])
+            actuals = [pending[i][1] for i in rows]
+            predicted = [pending[i][2] for i in rows]
+            try:
+                target.quality.add(actuals, predicted)
+            except QualityError:  # some pair does not fit the task: count the others
+                for a, p in zip(actuals, predicted, strict=True):
+                    try:
+                        target.quality.add([a], [p])
+                    except QualityError:
+                        self._dropped["outcome_invalid"] += 1
 
     def count_dropped(self, reason: str, count: int = 1) -> None:
         """Count events that never reached the monitor (e.g. ``malformed`` log lines); they
@@ -597,6 +751,7 @@ class Monitor:
                         self._log_events(part, outputs)
                     self._fold(part)
                     self._fold_predictions(outputs)
+                    self._join_predictions(part, outputs)
                     profiled_from = time.perf_counter()
                     profiled = self._fold_inputs(part)
                     channel.learn(
@@ -605,6 +760,12 @@ class Monitor:
                     )  # fmt: skip
                 except Exception as exc:
                     recorder.internal_error(exc)
+            outcomes = self._outcome_queue.copy()
+            del self._outcome_queue[: len(outcomes)]
+            try:
+                self._join_outcomes(outcomes)
+            except Exception as exc:
+                recorder.internal_error(exc)
 
     def _log_events(self, part: _Part, outputs: Sequence[Any]) -> None:
         """Append the part's events to the event log (one JSON line each)."""
@@ -804,6 +965,8 @@ class Monitor:
         """Fold what is buffered and return the state over the rolling window."""
         self.flush()
         with self._fold_lock:
+            if self._unplaced:
+                self._count_matches([], force=True)
             now = self._clock()
             view = self._window.view(now, self._started)
             total = view.total
@@ -827,6 +990,15 @@ class Monitor:
             if alerting is not None:
                 optional_parts["alerts"] = alerting.active()
                 optional_parts["rule_states"] = alerting.rule_states()
+            joined = self._join.counts()
+            if joined.outcomes_total or joined.predictions_held:
+                optional_parts["outcomes"] = {
+                    **joined.outcome_results,
+                    "waiting": joined.waiting,
+                    "predictions_held": joined.predictions_held,
+                }
+            if total.quality is not None:
+                optional_parts["quality"] = total.quality.metrics()
             window_info = WindowInfo(
                 start=_utc(view.start),
                 end=_utc(view.end),
@@ -991,7 +1163,24 @@ def _loggable_prediction(output: Any) -> Any:
 
 
 #: The layout of :meth:`Monitor.export_state`; a checkpoint of another is not restored.
-STATE_FORMAT = 1
+#: 2: the join buffer of predictions and outcomes, and quality statistics per slice.
+STATE_FORMAT = 2
+#: Matched pairs gathered before the quality task is inferred (when not set).
+_INFER_PAIRS = 100
+
+
+def _quality_value(output: Any) -> Any:
+    """A prediction that quality can score (a label, a score, a number), else None."""
+    if output is None or isinstance(output, bool | int | float | str):
+        return output
+    item = getattr(output, "item", None)
+    if callable(item) and getattr(output, "size", 1) == 1:
+        try:
+            value = item()
+        except (TypeError, ValueError):
+            return None
+        return value if isinstance(value, bool | int | float | str) else None
+    return None
 
 
 def _drift_settings(

@@ -12,6 +12,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from aimon.alerts.alert import Alert
+from aimon.quality.metrics import QualityMetrics
 
 __all__ = [
     "DriftWindowInfo",
@@ -166,6 +167,11 @@ class Snapshot(_Frozen):
         reference_bins: per reference feature, the reference's share of each bin.
         alerts: the pending and firing alerts of the last rule evaluation.
         rule_states: per rule, 0 inactive, 1 pending, 2 firing.
+        quality: the model's quality over the predictions matched with their outcome in the
+            window (``quality.count`` pairs); None before the first match.
+        outcomes: outcomes recorded since start by result (``matched``, ``expired``,
+            ``unknown``, ``duplicate``; see :mod:`aimon.quality.join`), plus ``waiting``
+            (outcomes waiting for their prediction) and ``predictions_held``.
     """
 
     model: str
@@ -191,3 +197,5 @@ class Snapshot(_Frozen):
     reference_bins: dict[str, dict[str, float]] = {}
     alerts: list[Alert] = []
     rule_states: dict[str, int] = {}
+    quality: QualityMetrics | None = None
+    outcomes: dict[str, int] = {}

@@ -35,7 +35,22 @@ from aimon.durations import parse_duration
 from aimon.errors import ConfigError
 from aimon.snapshot import Snapshot
 
-__all__ = ["FEATURE_METRICS", "MODEL_METRICS", "Evaluator", "Rule", "RuleState", "Thresholds"]
+__all__ = [
+    "FEATURE_METRICS",
+    "MODEL_METRICS",
+    "QUALITY_METRICS",
+    "Evaluator",
+    "Rule",
+    "RuleState",
+    "Thresholds",
+]
+
+#: The model's quality over the matched pairs in the window (``Snapshot.quality``); a rule's
+#: ``min_count`` counts matched pairs. Equal to :data:`aimon.quality.METRIC_NAMES`.
+QUALITY_METRICS = (
+    "accuracy", "precision", "recall", "f1", "precision_macro", "recall_macro", "f1_macro",
+    "log_loss", "roc_auc", "mae", "rmse", "mape", "r2",
+)  # fmt: skip
 
 #: Metrics of the whole model, read from the Snapshot (and how many events stand behind them).
 MODEL_METRICS = (
@@ -48,6 +63,7 @@ MODEL_METRICS = (
     "count",
     "share_drifted",
     "max_ks",
+    *QUALITY_METRICS,
 )
 #: Metrics of one feature: its drift statistics over the drift window, and its missing share.
 FEATURE_METRICS = (
@@ -64,6 +80,8 @@ FEATURE_METRICS = (
 Metric = Literal[
     "latency_p50", "latency_p95", "latency_p99", "latency_mean", "error_rate", "throughput",
     "count", "share_drifted", "max_ks",
+    "accuracy", "precision", "recall", "f1", "precision_macro", "recall_macro", "f1_macro",
+    "log_loss", "roc_auc", "mae", "rmse", "mape", "r2",
     "psi", "ks", "ks_pvalue", "wasserstein", "js", "chi2", "chi2_pvalue", "drifted",
     "missing_share",
 ]  # fmt: skip
@@ -99,7 +117,7 @@ class Rule(BaseModel):
         for_: how long the breach must hold before the alert fires (``for`` in files).
         keep_firing_for: how long a firing alert stays firing after the breach stops.
         min_count: no verdict on fewer events than this (calls in the window for model
-            metrics, live values for a feature's drift).
+            metrics, matched pairs for quality metrics, live values for a feature's drift).
         severity, labels: more identifying labels of the alert.
         annotations: templates (``str.format``) with ``value``, ``threshold``, ``op``,
             ``when`` (``op`` in words), ``metric``, ``feature``, ``of_feature``, ``model``,
@@ -407,6 +425,11 @@ def _model_reading(metric: str, snap: Snapshot) -> tuple[float | None, int]:
         return getattr(snap.latency, metric.removeprefix("latency_")), snap.latency.count
     if metric in ("error_rate", "throughput", "count"):
         return float(getattr(snap, metric)), snap.count
+    if metric in QUALITY_METRICS:
+        quality = snap.quality
+        if quality is None:
+            return None, 0
+        return getattr(quality, metric), quality.count
     window = snap.drift_window
     if window is None:
         return None, 0

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from aimon.features import FeatureBatch, FeatureColumn
+from aimon.quality.metrics import QualityStats
 from aimon.sketch import QuantileSketch
 
 __all__ = ["FeatureStats", "Slice", "Window", "WindowView"]
@@ -71,9 +72,14 @@ def _cap_labels(labels: Counter[str], max_categories: int) -> None:
 
 
 class Slice:
-    """The aggregates of one time slice: counts, errors by type, latency and size sketches."""
+    """The aggregates of one time slice: counts, errors by type, latency and size sketches,
+    and the quality statistics of the predictions matched with their outcome in the slice
+    (``quality``: None until a pair is counted; bounded, see
+    :class:`~aimon.quality.QualityStats`)."""
 
-    __slots__ = ("count", "errors", "features", "input_size", "latency", "output_size", "sid")
+    __slots__ = (
+        "count", "errors", "features", "input_size", "latency", "output_size", "quality", "sid",
+    )  # fmt: skip
 
     def __init__(self, sid: int, relative_accuracy: float) -> None:
         self.sid = sid
@@ -83,6 +89,7 @@ class Slice:
         self.input_size = QuantileSketch(relative_accuracy)
         self.output_size = QuantileSketch(relative_accuracy)
         self.features: dict[str, FeatureStats] = {}
+        self.quality: QualityStats | None = None
 
     def add(
         self,
@@ -110,6 +117,11 @@ class Slice:
             if mine is None:
                 mine = self.features[name] = FeatureStats(kind=stats.kind)
             mine.merge(stats, max_categories)
+        if other.quality is not None:
+            if self.quality is None:
+                self.quality = other.quality.copy()
+            else:
+                self.quality.merge(other.quality)
 
 
 @dataclass(frozen=True, slots=True)

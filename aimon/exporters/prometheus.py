@@ -124,6 +124,14 @@ _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
                      "Events in the drift window.", ()),
     "alert_state": (GaugeMetricFamily, "aimon_alert_state",
                     "Alert rule state: 0 inactive, 1 pending, 2 firing.", ("rule",)),
+    "quality": (GaugeMetricFamily, "aimon_model_quality",
+                "Model quality over the predictions matched with their outcome in the rolling "
+                "window (accuracy, f1, roc_auc, mae...).", ("metric",)),
+    "quality_pairs": (GaugeMetricFamily, "aimon_model_quality_pairs",
+                      "Matched (prediction, outcome) pairs behind aimon_model_quality.", ()),
+    "outcomes": (CounterMetricFamily, "aimon_outcomes",
+                 "Outcomes recorded, by result (matched, expired, unknown, duplicate).",
+                 ("result",)),
     "notifications": (CounterMetricFamily, "aimon_alert_notifications",
                       "Alert notifications by sink and result (delivered, failed, dropped).",
                       ("sink", "result")),
@@ -166,7 +174,18 @@ def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
         f["internal"].add_metric(base, snap.internal_errors)
         _render_drift(f, base, snap)
         _render_alerts(f, base, snap)
+        _render_quality(f, base, snap)
     yield from f.values()
+
+
+def _render_quality(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
+    if snap.outcomes:
+        for result in ("matched", "expired", "unknown", "duplicate"):
+            f["outcomes"].add_metric([*base, result], snap.outcomes.get(result, 0))
+    if snap.quality is not None:
+        f["quality_pairs"].add_metric(base, snap.quality.count)
+        for metric, value in snap.quality.values().items():
+            f["quality"].add_metric([*base, metric], value)
 
 
 def _render_alerts(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
