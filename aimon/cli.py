@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     sidecar.add_argument("--max-models", type=int, help="monitors at most (default 16)")
     sidecar.add_argument(
+        "--outcomes-file",
+        help='a log of outcome lines to follow ({"request_id": ..., "actual": ..., "ts": ...})',
+    )
+    sidecar.add_argument(
         "--state-dir", help="checkpoints here: a restart continues exactly where it stopped"
     )
     security = sidecar.add_argument_group(
@@ -277,6 +281,7 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
         window=args.window,
         max_models=args.max_models,
         state_dir=args.state_dir,
+        outcomes_file=args.outcomes_file,
         fields=fields or None,
         auth=given(
             bearer_token_file=args.bearer_token_file,
@@ -290,7 +295,11 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
     )
     auth = settings.auth.build()  # secrets and certificates read now: a bad one fails at start
     ssl_context = settings.tls.context()
-    monitor_settings: dict[str, object] = {"window": settings.window}
+    monitor_settings: dict[str, object] = {
+        "window": settings.window,
+        "outcome_ttl": settings.outcome_ttl,
+        "quality_task": settings.quality_task,
+    }
     if settings.reference:
         monitor_settings["reference"] = settings.reference
     thresholds = settings.thresholds()
@@ -305,6 +314,7 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
         max_models=settings.max_models,
         monitor_settings=monitor_settings,
         state_dir=settings.state_dir,
+        outcomes_file=settings.outcomes_file,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -320,6 +330,7 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
             protect_probes=settings.auth.protect_probes,
             ssl_context=ssl_context,
             collectors=[SidecarCollector(sidecar)],
+            outcomes=sidecar.post_outcomes,
         )
     except OSError as exc:
         sidecar.close()

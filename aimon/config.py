@@ -236,6 +236,9 @@ class SidecarSettings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(9108, ge=0, le=65535)
     state_dir: str | None = None
+    outcomes_file: str | None = None
+    outcome_ttl: str = "1h"
+    quality_task: Literal["classification", "binary_score", "regression"] | None = None
     window: str = "5m"
     max_models: int = Field(16, ge=1)
     fields: FieldMap = FieldMap()

@@ -647,6 +647,14 @@ class Monitor:
         except Exception as exc:  # aimon's own failure must not reach the caller
             self._recorder.internal_error(exc)
 
+    def known_request_ids(self, request_ids: Sequence[str]) -> set[str]:
+        """The ids whose outcome belongs to this monitor: its prediction is held here, its
+        outcome is waiting here, or it is remembered here (matched or expired)."""
+        self.flush()
+        with self._fold_lock:
+            knows = self._join.knows
+            return {rid for rid in request_ids if knows(rid)}
+
     def _join_predictions(self, part: _Part, outputs: Sequence[Any]) -> None:
         """Hold each successful prediction with a request id until its outcome comes."""
         ids = part.request_ids

@@ -10,6 +10,14 @@ With a ``state_dir`` the sidecar checkpoints, in one atomic file, the log positi
 with every monitor's aggregates: on an interval, before each ``/metrics`` or ``/status``
 response, and at exit. A restart resumes both from the same moment, so no line is lost or
 counted twice and no counter Prometheus has seen goes backwards.
+
+Outcomes (ground truth, see :mod:`aimon.quality.outcomes`) come from a second log,
+``outcomes_file``, followed the same way, and from :meth:`Sidecar.post_outcomes` (``POST
+/outcomes``). Each goes to the monitor that holds (or remembers) its prediction, or the one
+its ``model``/``version`` names; otherwise to the only model's monitor, or the default one.
+The checkpoint holds the outcomes log's position and every monitor's join buffer; a post is
+checkpointed before it is acknowledged. So a restart neither loses an outcome nor matches one
+twice (an outcome read or posted again is counted ``duplicate``).
 """
 
 from __future__ import annotations
@@ -26,9 +34,10 @@ from typing import Any
 from aimon.checkpoint import CheckpointStore
 from aimon.collectors.logtail import LogTailer, TailPosition
 from aimon.collectors.stream import StreamReader
-from aimon.errors import ConfigError
+from aimon.errors import ConfigError, MalformedEventError
 from aimon.events import EventCodec, FieldMap
 from aimon.monitors import Monitor
+from aimon.quality.outcomes import Outcome, decode_outcomes, outcome_from_record
 
 __all__ = ["OTHER_MODEL", "STDIN", "Sidecar"]
 
@@ -67,6 +76,8 @@ class Sidecar:
         poll_interval: seconds between reads when the log is idle.
         state_dir: where checkpoints live (None: no checkpoints; a restart starts over).
         checkpoint_interval: seconds between checkpoints while running.
+        outcomes_file: a log of outcome lines to follow (None: outcomes only by
+            :meth:`post_outcomes`).
     """
 
     def __init__(
@@ -80,6 +91,7 @@ class Sidecar:
         poll_interval: float = 0.25,
         state_dir: str | None = None,
         checkpoint_interval: float = 5.0,
+        outcomes_file: str | None = None,
     ) -> None:
         self.codec = EventCodec(fields)
         self.max_models = max_models
@@ -91,14 +103,19 @@ class Sidecar:
         self.malformed: Counter[str] = Counter()
         self.models_folded = 0
         self.lines = 0
+        self.outcome_lines = 0
+        self.outcomes_posted = 0
+        self.outcomes_malformed: Counter[str] = Counter()
         self._caught_up = False
         self._lock = threading.RLock()
         self._last_checkpoint = time.monotonic()
         self.store = CheckpointStore(state_dir) if state_dir is not None else None
         saved = self.store.load() if self.store is not None else None
-        position = None
+        position = outcomes_position = None
         if saved is not None:
             position = self._restore(saved)
+            raw = saved.get("outcomes_position")
+            outcomes_position = TailPosition.from_dict(raw) if raw else None
         self.tailer: LogTailer | StreamReader
         if log_file == STDIN:
             self.tailer = StreamReader(0, max_line_bytes=max_line_bytes)
@@ -106,6 +123,11 @@ class Sidecar:
             self.tailer = LogTailer(log_file, position=position, max_line_bytes=max_line_bytes)
         if saved is not None:
             self.tailer.counts.update(saved.get("tail_counts", {}))
+        self.outcomes_tailer: LogTailer | None = None
+        if outcomes_file is not None:
+            self.outcomes_tailer = LogTailer(
+                outcomes_file, position=outcomes_position, max_line_bytes=max_line_bytes
+            )
         self.default_monitor()
 
     def default_monitor(self) -> Monitor:
@@ -139,7 +161,75 @@ class Sidecar:
             too_long = self.tailer.counts["long_lines"] - long_before
             if too_long:
                 self._count_malformed(Counter(too_long=too_long))
+            read_outcomes = self._step_outcomes(max_lines)
+        return len(lines) + read_outcomes
+
+    def _step_outcomes(self, max_lines: int) -> int:
+        tailer = self.outcomes_tailer
+        if tailer is None:
+            return 0
+        lines = tailer.read(max_lines)
+        if not lines:
+            return 0
+        outcomes, malformed = decode_outcomes(lines)
+        self.outcome_lines += len(lines)
+        if malformed:
+            self.outcomes_malformed.update(malformed)
+            self.default_monitor().count_dropped("malformed_outcome", malformed.total())
+        self._route_outcomes(outcomes)
         return len(lines)
+
+    def post_outcomes(self, records: Any) -> int:
+        """Record outcomes given as a JSON array of outcome objects (``POST /outcomes``);
+        all or none: raises ``ValueError`` naming the first bad item. They are checkpointed
+        before this returns (with a ``state_dir``). Returns how many were recorded."""
+        if not isinstance(records, list):
+            raise ValueError("expected a JSON array of outcome objects")
+        outcomes = []
+        for i, record in enumerate(records):
+            try:
+                outcomes.append(outcome_from_record(record))
+            except MalformedEventError as exc:
+                raise ValueError(f"item {i}: {exc}") from None
+        with self._lock:
+            self._route_outcomes(outcomes)
+            self.outcomes_posted += len(outcomes)
+            self.checkpoint()
+        return len(outcomes)
+
+    def _route_outcomes(self, outcomes: list[Outcome]) -> None:
+        """Each outcome to the monitor of its prediction (see the module's notes)."""
+        if not outcomes:
+            return
+        named: dict[tuple[str, str | None], list[Outcome]] = {}
+        unnamed = []
+        for outcome in outcomes:
+            if outcome.model is not None:
+                named.setdefault((outcome.model, outcome.version), []).append(outcome)
+            else:
+                unnamed.append(outcome)
+        batches = [(self._monitor(*key), items) for key, items in named.items()]
+        if unnamed:
+            monitors = list(self.monitors.values())
+            ids = [o.request_id for o in unnamed]
+            known = [(m, m.known_request_ids(ids)) for m in monitors] if len(monitors) > 1 else []
+            fallback = self._fallback_monitor()
+            routed: dict[int, list[Outcome]] = {}
+            by_id = {id(m): m for m in monitors}
+            by_id[id(fallback)] = fallback
+            for outcome in unnamed:
+                target = next((m for m, ids_ in known if outcome.request_id in ids_), fallback)
+                routed.setdefault(id(target), []).append(outcome)
+            batches += [(by_id[key], items) for key, items in routed.items()]
+        for monitor, items in batches:
+            monitor.record_outcomes([(o.request_id, o.actual, o.ts) for o in items])
+
+    def _fallback_monitor(self) -> Monitor:
+        """Where an outcome of an unseen request waits: the only model's monitor, else the
+        default one."""
+        default_key = (self.codec.fields.default_model, None)
+        others = [m for key, m in self.monitors.items() if key != default_key]
+        return others[0] if len(others) == 1 else self.default_monitor()
 
     def _ingest(self, lines: list[bytes]) -> None:
         groups, malformed = self.codec.decode_many(lines)
@@ -169,6 +259,9 @@ class Sidecar:
             return
         with self._lock:
             position = self.tailer.position()
+            outcomes_position = (
+                self.outcomes_tailer.position() if self.outcomes_tailer is not None else None
+            )
             self.store.save(
                 {
                     "position": position.to_dict() if position is not None else None,
@@ -177,6 +270,12 @@ class Sidecar:
                     "models_folded": self.models_folded,
                     "lines": self.lines,
                     "tail_counts": dict(self.tailer.counts),
+                    "outcomes_position": outcomes_position.to_dict()
+                    if outcomes_position is not None
+                    else None,
+                    "outcome_lines": self.outcome_lines,
+                    "outcomes_posted": self.outcomes_posted,
+                    "outcomes_malformed": dict(self.outcomes_malformed),
                 }
             )
             self._last_checkpoint = time.monotonic()
@@ -199,6 +298,9 @@ class Sidecar:
         self.malformed.update(saved.get("malformed", {}))
         self.models_folded = int(saved.get("models_folded", 0))
         self.lines = int(saved.get("lines", 0))
+        self.outcome_lines = int(saved.get("outcome_lines", 0))
+        self.outcomes_posted = int(saved.get("outcomes_posted", 0))
+        self.outcomes_malformed.update(saved.get("outcomes_malformed", {}))
         raw = saved.get("position")
         return TailPosition.from_dict(raw) if raw else None
 
@@ -225,3 +327,5 @@ class Sidecar:
         for monitor in self.monitors.values():
             monitor.close()
         self.tailer.close()
+        if self.outcomes_tailer is not None:
+            self.outcomes_tailer.close()

@@ -46,6 +46,11 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 REALM = "aimon"
 PROBES = frozenset({"healthz", "ready"})
+#: The largest ``POST /outcomes`` body accepted (a larger one gets 413).
+MAX_OUTCOMES_BYTES = 4 << 20
+#: What ``POST /outcomes`` calls with the decoded JSON array; returns how many it recorded and
+#: raises ``ValueError`` with a message for the client when an item cannot be read.
+OutcomesHandler = Callable[[Any], int]
 
 
 class Authenticator(Protocol):
@@ -152,7 +157,7 @@ def _route(path: str) -> str:
     path = path.rstrip("/") or "/"
     if path.endswith("/metrics") or path == "/":
         return "metrics"
-    for name in ("healthz", "ready", "status"):
+    for name in ("healthz", "ready", "status", "outcomes"):
         if path.endswith(f"/{name}"):
             return name
     return "not_found"
@@ -174,8 +179,12 @@ class _Endpoints:
         auth: Authenticator | None = None,
         protect_probes: bool = False,
         collectors: Sequence[Collector] = (),
+        outcomes: OutcomesHandler | None = None,
+        max_body_bytes: int = MAX_OUTCOMES_BYTES,
     ) -> None:
         self.collector = AimonCollector(monitors)
+        self.outcomes = outcomes
+        self.max_body_bytes = max_body_bytes
         self.ready = ready
         self.guard = guard or contextlib.nullcontext
         self.auth = auth
@@ -185,14 +194,52 @@ class _Endpoints:
         for extra in collectors:
             self.registry.register(extra)
 
-    def handle(self, path: str, accept: str, authorization: str | None = None) -> Response:
+    def handle(
+        self,
+        path: str,
+        accept: str,
+        authorization: str | None = None,
+        method: str = "GET",
+        body: Callable[[int], bytes] | None = None,
+        content_length: int | None = None,
+    ) -> Response:
         route = _route(path)
         if self.auth is not None and (self.protect_probes or route not in PROBES):
             challenge = self.auth.check(authorization)
             if challenge is not None:  # refused before the guard: no checkpoint for strangers
                 return _unauthorized(challenge)
+        if route == "outcomes" and self.outcomes is not None:
+            return self._post_outcomes(method, body, content_length)
         with self.guard():
             return self._handle(route, accept)
+
+    def _post_outcomes(
+        self, method: str, body: Callable[[int], bytes] | None, content_length: int | None
+    ) -> Response:
+        """``POST /outcomes``: a JSON array of outcome objects (not inside ``guard``: the
+        handler checkpoints what it recorded before answering)."""
+        assert self.outcomes is not None
+        if method != "POST":
+            headers = [("Content-Type", "text/plain; charset=utf-8"), ("Allow", "POST")]
+            return "405 Method Not Allowed", headers, b"POST a JSON array of outcomes\n"
+        limit = self.max_body_bytes
+        if content_length is None or body is None:
+            return _json_error("411 Length Required", "a Content-Length header is required")
+        if content_length > limit:
+            return _json_error(
+                "413 Content Too Large", f"the body is over {limit} bytes: post smaller batches"
+            )
+        raw = body(content_length)
+        try:
+            records = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _json_error("400 Bad Request", f"the body is not valid JSON: {exc}")
+        try:
+            accepted = self.outcomes(records)
+        except ValueError as exc:
+            return _json_error("400 Bad Request", str(exc))
+        payload = json.dumps({"accepted": accepted}).encode()
+        return "200 OK", [("Content-Type", "application/json")], payload
 
     def _handle(self, route: str, accept: str) -> Response:
         if route == "metrics":
@@ -211,6 +258,11 @@ class _Endpoints:
         return "404 Not Found", [("Content-Type", "text/plain; charset=utf-8")], b"not found\n"
 
 
+def _json_error(status: str, message: str) -> Response:
+    body = json.dumps({"error": message}).encode()
+    return status, [("Content-Type", "application/json")], body
+
+
 def make_wsgi_app(
     monitors: MonitorSource,
     ready: Callable[[], bool] | None = None,
@@ -219,6 +271,8 @@ def make_wsgi_app(
     auth: Authenticator | None = None,
     protect_probes: bool = False,
     collectors: Sequence[Collector] = (),
+    outcomes: OutcomesHandler | None = None,
+    max_body_bytes: int = MAX_OUTCOMES_BYTES,
 ) -> Callable[[dict[str, Any], StartResponse], list[bytes]]:
     """A WSGI app serving ``/metrics``, ``/healthz``, ``/ready`` and ``/status`` for
     ``monitors``; ``/ready`` answers 503 while ``ready()`` is false (always 200 without it);
@@ -230,15 +284,31 @@ def make_wsgi_app(
 
     ``collectors`` are served on ``/metrics`` next to the monitors' metrics.
 
+    With ``outcomes``, ``POST /outcomes`` (authenticated like ``/status``) takes a JSON
+    array of outcome objects and passes it to ``outcomes``: 200 ``{"accepted": n}``; 400 with
+    ``{"error": ...}`` for a body that is not JSON or an item the handler refuses; 413 for a
+    body over ``max_body_bytes``; 405 for another method.
+
     Routes match on the end of the path, so the app works mounted under any prefix.
     """
-    endpoints = _Endpoints(monitors, ready, guard, auth, protect_probes, collectors)
+    endpoints = _Endpoints(
+        monitors, ready, guard, auth, protect_probes, collectors, outcomes, max_body_bytes
+    )
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        length = environ.get("CONTENT_LENGTH")
+        try:
+            content_length = int(length) if length else None
+        except ValueError:
+            content_length = None
+        stream = environ.get("wsgi.input")
         status, headers, body = endpoints.handle(
             environ.get("PATH_INFO", "/"),
             environ.get("HTTP_ACCEPT", ""),
             environ.get("HTTP_AUTHORIZATION"),
+            environ.get("REQUEST_METHOD", "GET"),
+            stream.read if stream is not None else None,
+            content_length,
         )
         start_response(status, [*headers, ("Content-Length", str(len(body)))])
         return [body] if environ.get("REQUEST_METHOD", "GET") != "HEAD" else [b""]
@@ -354,6 +424,7 @@ class MetricsServer:
             for the kubelet's probes).
         ssl_context: serve HTTPS with this server-side context (certificate loaded).
         collectors: more Prometheus collectors to serve on ``/metrics``.
+        outcomes, max_body_bytes: ``POST /outcomes`` (see :func:`make_wsgi_app`).
     """
 
     def __init__(
@@ -368,10 +439,19 @@ class MetricsServer:
         protect_probes: bool = False,
         ssl_context: ssl.SSLContext | None = None,
         collectors: Sequence[Collector] = (),
+        outcomes: OutcomesHandler | None = None,
+        max_body_bytes: int = MAX_OUTCOMES_BYTES,
     ) -> None:
         source = monitors if callable(monitors) else list(monitors)
         app = make_wsgi_app(
-            source, ready, guard, auth=auth, protect_probes=protect_probes, collectors=collectors
+            source,
+            ready,
+            guard,
+            auth=auth,
+            protect_probes=protect_probes,
+            collectors=collectors,
+            outcomes=outcomes,
+            max_body_bytes=max_body_bytes,
         )
         self._httpd = make_server(host, port, app, _ThreadingServer, handler_class=_QuietHandler)
         self._httpd.ssl_context = ssl_context

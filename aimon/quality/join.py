@@ -297,6 +297,15 @@ class JoinBuffer:
             self._outcomes_evicted += len(evicted)
         return None
 
+    def knows(self, request_id: Hashable) -> bool:
+        """The id's prediction is held, its outcome waits, or the id is remembered (so an
+        outcome for it belongs here: to be matched, or counted duplicate or expired)."""
+        return (
+            request_id in self._predictions
+            or request_id in self._outcomes
+            or request_id in self._remembered
+        )
+
     def expire(self, now: float) -> None:
         """Let go of every entry whose deadline is before ``now``: predictions (expired,
         remembered as dropped), waiting outcomes (unknown) and remembered ids."""
