@@ -144,6 +144,19 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 1 when any column drifts (default) or only on dataset drift",
     )
 
+    _quality_arguments(
+        commands.add_parser(
+            "quality",
+            help="join a prediction log and an outcomes log by request id and compute quality",
+        )
+    )
+
+    _report_arguments(commands)
+    return parser
+
+
+def _report_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``aimon report``'s arguments."""
     report = commands.add_parser(
         "report", help="write a self-contained HTML drift report (summary table and charts)"
     )
@@ -156,7 +169,23 @@ def _parser() -> argparse.ArgumentParser:
         default="aimon",
         help="aimon's report (default) or Evidently's own (needs the evidently extra)",
     )
-    return parser
+
+
+def _quality_arguments(quality: argparse.ArgumentParser) -> None:
+    quality.add_argument("predictions", type=Path, help="JSON-lines prediction log")
+    quality.add_argument("outcomes", type=Path, help="JSON-lines outcomes log")
+    quality.add_argument("--format", choices=("table", "json"), default="table")
+    quality.add_argument(
+        "--task",
+        choices=("classification", "binary_score", "regression"),
+        help="the kind of task (default: inferred from the pairs)",
+    )
+    quality.add_argument(
+        "--positive-label", help="the positive class of binary metrics (default 1)"
+    )
+    quality.add_argument(
+        "--threshold", type=float, default=0.5, help="score threshold of binary_score (0.5)"
+    )
 
 
 def _comparison_arguments(parser: argparse.ArgumentParser) -> None:
@@ -203,6 +232,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return _sidecar(args, out)
         if args.command == "report":
             return _report(args, out)
+        if args.command == "quality":
+            return _quality(args, out)
         return _drift(args, out)
     except (AimonError, ValueError) as exc:
         print(f"aimon: {exc}", file=sys.stderr)
@@ -248,6 +279,29 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    return EXIT_OK
+
+
+def _quality(args: argparse.Namespace, out: TextIO) -> int:
+    from aimon.quality.batch import evaluate_files, format_table
+
+    for path in (args.predictions, args.outcomes):
+        if not path.is_file():
+            raise AimonError(f"{path}: no such file")
+    positive: str | int | None = args.positive_label
+    if isinstance(positive, str) and positive.lstrip("-").isdigit():
+        positive = int(positive)
+    report = evaluate_files(
+        args.predictions,
+        args.outcomes,
+        task=args.task,
+        positive_label=positive,
+        threshold=args.threshold,
+    )
+    if args.format == "json":
+        out.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        out.write(format_table(report))
     return EXIT_OK
 
 
