@@ -12,11 +12,18 @@ saw during the drift are compared with the training data and written as an HTML 
 and a summary tells the story: each phase at its peak, when each alert fired and resolved,
 what drifted, where the report is. With ``serve`` the model then keeps answering a calm
 baseline of traffic, and ``/metrics`` stays up for Prometheus, until ``stop`` is set.
+
+Ground truth arrives late, as it does in production: each answered call's outcome (was it
+fraud?) is recorded with :meth:`~aimon.Monitor.record_outcome` by a timer thread a twentieth
+of the run later, joined by :func:`aimon.current_request_id`. Fraud follows the amount of the
+purchase as it was before the drift, so the model, which sees the tripled amounts, flags far
+too much while drifting: the summary shows F1 and accuracy falling, and recovering after.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
 import random
 import threading
@@ -29,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from aimon.alerts import Alert, CallbackSink, LogSink, Router, Sink, WebhookSink
+from aimon.collectors.decorator import current_request_id
 from aimon.drift.compare import DriftReport, compare
 from aimon.drift.reference import Reference
 from aimon.drift.report import report_html
@@ -87,6 +95,13 @@ PSI_MIN_COUNT = 200
 #: features): on 300 undrifted values that distance reaches 0.1 one time in ten, on 1000 one
 #: time in two thousand, and the demo should not cry wolf about ``age``.
 VERDICT_MIN_COUNT = 1000
+#: A purchase of at least this amount (before the drift) is fraud, give or take label noise;
+#: the model flags a score at or above FRAUD_SCORE, the same amount as it sees it.
+FRAUD_AMOUNT = 300.0
+FRAUD_SCORE = FRAUD_AMOUNT / 5000.0
+LABEL_NOISE = 0.03
+#: Outcomes arrive this share of the run after their prediction.
+OUTCOME_DELAY = 0.05
 
 
 def training_data(rows: int = 5000, seed: int = 1) -> pd.DataFrame:
@@ -175,6 +190,44 @@ class DriftRows:
             return pd.DataFrame(self.rows)
 
 
+class DelayedOutcomes:
+    """Outcomes that arrive ``delay_s`` after their prediction: a timer thread records each
+    with :meth:`Monitor.record_outcome` when it is due."""
+
+    def __init__(self, mon: Monitor, delay_s: float) -> None:
+        self.mon = mon
+        self.delay_s = delay_s
+        self.recorded = 0
+        self._due: list[tuple[float, int, str, int]] = []
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="aimon-demo-outcomes", daemon=True)
+        self._thread.start()
+
+    def add(self, request_id: str, actual: int) -> None:
+        with self._lock:
+            self._seq += 1
+            heapq.heappush(
+                self._due, (time.monotonic() + self.delay_s, self._seq, request_id, actual)
+            )
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            now = time.monotonic()
+            with self._lock:
+                due = []
+                while self._due and self._due[0][0] <= now:
+                    due.append(heapq.heappop(self._due))
+            for _, _, request_id, actual in due:
+                self.mon.record_outcome(request_id, actual)
+            self.recorded += len(due)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+
+
 @dataclass
 class _Traffic:
     """What the client threads share: the model, the decorated call, when to stop and
@@ -186,19 +239,25 @@ class _Traffic:
     stop: threading.Event = field(default_factory=threading.Event)
     calm: threading.Event = field(default_factory=threading.Event)
     pause_s: float = 0.0  # between calls once calm
+    outcomes: DelayedOutcomes | None = None
 
     def run(self, seed: int) -> None:
         rng = random.Random(seed)
         while not self.stop.is_set():
             drifting = self.model.drifting()
+            amount = rng.lognormvariate(4.5, 1.0)
             features: dict[str, object] = {
                 "age": rng.randint(18, 90),
-                "amount": round(rng.lognormvariate(4.5, 1.0) * (3.0 if drifting else 1.0), 2),
+                "amount": round(amount * (3.0 if drifting else 1.0), 2),
                 "country": rng.choice(COUNTRIES),
             }
+            fraud = (amount >= FRAUD_AMOUNT) != (rng.random() < LABEL_NOISE)
             score: float | None = None
             with contextlib.suppress(TimeoutError, ValueError):  # counted by the monitor
                 score = self.predict(features)  # type: ignore[operator]
+            request_id = current_request_id()
+            if score is not None and self.outcomes is not None and request_id is not None:
+                self.outcomes.add(request_id, int(fraud))
             if drifting:
                 self.drift_rows.add({**features, "score": score})
             if self.calm.is_set():
@@ -379,6 +438,9 @@ def _monitor(settings: DemoSettings, router: Router) -> Monitor:
         thresholds=demo_rules(PSI_MIN_COUNT),
         router=router,
         evaluation_interval="250ms",
+        quality_task="binary_score",
+        quality_threshold=FRAUD_SCORE,
+        outcome_ttl=f"{settings.duration_s:g}s",
     )
 
 
@@ -435,11 +497,13 @@ def run_demo(settings: DemoSettings, out: TextIO, stop: threading.Event | None =
     router = Router(sinks, retries=1, backoff=0.25)  # a demo's receiver is up or it is not
     mon = _monitor(settings, router)
     handler = _alert_log(out)
+    outcomes = DelayedOutcomes(mon, settings.duration_s * OUTCOME_DELAY)
     traffic = _Traffic(
         mon.watch(model.predict),
         model,
         DriftRows(seed=settings.seed),
         pause_s=settings.workers / settings.baseline_rps,
+        outcomes=outcomes,
     )
     server = _start_server(mon, settings, out)
     metrics_url = f"{server.url}/metrics"
@@ -466,6 +530,8 @@ def run_demo(settings: DemoSettings, out: TextIO, stop: threading.Event | None =
         if drift is not None and settings.report is not None:
             report = _write_report(drift, traffic.drift_rows, settings.report)
         _summary(history, mon.snapshot(), story, drift, report, out)
+        for line in _quality_lines(history, outcomes.delay_s):
+            print(line, file=out)
         if settings.webhook:
             sent = router.stats().get("webhook", {})
             print(f"webhook: {', '.join(f'{sent.get(k, 0)} {k}' for k in _RESULTS)}", file=out)
@@ -478,6 +544,7 @@ def run_demo(settings: DemoSettings, out: TextIO, stop: threading.Event | None =
         traffic.stop.set()
         for t in threads:
             t.join(2.0)
+        outcomes.close()
         mon.close()
         router.close()
         logging.getLogger("aimon.alerts").removeHandler(handler)
@@ -489,6 +556,30 @@ def run_demo(settings: DemoSettings, out: TextIO, stop: threading.Event | None =
         metrics_url=metrics_url,
         notifications=router.stats(),
     )
+
+
+def _quality_lines(history: list[tuple[float, str, Snapshot]], delay_s: float) -> list[str]:
+    """The model's quality over the window by phase: the drift at its worst F1, any other
+    phase at its end (outcomes arrive late, so a phase's last row shows most of its own)."""
+    lines = [f"model quality (outcomes arrive {delay_s:.1f}s late; fraud flagged at score >= "
+             f"{FRAUD_SCORE:g}), the drift at its worst, else each phase's end:"]  # fmt: skip
+    for rows in _phases(history):
+        elapsed, phase, snap = rows[-1]
+        if phase == "drift":
+            scored = [row for row in rows if row[2].quality is not None and row[2].quality.count]
+            if scored:
+                elapsed, phase, snap = min(scored, key=lambda row: row[2].quality.f1 or 0.0)  # type: ignore[union-attr]
+        q = snap.quality
+        if q is None or not q.count:
+            lines.append(f"  {phase:<14} no outcomes yet")
+            continue
+        lines.append(
+            f"  {phase:<14} at {elapsed:4.1f}s: f1 {q.f1 or 0.0:.2f}, accuracy "
+            f"{q.accuracy or 0.0:.2f}, roc_auc "
+            + ("-" if q.roc_auc is None else f"{q.roc_auc:.2f}")
+            + f" over {q.count} matched predictions"
+        )
+    return lines
 
 
 def _summary(

@@ -273,6 +273,8 @@ class Monitor:
             default: inferred from the first 100 matched pairs (or those there are at the
             first snapshot), see :func:`aimon.quality.infer_task`.
         positive_label: the positive class of binary metrics (default ``1``, also ``True``).
+        quality_threshold: a score at or above it predicts the positive class
+            (``"binary_score"``; default 0.5).
         outcome_ttl: how long a prediction waits for its outcome (and an early outcome for
             its prediction), in event time.
         max_pending_predictions, max_early_outcomes: the join buffer's bounds; beyond them
@@ -317,6 +319,7 @@ class Monitor:
         log_to: str | os.PathLike[str] | EventLogWriter | None = None,
         quality_task: TaskKind | None = None,
         positive_label: Label | None = None,
+        quality_threshold: float = 0.5,
         outcome_ttl: Duration = "1h",
         max_pending_predictions: int = 100_000,
         max_early_outcomes: int = 10_000,
@@ -343,12 +346,11 @@ class Monitor:
         self._flush_interval = parse_duration(flush_interval, "flush_interval")
         self._clock = clock
         self._buffer_size = buffer_size
-        if quality_task is not None:
-            try:
-                QualityStats(quality_task)
-            except QualityError as exc:
-                raise ConfigError(f"quality_task: {exc}") from None
-        self._quality_settings = (quality_task, positive_label)
+        try:
+            QualityStats(quality_task or "binary_score", threshold=quality_threshold)
+        except QualityError as exc:
+            raise ConfigError(f"quality_task: {exc}") from None
+        self._quality_settings = (quality_task, positive_label, float(quality_threshold))
         self._join_settings = (
             max_pending_predictions,
             max_early_outcomes,
@@ -714,7 +716,8 @@ class Monitor:
             target = self._window.slice_for(sid)
             if target.quality is None:
                 task = self._quality_task
-                target.quality = QualityStats(task, positive_label=self._quality_settings[1])
+                _, positive, threshold = self._quality_settings
+                target.quality = QualityStats(task, positive_label=positive, threshold=threshold)
             actuals = [pending[i][1] for i in rows]
             predicted = [pending[i][2] for i in rows]
             try:

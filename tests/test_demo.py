@@ -74,6 +74,10 @@ def test_demo_tells_the_story_to_the_terminal_the_webhook_and_the_report(
     assert "alert: [FIRING] ErrorRateHigh" in text and "alert: [RESOLVED] ErrorRateHigh" in text
     assert max(s.latency.p95 or 0 for s in history) > 0.1
     assert max(s.error_rate for s in history) > 0.05
+    # Delayed outcomes: quality is good before the drift, falls while drifting.
+    f1 = [s.quality.f1 for s in history if s.quality is not None and s.quality.count >= 100]
+    assert max(f1) > 0.75 and min(f1) < 0.6, f1
+    assert "model quality (outcomes arrive" in text and "drift          at" in text
 
     # The webhook heard every alert fire and resolve, in Alertmanager's payload.
     seen = {
