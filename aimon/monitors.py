@@ -224,6 +224,8 @@ class _Part:
     sizes_from_inputs: bool = False  # input sizes come from the inputs, not the records
     extractor: FeatureExtractor | None = None  # the user's, applied to each input first
     request_ids: list[str | None] | None = None  # None: no ids at all
+    # rows whose id the fold made (nobody had asked for it): joined only when it can be known
+    unasked: list[int] | None = None
 
 
 class Monitor:
@@ -395,6 +397,7 @@ class Monitor:
         self._quality_task: TaskKind | None = self._quality_settings[0]
         self._unplaced: list[tuple[float, Any, Any]] = []  # matched pairs before the task is known
         self._outcome_queue: list[tuple[str, Any, float]] = []
+        self._outcomes_seen = False  # record_outcome was called: hold every prediction
 
     def export_state(self) -> dict[str, Any]:
         """The aggregates (window, totals, drop counts, drift counts), folded up to now, for a
@@ -439,6 +442,7 @@ class Monitor:
                 self._drift = state["drift"]
             self._started = float(state["started"])
             self._join = state["join"]
+            self._outcomes_seen = self._join.counts().outcomes_total > 0
             self._quality_task = state["quality_task"]
             self._unplaced = list(state["unplaced"])
 
@@ -625,6 +629,7 @@ class Monitor:
             ts: when the outcome was known (epoch seconds); default now.
         """
         try:
+            self._outcomes_seen = True
             when = self._clock() if ts is None else float(ts)
             queue = self._outcome_queue
             if len(queue) < self._buffer_size:
@@ -640,6 +645,7 @@ class Monitor:
         the sidecar; ``ts`` None is now). Call :meth:`observe_many` with the predictions
         first when both come in one batch (an outcome may also wait for its prediction)."""
         try:
+            self._outcomes_seen = True
             now = self._clock()
             with self._fold_lock:
                 self._join_outcomes(
@@ -658,10 +664,18 @@ class Monitor:
             return {rid for rid in request_ids if knows(rid)}
 
     def _join_predictions(self, part: _Part, outputs: Sequence[Any]) -> None:
-        """Hold each successful prediction with a request id until its outcome comes."""
+        """Hold each successful prediction with a request id until its outcome comes.
+
+        An id the fold made for a call nobody asked about can only be known from the event
+        log: without one, and before any outcome was recorded, such predictions are not held
+        (a monitor whose outcomes are never recorded pays nothing for the join)."""
         ids = part.request_ids
         if ids is None or not outputs:
             return
+        if part.unasked and self._event_log is None and not self._outcomes_seen:
+            ids = list(ids)
+            for i in part.unasked:
+                ids[i] = None
         join = self._join
         matches: list[Match] = []
         errors = part.errors
@@ -838,9 +852,9 @@ class Monitor:
         lengths = np.fromiter(map(len, records), dtype=np.int64, count=n)
         for i in np.flatnonzero(lengths == _FAILED_CALL).tolist():
             errors[i] = label(records[i][4].__name__)
-        ids = _slot_ids(prefix[3]) if n else None
+        ids, unasked = _slot_ids(prefix[3]) if n else (None, None)
         if capture is None:
-            return _Part(ts, latency, errors, in_size, out_size, request_ids=ids)
+            return _Part(ts, latency, errors, in_size, out_size, request_ids=ids, unasked=unasked)
         if capture.sizes:
             results = prefix[2]
             if set(map(type, results)) <= {float, type(None)}:  # the usual score: vectorised
@@ -862,10 +876,10 @@ class Monitor:
             in_size[:paired] = [
                 math.nan if source is None else payload_size(source) for source in sources[:paired]
             ]
-            return _Part(ts, latency, errors, in_size, out_size, request_ids=ids)
+            return _Part(ts, latency, errors, in_size, out_size, request_ids=ids, unasked=unasked)
         return _Part(
             ts, latency, errors, in_size, out_size, sources, input_ts, capture.sizes,
-            capture.extractor, ids,
+            capture.extractor, ids, unasked,
         )  # fmt: skip
 
     def _extract_safely(self, extractor: FeatureExtractor, source: Any) -> Any:
@@ -1118,16 +1132,18 @@ class Monitor:
 _FAILED_CALL = 5
 
 
-def _slot_ids(slots: Sequence[dict[int, str]]) -> list[str | None]:
+def _slot_ids(slots: Sequence[dict[int, str]]) -> tuple[list[str | None], list[int] | None]:
     """The request id in each call's slot, giving the empty slots a random one (128 bits as
-    32 hex digits, like ``uuid4().hex``; ``setdefault``: an id the caller wrote first wins)."""
+    32 hex digits, like ``uuid4().hex``; ``setdefault``: an id the caller wrote first wins),
+    and the rows whose id the fold made (None: none)."""
     ids: list[str | None] = [slot.get(0) for slot in slots]
     empty = [i for i, rid in enumerate(ids) if rid is None]
-    if empty:
-        text = os.urandom(16 * len(empty)).hex()
-        for k, i in enumerate(empty):
-            ids[i] = slots[i].setdefault(0, text[32 * k : 32 * k + 32])
-    return ids
+    if not empty:
+        return ids, None
+    text = os.urandom(16 * len(empty)).hex()
+    for k, i in enumerate(empty):
+        ids[i] = slots[i].setdefault(0, text[32 * k : 32 * k + 32])
+    return ids, empty
 
 
 def _record_outputs(records: list[tuple[Any, ...]], capture: Capture | None) -> list[Any]:

@@ -217,3 +217,21 @@ def test_bad_settings_are_config_errors():
         aimon.Monitor("bad", quality_task="ranking")
     with pytest.raises(ConfigError):
         aimon.Monitor("bad", max_pending_predictions=0)
+
+
+def test_predictions_nobody_can_know_are_not_held():
+    clock = FakeClock()
+    with _monitor(clock) as mon:
+        predict = mon.watch(features=False)(lambda x: 1)
+        for x in range(50):
+            predict(x)  # no id asked for, no event log, no outcome yet: nothing to join
+        assert mon.snapshot().outcomes == {}
+        predict(0)
+        rid = aimon.current_request_id()  # asked for: held
+        predict(1)
+        mon.flush()
+        mon.record_outcome(rid, 1)
+        for x in range(3):  # once outcomes are recorded, every prediction is held
+            predict(x)
+        snap = mon.snapshot()
+    assert snap.outcomes["matched"] == 1 and snap.outcomes["predictions_held"] == 3
