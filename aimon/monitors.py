@@ -31,6 +31,7 @@ from aimon.alerting import ThresholdsLike, make_alerting
 from aimon.alerts.alert import Alert
 from aimon.alerts.base import Sink
 from aimon.alerts.router import Router
+from aimon.collectors.decorator import slot_text
 from aimon.collectors.eventlog import EventLogWriter
 from aimon.drift.methods import resolve_methods
 from aimon.drift.reference import Reference, ReferenceError
@@ -663,6 +664,18 @@ class Monitor:
             knows = self._join.knows
             return {rid for rid in request_ids if knows(rid)}
 
+    def _slot_ids(
+        self, slots: Sequence[bytearray]
+    ) -> tuple[list[str | None] | None, list[int] | None]:
+        """The calls' request ids. Ids nobody asked for are made only when they can be known
+        later: written to the event log, or joined once outcomes are recorded (otherwise a
+        caller asking after the fold makes its own, as nothing would join it anyway)."""
+        if self._event_log is not None or self._outcomes_seen:
+            return _slot_ids(slots)
+        if not any(slots):
+            return None, None
+        return [slot_text(slot) if slot else None for slot in slots], None
+
     def _join_predictions(self, part: _Part, outputs: Sequence[Any]) -> None:
         """Hold each successful prediction with a request id until its outcome comes.
 
@@ -852,7 +865,7 @@ class Monitor:
         lengths = np.fromiter(map(len, records), dtype=np.int64, count=n)
         for i in np.flatnonzero(lengths == _FAILED_CALL).tolist():
             errors[i] = label(records[i][4].__name__)
-        ids, unasked = _slot_ids(prefix[3]) if n else (None, None)
+        ids, unasked = self._slot_ids(prefix[3]) if n else (None, None)
         if capture is None:
             return _Part(ts, latency, errors, in_size, out_size, request_ids=ids, unasked=unasked)
         if capture.sizes:
@@ -1132,17 +1145,20 @@ class Monitor:
 _FAILED_CALL = 5
 
 
-def _slot_ids(slots: Sequence[dict[int, str]]) -> tuple[list[str | None], list[int] | None]:
+def _slot_ids(slots: Sequence[bytearray]) -> tuple[list[str | None], list[int] | None]:
     """The request id in each call's slot, giving the empty slots a random one (128 bits as
-    32 hex digits, like ``uuid4().hex``; ``setdefault``: an id the caller wrote first wins),
-    and the rows whose id the fold made (None: none)."""
-    ids: list[str | None] = [slot.get(0) for slot in slots]
+    32 hex digits, like ``uuid4().hex``; an id the caller wrote first wins, see
+    :mod:`aimon.collectors.decorator`), and the rows whose id the fold made (None: none)."""
+    ids: list[str | None] = [slot_text(slot) if slot else None for slot in slots]
     empty = [i for i, rid in enumerate(ids) if rid is None]
     if not empty:
         return ids, None
-    text = os.urandom(16 * len(empty)).hex()
+    text = os.urandom(16 * len(empty)).hex().encode()
     for k, i in enumerate(empty):
-        ids[i] = slots[i].setdefault(0, text[32 * k : 32 * k + 32])
+        slot = slots[i]
+        if not slot:
+            slot.extend(text[32 * k : 32 * k + 32])
+        ids[i] = slot_text(slot)
     return ids, empty
 
 

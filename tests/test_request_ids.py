@@ -132,10 +132,15 @@ def test_threads_sharing_a_copied_context_keep_their_own_ids():
         assert _CURRENT_SLOT.get()[0] is not None
 
 
-def test_slots_are_not_tracked_by_the_garbage_collector():
-    slot: dict[int, str] = {}
-    slot.setdefault(0, "x" * 32)
-    assert not gc.is_tracked(slot)
+def test_records_are_not_tracked_by_the_garbage_collector():
+    with aimon.Monitor("rid", flush_interval=3600) as mon:
+        predict = mon.watch(features=False, sizes=False)(lambda x: 0.5)
+        predict(1)
+        aimon.current_request_id()
+        predict(2)
+        gc.collect()
+        records = [r for channel in mon._recorder.channels for r in channel.buffer]
+        assert len(records) == 2 and not any(gc.is_tracked(r) for r in records)
 
 
 def test_event_log_lines_decode_with_the_id(tmp_path):

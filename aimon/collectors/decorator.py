@@ -5,17 +5,18 @@ clock again, append one small tuple to the watched function's bounded buffer. Fe
 payload sizes are computed later from the recorded arguments, in the fold step, off the
 caller's time.
 
-Request ids: each call gets an empty dict as its id slot, made current for
+Request ids: each call gets an empty ``bytearray`` as its id slot, made current for
 :func:`current_request_id` through a context variable that holds a small holder list
 ``[slot, thread id]``. An async call sets the variable (its own holder, per task); a sync call
 writes its slot into the holder of its context and thread, setting the variable only the first
 time (``ContextVar.set`` costs about 200 ns, writing into the holder about 50). The id is made
-only when someone asks: the
-caller (``aimon.current_request_id()`` during or after the call), or the fold, which gives
-each event whose slot is still empty a random one. ``dict.setdefault`` makes the first id
-written win, so the caller and the fold always agree. With ``watch(request_id=fn)`` the slot
-starts with ``fn(*args, **kwargs)``'s id. (A dict, not a list: an empty or str-only dict is
-not tracked by the garbage collector, so buffered records do not bring collections sooner.)
+only when someone asks: the caller (``aimon.current_request_id()`` during or after the call),
+or the fold, which gives each event whose slot is still empty a random one (32 hex digits).
+The first id written wins: a racing second write only appends, and readers take the first 32
+bytes, so the caller and the fold always agree. With ``watch(request_id=fn)`` the slot starts
+with ``\x01`` and ``fn(*args, **kwargs)``'s id (read whole). A bytearray, not a dict or a list:
+it is not a garbage-collected type, so the record tuples holding it are untracked by the
+collector like the others, and buffered records do not make collections slower.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["current_request_id", "monitor", "wrap"]
 
 #: [id slot, thread ident] of the current (or last) watched call in this context and thread;
-#: the slot is {} or {0: request_id}.
+#: the slot is a bytearray: empty, 32 hex digits (made), or b"\x01" + the given id.
 _CURRENT_SLOT: contextvars.ContextVar[list[Any]] = contextvars.ContextVar("aimon_request_id")
 _ident = threading.get_ident
 
@@ -70,11 +71,17 @@ def current_request_id() -> str | None:
     holder = _CURRENT_SLOT.get(None)
     if holder is None or holder[1] != _ident() or holder[0] is None:
         return None
-    slot: dict[int, str] = holder[0]
-    rid = slot.get(0)
-    if rid is None:
-        rid = slot.setdefault(0, uuid.uuid4().hex)
-    return rid
+    slot: bytearray = holder[0]
+    if not slot:
+        slot.extend(uuid.uuid4().hex.encode())
+    return slot_text(slot)
+
+
+def slot_text(slot: bytearray) -> str:
+    """The id in a non-empty slot (see the module's notes)."""
+    if slot[0] == 1:
+        return slot[1:].decode()
+    return slot[:32].decode()
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -89,7 +96,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # long-lived GC object and bring full collections (100 ms pauses on a large heap) much sooner.
 _TEMPLATE = """
 def make_wrapper(fn, buffer, inputs, capacity, high_water, recorder, clock, index, Kwargs,
-                 id_slot, get_holder, new_holder, ident):
+                 id_slot, get_holder, new_holder, ident, new_slot):
     append = buffer.append
     keep = inputs.append
 
@@ -136,7 +143,7 @@ _HOLD_ASYNC = "new_holder()[0] = slot"
 
 def _compile(is_async: bool, capture: bool, ids: bool) -> Callable[..., Callable[..., Any]]:
     source = _TEMPLATE.format(
-        new_slot="id_slot(args, kwargs)" if ids else "{}",
+        new_slot="id_slot(args, kwargs)" if ids else "new_slot()",
         hold=_HOLD_ASYNC if is_async else _HOLD_SYNC,
         async_="async " if is_async else "",
         await_="await " if is_async else "",
@@ -158,17 +165,17 @@ _MAKERS = {
 
 def _id_slot_maker(
     request_id: Callable[..., Any], recorder: Any
-) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[int, str]]:
+) -> Callable[[tuple[Any, ...], dict[str, Any]], bytearray]:
     """The slot of a call whose id the user's function reads from the call's arguments (an
     empty slot, filled later, when it returns None or fails)."""
 
-    def id_slot(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[int, str]:
+    def id_slot(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytearray:
         try:
             rid = request_id(*args, **kwargs)
         except Exception as exc:  # the user's id function failing must not fail the call
             recorder.internal_error(exc)
-            return {}
-        return {} if rid is None else {0: str(rid)}
+            return bytearray()
+        return bytearray() if rid is None else bytearray(b"\x01" + str(rid).encode())
 
     return id_slot
 
@@ -221,6 +228,7 @@ def wrap(
         _CURRENT_SLOT.get,
         _new_holder,
         _ident,
+        bytearray,
     )
     functools.update_wrapper(watched, fn)
     watched.__aimon_monitor__ = mon  # type: ignore[attr-defined]
