@@ -83,7 +83,7 @@ def make_sidecar(path: Path, window: str = "5m") -> Sidecar:
 
 def drain(sidecar: Sidecar) -> int:
     read = 0
-    while batch := sidecar.step(max_lines=100_000):
+    while batch := sidecar.step():  # the sidecar's own batch size
         read += batch
     return read
 
