@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--top-k", type=int, default=50, help="categories kept per feature")
     build.add_argument("--prediction", help="the column holding the model's output")
+    build.add_argument(
+        "--target",
+        help="the column holding the ground truth: with --prediction, the model's quality on "
+        "these rows is kept as the baseline of live quality",
+    )
+    _quality_settings_arguments(build)
 
     sidecar = commands.add_parser(
         "sidecar",
@@ -176,16 +182,36 @@ def _quality_arguments(quality: argparse.ArgumentParser) -> None:
     quality.add_argument("outcomes", type=Path, help="JSON-lines outcomes log")
     quality.add_argument("--format", choices=("table", "json"), default="table")
     quality.add_argument(
+        "--reference",
+        type=Path,
+        help="a reference profile (.json) built with --target: compare with its quality",
+    )
+    _quality_settings_arguments(quality)
+
+
+def _quality_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quality-task",
         "--task",
+        dest="task",
         choices=("classification", "binary_score", "regression"),
-        help="the kind of task (default: inferred from the pairs)",
+        help="the kind of task (default: the reference's, else inferred from the pairs)",
     )
-    quality.add_argument(
-        "--positive-label", help="the positive class of binary metrics (default 1)"
+    parser.add_argument("--positive-label", help="the positive class of binary metrics (default 1)")
+    parser.add_argument(
+        "--quality-threshold",
+        "--threshold",
+        dest="threshold",
+        type=float,
+        help="a score at or above it predicts the positive class (binary_score; default 0.5)",
     )
-    quality.add_argument(
-        "--threshold", type=float, default=0.5, help="score threshold of binary_score (0.5)"
-    )
+
+
+def _positive_label(text: str | None) -> str | int | None:
+    """``--positive-label``: a whole number is a number (labels 0/1 are read as numbers)."""
+    if text is not None and text.lstrip("-").isdigit():
+        return int(text)
+    return text
 
 
 def _comparison_arguments(parser: argparse.ArgumentParser) -> None:
@@ -283,20 +309,28 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _quality(args: argparse.Namespace, out: TextIO) -> int:
+    from aimon.drift.reference import Reference
     from aimon.quality.batch import evaluate_files, format_table
 
     for path in (args.predictions, args.outcomes):
         if not path.is_file():
             raise AimonError(f"{path}: no such file")
-    positive: str | int | None = args.positive_label
-    if isinstance(positive, str) and positive.lstrip("-").isdigit():
-        positive = int(positive)
-    report = evaluate_files(
+    reference = None
+    if args.reference is not None:
+        profile = Reference.load(args.reference)
+        if profile.quality is None:
+            raise AimonError(
+                f"--reference: {args.reference} has no quality: build it with --target and "
+                "--prediction"
+            )
+        reference = profile.quality
+    report = evaluate_files(  # a QualityError names the setting
         args.predictions,
         args.outcomes,
         task=args.task,
-        positive_label=positive,
+        positive_label=_positive_label(args.positive_label),
         threshold=args.threshold,
+        reference=reference,
     )
     if args.format == "json":
         out.write(report.model_dump_json(indent=2) + "\n")
@@ -418,6 +452,10 @@ def _reference_build(args: argparse.Namespace, out: TextIO) -> int:
         sample_size=args.sample_size,
         top_k=args.top_k,
         prediction=args.prediction,
+        target=args.target,
+        quality_task=args.task,
+        positive_label=_positive_label(args.positive_label),
+        quality_threshold=0.5 if args.threshold is None else args.threshold,
     )
     try:
         profile.save(args.output)
@@ -429,6 +467,10 @@ def _reference_build(args: argparse.Namespace, out: TextIO) -> int:
         f"{kinds.count('categorical')} categorical features",
         file=out,
     )
+    if profile.quality is not None:
+        values = ", ".join(f"{k} {v:.4g}" for k, v in profile.quality.values().items())
+        print(f"model quality on {profile.quality.count} rows ({profile.quality.task}): {values}",
+              file=out)  # fmt: skip
     return EXIT_OK
 
 

@@ -41,7 +41,15 @@ from aimon.errors import ConfigError
 from aimon.events import Event
 from aimon.features import FeatureBatch, FeatureExtractor, extract_many, payload_size
 from aimon.quality.join import JoinBuffer, Match
-from aimon.quality.metrics import Label, QualityError, QualityStats, TaskKind, infer_task
+from aimon.quality.metrics import (
+    Label,
+    QualityError,
+    QualityStats,
+    TaskKind,
+    infer_task,
+    quality_change,
+    quality_settings,
+)
 from aimon.sketch import QuantileSketch
 from aimon.snapshot import FeatureSummary, Histogram, Snapshot, Summary, Totals, WindowInfo
 from aimon.totals import FixedHistogram
@@ -273,11 +281,15 @@ class Monitor:
             features are written when the input is a dict.
         quality_task: ``"classification"``, ``"binary_score"`` or ``"regression"``: how
             predictions matched with their outcome (:meth:`record_outcome`) are scored;
-            default: inferred from the first 100 matched pairs (or those there are at the
-            first snapshot), see :func:`aimon.quality.infer_task`.
-        positive_label: the positive class of binary metrics (default ``1``, also ``True``).
+            default: the reference's (when it has ``quality``), else inferred from the first
+            100 matched pairs (or those there are at the first snapshot), see
+            :func:`aimon.quality.infer_task`.
+        positive_label: the positive class of binary metrics (default: the reference's, else
+            ``1``, which is also ``True``).
         quality_threshold: a score at or above it predicts the positive class
-            (``"binary_score"``; default 0.5).
+            (``"binary_score"``; default: the reference's, else 0.5). Live quality is
+            compared with the reference's (``snapshot().quality_change``) only when measured
+            the same way, so a setting that differs from the reference's is an error.
         outcome_ttl: how long a prediction waits for its outcome (and an early outcome for
             its prediction), in event time.
         max_pending_predictions, max_early_outcomes: the join buffer's bounds; beyond them
@@ -322,7 +334,7 @@ class Monitor:
         log_to: str | os.PathLike[str] | EventLogWriter | None = None,
         quality_task: TaskKind | None = None,
         positive_label: Label | None = None,
-        quality_threshold: float = 0.5,
+        quality_threshold: float | None = None,
         outcome_ttl: Duration = "1h",
         max_pending_predictions: int = 100_000,
         max_early_outcomes: int = 10_000,
@@ -349,11 +361,6 @@ class Monitor:
         self._flush_interval = parse_duration(flush_interval, "flush_interval")
         self._clock = clock
         self._buffer_size = buffer_size
-        try:
-            QualityStats(quality_task or "binary_score", threshold=quality_threshold)
-        except QualityError as exc:
-            raise ConfigError(f"quality_task: {exc}") from None
-        self._quality_settings = (quality_task, positive_label, float(quality_threshold))
         self._join_settings = (
             max_pending_predictions,
             max_early_outcomes,
@@ -363,6 +370,15 @@ class Monitor:
         self._drift_settings = _drift_settings(
             reference, drift_window, drift_events, drift_sample, drift_methods, drift_min_count
         )
+        self._reference_quality = (
+            None if self._drift_settings is None else self._drift_settings["reference"].quality
+        )
+        try:
+            self._quality_settings = quality_settings(
+                quality_task, positive_label, quality_threshold, self._reference_quality
+            )
+        except QualityError as exc:
+            raise ConfigError(str(exc)) from None
         self._alerting = make_alerting(
             thresholds, sinks, router, evaluation_interval, name, version
         )
@@ -1033,6 +1049,11 @@ class Monitor:
                 optional_parts["outcomes"] = {
                     **joined.outcome_results,
                     "waiting": joined.waiting,
+            if self._reference_quality is not None:
+                optional_parts["reference_quality"] = self._reference_quality
+                optional_parts["quality_change"] = quality_change(
+                    optional_parts.get("quality"), self._reference_quality
+                )
                     "predictions_held": joined.predictions_held,
                 }
             if total.quality is not None:

@@ -169,6 +169,10 @@ class Snapshot(_Frozen):
         rule_states: per rule, 0 inactive, 1 pending, 2 firing.
         quality: the model's quality over the predictions matched with their outcome in the
             window (``quality.count`` pairs); None before the first match.
+        reference_quality: the model's quality on the reference data (when the reference
+            was built with a target and a prediction column); None otherwise.
+        quality_change: live minus reference quality per metric both have (empty without
+            one of them); what ``relative_to="reference"`` rules read.
         outcomes: outcomes recorded since start by result (``matched``, ``expired``,
             ``unknown``, ``duplicate``; see :mod:`aimon.quality.join`), plus ``waiting``
             (outcomes waiting for their prediction) and ``predictions_held``.
@@ -198,4 +202,6 @@ class Snapshot(_Frozen):
     alerts: list[Alert] = []
     rule_states: dict[str, int] = {}
     quality: QualityMetrics | None = None
+    reference_quality: QualityMetrics | None = None
+    quality_change: dict[str, float] = {}
     outcomes: dict[str, int] = {}

@@ -5,8 +5,9 @@ holding (for longer than ``keep_firing_for``) the alert is *resolved*.
 >>> rule = Rule(name="SlowModel", metric="latency_p95", op=">", value=0.5, for_="1m")
 >>> rule.for_, rule.feature
 (60.0, None)
->>> [r.name for r in Thresholds().rules]
-['LatencyP95High', 'ErrorRateHigh', 'ModelDrift', 'FeatureDriftPSI']
+>>> [r.name for r in Thresholds().rules]  # doctest: +NORMALIZE_WHITESPACE
+['LatencyP95High', 'ErrorRateHigh', 'ModelDrift', 'FeatureDriftPSI',
+ 'QualityBelowReference']
 """
 
 from __future__ import annotations
@@ -93,6 +94,9 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
 }
 _DEFAULT_SUMMARY = "{metric}{of_feature} of {model} is {value:.4g} (alert {when} {threshold:.4g})"
+_RELATIVE_SUMMARY = (
+    "{metric} of {model} is {value:+.4g} from the reference's (alert {when} {threshold:+.4g})"
+)
 _OP_WORDS = {">": "above", ">=": "at or above", "<": "below", "<=": "at or below"}
 #: Resolved alerts are kept (and re-sent by sinks that want it) this long, as Prometheus does.
 RESOLVED_RETENTION_S = 15 * 60
@@ -118,6 +122,10 @@ class Rule(BaseModel):
         keep_firing_for: how long a firing alert stays firing after the breach stops.
         min_count: no verdict on fewer events than this (calls in the window for model
             metrics, matched pairs for quality metrics, live values for a feature's drift).
+        relative_to: ``"reference"`` (quality metrics only): the rule reads live minus the
+            reference's quality (``Snapshot.quality_change``), e.g. ``metric: f1, op: "<",
+            value: -0.05`` fires when F1 fell more than 0.05 below the reference's. No
+            verdict without a reference quality.
         severity, labels: more identifying labels of the alert.
         annotations: templates (``str.format``) with ``value``, ``threshold``, ``op``,
             ``when`` (``op`` in words), ``metric``, ``feature``, ``of_feature``, ``model``,
@@ -134,6 +142,7 @@ class Rule(BaseModel):
     for_: float = Field(0.0, alias="for")
     keep_firing_for: float = 0.0
     min_count: int = Field(0, ge=0)
+    relative_to: Literal["reference"] | None = None
     severity: str = "warning"
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
@@ -154,6 +163,11 @@ class Rule(BaseModel):
     def _check(self) -> Rule:
         if self.metric in MODEL_METRICS and self.feature is not None:
             raise ValueError(f"metric {self.metric!r} is per model: remove 'feature'")
+        if self.relative_to is not None and self.metric not in QUALITY_METRICS:
+            raise ValueError(
+                f"relative_to: only quality metrics ({', '.join(QUALITY_METRICS)}) compare "
+                f"with the reference, not {self.metric!r}"
+            )
         if self.metric in FEATURE_METRICS and self.feature is None:
             object.__setattr__(self, "feature", "*")
         reserved = {"alertname", "model", "version", "severity", "feature"} & set(self.labels)
@@ -165,7 +179,8 @@ class Rule(BaseModel):
 
     def templates(self) -> dict[str, str]:
         """The annotation templates, with the default summary."""
-        return {"summary": _DEFAULT_SUMMARY, **self.annotations}
+        summary = _RELATIVE_SUMMARY if self.relative_to else _DEFAULT_SUMMARY
+        return {"summary": summary, **self.annotations}
 
     def breached(self, value: float) -> bool:
         """``value op threshold`` (never for NaN)."""
@@ -192,7 +207,8 @@ def _render(template: str, context: dict[str, Any]) -> str:
 
 def default_rules() -> list[Rule]:
     """The defaults of the design: p95 latency 500 ms, error rate 1 %, model drift 0.05 as
-    the largest KS statistic, PSI 0.2 per feature."""
+    the largest KS statistic, PSI 0.2 per feature; and accuracy 0.05 below the reference's
+    for 30 minutes over at least 200 matched pairs (only with a reference quality)."""
     return [
         Rule(name="LatencyP95High", metric="latency_p95", op=">", value=0.5, for_=60,
              min_count=20, severity="warning"),
@@ -202,6 +218,8 @@ def default_rules() -> list[Rule]:
              min_count=500, severity="warning"),
         Rule(name="FeatureDriftPSI", metric="psi", op=">", value=0.2, feature="*", for_=300,
              min_count=500, severity="warning"),
+        Rule(name="QualityBelowReference", metric="accuracy", op="<", value=-0.05,
+             relative_to="reference", for_=1800, min_count=200, severity="warning"),
     ]  # fmt: skip
 
 
@@ -405,6 +423,9 @@ def _step(rule: Rule, state: RuleState, breach: bool, value: float | None, now: 
 def _readings(rule: Rule, snap: Snapshot) -> list[tuple[str | None, float | None, int]]:
     """(feature, value, events behind it) for each label set the rule reads."""
     metric = rule.metric
+    if rule.relative_to is not None:
+        quality = snap.quality
+        return [(None, snap.quality_change.get(metric), quality.count if quality else 0)]
     if metric in MODEL_METRICS:
         return [(None, *_model_reading(metric, snap))]
     source: dict[str, tuple[float | None, int]]

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aimon.errors import AimonError
 from aimon.features import FeatureColumn, extract
+from aimon.quality.metrics import Label, QualityError, QualityMetrics, TaskKind, quality_metrics
 
 __all__ = [
     "OTHER",
@@ -44,8 +45,9 @@ __all__ = [
     "quantile_edges",
 ]
 
-#: The version of the JSON layout written by :meth:`Reference.save`.
-SCHEMA_VERSION = 1
+#: The version of the JSON layout written by :meth:`Reference.save`. 2 added ``target`` and
+#: ``quality`` (the model's quality on the reference rows); version 1 files still load.
+SCHEMA_VERSION = 2
 _FORMAT = "aimon.reference"
 
 #: The category that collects every label beyond the reference's top K.
@@ -185,6 +187,8 @@ class Reference(_Frozen):
     sample_size: int = Field(ge=1)
     top_k: int = Field(ge=1)
     prediction: str | None = None
+    target: str | None = None
+    quality: QualityMetrics | None = None
     features: dict[str, FeatureProfile]
 
     @classmethod
@@ -197,6 +201,10 @@ class Reference(_Frozen):
         sample_size: int = 10_000,
         top_k: int = 50,
         prediction: str | None = None,
+        target: str | None = None,
+        quality_task: TaskKind | None = None,
+        positive_label: Label | None = None,
+        quality_threshold: float = 0.5,
         seed: int = 0,
     ) -> Reference:
         """Profile a DataFrame, a 2-D array (columns ``f0, f1, ...``) or a dict of columns.
@@ -209,11 +217,20 @@ class Reference(_Frozen):
                 when there are no more; else a uniform random sample).
             top_k: categories kept per categorical feature; the rest count as ``other``.
             prediction: the name of the column that holds the model's output, if any.
+            target: the name of the column that holds the ground truth, if any. With
+                ``prediction``, the model's quality on these rows is measured
+                (:func:`aimon.quality.quality_metrics`, exact) and kept as ``quality``, the
+                baseline a Monitor compares its live quality with. The target is not profiled
+                as a feature: live predictions do not carry it.
+            quality_task, positive_label, quality_threshold: how quality is measured (see
+                :class:`aimon.quality.QualityStats`); the task is inferred when None. A
+                Monitor with this reference measures live quality the same way.
             seed: for the sample.
 
         Raises:
-            ReferenceError: no rows, an unknown ``categorical`` or ``prediction`` column, or
-                bad settings.
+            ReferenceError: no rows, an unknown ``categorical``, ``prediction`` or ``target``
+                column, a ``target`` without ``prediction``, targets and predictions that do
+                not fit the task, or bad settings.
         """
         if bins < 2:
             raise ReferenceError(f"bins: must be at least 2, got {bins}")
@@ -229,8 +246,15 @@ class Reference(_Frozen):
         unknown = sorted(as_categories - set(names))
         if unknown:
             raise ReferenceError(f"categorical: no column named {', '.join(map(repr, unknown))}")
-        if prediction is not None and prediction not in names:
-            raise ReferenceError(f"prediction: no column named {prediction!r}")
+        for field, column in (("prediction", prediction), ("target", target)):
+            if column is not None and column not in names:
+                raise ReferenceError(f"{field}: no column named {column!r}")
+        quality = None
+        if target is not None:
+            quality = _reference_quality(
+                frame, target, prediction, quality_task, positive_label, quality_threshold
+            )
+            frame = frame.drop(columns=[c for c in frame.columns if str(c) == target])
         batch = extract(frame, max_features=max(len(names), 1))
         rng = np.random.default_rng(seed)
         features = {
@@ -244,6 +268,8 @@ class Reference(_Frozen):
             sample_size=sample_size,
             top_k=top_k,
             prediction=prediction,
+            target=target,
+            quality=quality,
             features=features,
         )
 
@@ -320,6 +346,37 @@ class Reference(_Frozen):
     def categorical(self) -> list[str]:
         """Names of the categorical features."""
         return [n for n, f in self.features.items() if f.kind == "categorical"]
+
+
+def _reference_quality(
+    frame: pd.DataFrame,
+    target: str,
+    prediction: str | None,
+    task: TaskKind | None,
+    positive_label: Label | None,
+    threshold: float,
+) -> QualityMetrics:
+    if prediction is None:
+        raise ReferenceError(
+            "target: measuring the reference's quality needs prediction= too (the column of "
+            "the model's output on these rows)"
+        )
+    if prediction == target:
+        raise ReferenceError(f"target: {target!r} is also the prediction column")
+    by_name = {str(c): c for c in frame.columns}
+    try:
+        quality = quality_metrics(
+            frame[by_name[target]],
+            frame[by_name[prediction]],
+            task=task,
+            positive_label=positive_label,
+            threshold=threshold,
+        )
+    except QualityError as exc:
+        raise ReferenceError(f"target: {exc}") from None
+    if quality.count == 0:
+        raise ReferenceError(f"target: no row has both {target!r} and {prediction!r}")
+    return quality
 
 
 def _check(source: str, name: str, feature: FeatureProfile) -> None:

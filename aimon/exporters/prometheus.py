@@ -127,6 +127,9 @@ _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
     "quality": (GaugeMetricFamily, "aimon_model_quality",
                 "Model quality over the predictions matched with their outcome in the rolling "
                 "window (accuracy, f1, roc_auc, mae...).", ("metric",)),
+    "reference_quality": (GaugeMetricFamily, "aimon_reference_quality",
+                          "Model quality on the reference data, the baseline of "
+                          "aimon_model_quality (same metrics).", ("metric",)),
     "quality_pairs": (GaugeMetricFamily, "aimon_model_quality_pairs",
                       "Matched (prediction, outcome) pairs behind aimon_model_quality.", ()),
     "outcomes": (CounterMetricFamily, "aimon_outcomes",
@@ -137,6 +140,9 @@ _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
                       ("sink", "result")),
 }  # fmt: skip
 
+#: Drop reasons exported from the start (at 0), so that rate() sees their first increase;
+#: others (``malformed_outcome``, ``outcome_invalid``...) appear when they first happen.
+_DROP_REASONS = ("buffer_full", "late", "future", "malformed")
 _DRIFT_NUMBERS = ("psi", "ks", "ks_pvalue", "wasserstein", "js", "chi2", "chi2_pvalue")
 
 
@@ -168,7 +174,7 @@ def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
         f["window_count"].add_metric([*base, window], snap.count)
         for feature, count in sorted(totals.feature_missing.items()):
             f["missing"].add_metric([*base, feature], count)
-        for reason in ("buffer_full", "late", "future", "malformed"):
+        for reason in sorted({*_DROP_REASONS, *snap.dropped}):
             f["dropped"].add_metric([*base, reason], snap.dropped.get(reason, 0))
         f["skipped"].add_metric(base, totals.features_skipped)
         f["internal"].add_metric(base, snap.internal_errors)
@@ -186,6 +192,9 @@ def _render_quality(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
         f["quality_pairs"].add_metric(base, snap.quality.count)
         for metric, value in snap.quality.values().items():
             f["quality"].add_metric([*base, metric], value)
+    if snap.reference_quality is not None:
+        for metric, value in snap.reference_quality.values().items():
+            f["reference_quality"].add_metric([*base, metric], value)
 
 
 def _render_alerts(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:

@@ -10,7 +10,9 @@ from aimon.quality.metrics import (
     QualityStats,
     TaskKind,
     infer_task,
+    quality_change,
     quality_metrics,
+    quality_settings,
 )
 
 __all__ = [
@@ -24,5 +26,7 @@ __all__ = [
     "QualityStats",
     "TaskKind",
     "infer_task",
+    "quality_change",
     "quality_metrics",
+    "quality_settings",
 ]

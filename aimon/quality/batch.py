@@ -12,7 +12,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from aimon.events import EventCodec, FieldMap
-from aimon.quality.metrics import Label, QualityMetrics, TaskKind, quality_metrics
+from aimon.quality.metrics import (
+    Label,
+    QualityMetrics,
+    TaskKind,
+    quality_change,
+    quality_metrics,
+    quality_settings,
+)
 from aimon.quality.outcomes import decode_outcomes
 
 __all__ = ["JoinSummary", "ModelQuality", "QualityReport", "evaluate_files"]
@@ -45,6 +52,7 @@ class ModelQuality(BaseModel):
     model: str
     version: str | None
     quality: QualityMetrics
+    change: dict[str, float] = {}  # minus the reference's quality, when one is given
 
 
 class QualityReport(BaseModel):
@@ -54,6 +62,7 @@ class QualityReport(BaseModel):
 
     join: JoinSummary
     models: list[ModelQuality]
+    reference: QualityMetrics | None = None
 
 
 def _lines(path: Path) -> Iterator[list[bytes]]:
@@ -74,8 +83,9 @@ def evaluate_files(
     *,
     task: TaskKind | None = None,
     positive_label: Label | None = None,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     fields: FieldMap | None = None,
+    reference: QualityMetrics | None = None,
 ) -> QualityReport:
     """Join a JSON-lines prediction log (the sidecar's format, with ``request_id``) and an
     outcomes log (:mod:`aimon.quality.outcomes`) by request id, and compute each model's
@@ -83,7 +93,12 @@ def evaluate_files(
 
     The first prediction and the first outcome of an id count; later ones are duplicates.
     There is no TTL here: every outcome whose prediction is in the file matches.
+
+    With ``reference`` (a reference profile's ``quality``), quality is measured as the
+    reference's was (:func:`~aimon.quality.quality_settings`) and each model's ``change``
+    is its quality minus the reference's.
     """
+    task, positive_label, threshold = quality_settings(task, positive_label, threshold, reference)
     codec = EventCodec(fields)
     held: dict[str, tuple[tuple[str, str | None], Any]] = {}
     malformed_predictions: Counter[str] = Counter()
@@ -124,18 +139,15 @@ def evaluate_files(
             actuals.append(outcome.actual)
             predicted.append(value)
     matched = sum(len(a) for a, _ in pairs.values())
-    models = [
-        ModelQuality(
-            model=model,
-            version=version,
-            quality=quality_metrics(
-                actuals, predicted, task=task, positive_label=positive_label, threshold=threshold
-            ),
+    models = []
+    for (model, version), (actuals, predicted) in sorted(
+        pairs.items(), key=lambda item: (item[0][0], item[0][1] or "")
+    ):
+        quality = quality_metrics(
+            actuals, predicted, task=task, positive_label=positive_label, threshold=threshold
         )
-        for (model, version), (actuals, predicted) in sorted(
-            pairs.items(), key=lambda item: (item[0][0], item[0][1] or "")
-        )
-    ]
+        change = {} if reference is None else quality_change(quality, reference)
+        models.append(ModelQuality(model=model, version=version, quality=quality, change=change))
     join = JoinSummary(
         predictions=len(held) + duplicate_predictions,
         outcomes=n_outcomes,
@@ -148,7 +160,7 @@ def evaluate_files(
         malformed_predictions=dict(malformed_predictions),
         malformed_outcomes=dict(malformed_outcomes),
     )
-    return QualityReport(join=join, models=models)
+    return QualityReport(join=join, models=models, reference=reference)
 
 
 def format_table(report: QualityReport) -> str:
@@ -172,6 +184,15 @@ def format_table(report: QualityReport) -> str:
         lines.append(
             f"{name}: {q.task}, {q.count} pairs" + (f", {q.missing} missing" if q.missing else "")
         )
+        reference = report.reference.values() if report.reference is not None else None
+        if reference is not None:
+            lines.append(f"  {'metric':<16} {'live':>10} {'reference':>10} {'change':>10}")
         for metric, value in q.values().items():
-            lines.append(f"  {metric:<16} {value:.6g}")
+            if reference is None:
+                lines.append(f"  {metric:<16} {value:.6g}")
+            elif metric in reference:
+                lines.append(
+                    f"  {metric:<16} {value:>10.4g} {reference[metric]:>10.4g} "
+                    f"{entry.change[metric]:>+10.4g}"
+                )
     return "\n".join(lines) + "\n"

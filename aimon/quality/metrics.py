@@ -70,7 +70,9 @@ __all__ = [
     "QualityStats",
     "TaskKind",
     "infer_task",
+    "quality_change",
     "quality_metrics",
+    "quality_settings",
 ]
 
 TaskKind = Literal["classification", "binary_score", "regression"]
@@ -854,6 +856,64 @@ class QualityStats:
             if auc is not None:
                 values["roc_auc"], values["roc_auc_error_bound"] = auc
         return QualityMetrics(**values)
+
+
+def quality_settings(
+    task: TaskKind | None = None,
+    positive_label: Label | None = None,
+    threshold: float | None = None,
+    reference: QualityMetrics | None = None,
+) -> tuple[TaskKind | None, Label | None, float]:
+    """How to measure quality: ``(task, positive_label, threshold)``, the given ones, else
+    ``reference``'s (the quality it was measured with), else the defaults (task inferred
+    later, label ``1``, threshold 0.5). Quality is compared with a reference's only when
+    measured the same way, so a given setting that differs from the reference's raises
+    :class:`QualityError` naming it (``quality_task``, ``positive_label``,
+    ``quality_threshold``), as does a threshold outside [0, 1] or an unknown task.
+
+    >>> ref = quality_metrics([0, 1, 1], [0.2, 0.7, 0.4], threshold=0.3)
+    >>> quality_settings(reference=ref)
+    ('binary_score', 1, 0.3)
+    """
+    if reference is not None:
+        measured = {
+            "quality_task": (task, reference.task),
+            "positive_label": (positive_label, reference.positive_label),
+            "quality_threshold": (threshold, reference.threshold),
+        }
+        for field, (given, theirs) in measured.items():
+            if given is not None and theirs is not None and given != theirs:
+                raise QualityError(
+                    f"{field}: {given!r} differs from the reference's {theirs!r}, and live "
+                    "quality is compared with the reference's only when measured the same "
+                    "way; leave it unset or rebuild the reference with it"
+                )
+        task = task or reference.task
+        positive_label = positive_label if positive_label is not None else reference.positive_label
+        threshold = threshold if threshold is not None else reference.threshold
+    threshold = 0.5 if threshold is None else float(threshold)
+    if not 0.0 <= threshold <= 1.0:
+        raise QualityError(f"quality_threshold: must be in [0, 1], got {threshold}")
+    if task is not None and task not in get_args(TaskKind):
+        raise QualityError(
+            f"quality_task: unknown task {task!r}: expected one of {', '.join(get_args(TaskKind))}"
+        )
+    return task, positive_label, threshold
+
+
+def quality_change(live: QualityMetrics | None, reference: QualityMetrics) -> dict[str, float]:
+    """Live minus reference, per metric defined in both (empty before live quality exists):
+    a negative accuracy, F1 or ROC AUC change and a positive log loss, MAE or RMSE change
+    mean the model got worse than on the reference.
+
+    >>> ref = quality_metrics([0, 1, 1, 0], [0, 1, 1, 0])
+    >>> quality_change(quality_metrics([0, 1, 1, 0], [0, 1, 0, 0]), ref)["accuracy"]
+    -0.25
+    """
+    if live is None:
+        return {}
+    theirs = reference.values()
+    return {name: value - theirs[name] for name, value in live.values().items() if name in theirs}
 
 
 def quality_metrics(
