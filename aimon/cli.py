@@ -82,6 +82,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     _quality_settings_arguments(build)
 
+    _sidecar_arguments(commands)
+
+    drift = commands.add_parser(
+        "drift", help="compare a data file with a reference (data file or profile)"
+    )
+    _comparison_arguments(drift)
+    drift.add_argument("--format", choices=("table", "json"), default="table")
+    drift.add_argument(
+        "--fail-on",
+        choices=("column", "dataset"),
+        default="column",
+        help="exit 1 when any column drifts (default) or only on dataset drift",
+    )
+
+    _quality_arguments(
+        commands.add_parser(
+            "quality",
+            help="join a prediction log and an outcomes log by request id and compute quality",
+        )
+    )
+
+    _report_arguments(commands)
+    return parser
+
+
+def _sidecar_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sidecar = commands.add_parser(
         "sidecar",
         help="follow a JSON prediction log and serve its metrics and alerts",
@@ -108,6 +134,10 @@ def _parser() -> argparse.ArgumentParser:
         "--outcomes-file",
         help='a log of outcome lines to follow ({"request_id": ..., "actual": ..., "ts": ...})',
     )
+    sidecar.add_argument(
+        "--outcome-ttl", help="how long a prediction waits for its outcome (default 1h)"
+    )
+    _quality_settings_arguments(sidecar)
     sidecar.add_argument(
         "--state-dir", help="checkpoints here: a restart continues exactly where it stopped"
     )
@@ -137,28 +167,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="require client certificates signed by this CA (mutual TLS)",
     )
-
-    drift = commands.add_parser(
-        "drift", help="compare a data file with a reference (data file or profile)"
-    )
-    _comparison_arguments(drift)
-    drift.add_argument("--format", choices=("table", "json"), default="table")
-    drift.add_argument(
-        "--fail-on",
-        choices=("column", "dataset"),
-        default="column",
-        help="exit 1 when any column drifts (default) or only on dataset drift",
-    )
-
-    _quality_arguments(
-        commands.add_parser(
-            "quality",
-            help="join a prediction log and an outcomes log by request id and compute quality",
-        )
-    )
-
-    _report_arguments(commands)
-    return parser
 
 
 def _report_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -370,6 +378,10 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
         max_models=args.max_models,
         state_dir=args.state_dir,
         outcomes_file=args.outcomes_file,
+        outcome_ttl=args.outcome_ttl,
+        quality_task=args.task,
+        positive_label=args.positive_label,
+        quality_threshold=args.threshold,
         fields=fields or None,
         auth=given(
             bearer_token_file=args.bearer_token_file,
@@ -387,6 +399,8 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
         "window": settings.window,
         "outcome_ttl": settings.outcome_ttl,
         "quality_task": settings.quality_task,
+        "positive_label": settings.positive_label,
+        "quality_threshold": settings.quality_threshold,
     }
     if settings.reference:
         monitor_settings["reference"] = settings.reference

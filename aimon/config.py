@@ -12,7 +12,15 @@ import ssl
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +30,7 @@ from pydantic_settings import (
 
 from aimon.alerts import AlertmanagerSink, FileSink, LogSink, Route, SlackSink, WebhookSink
 from aimon.alerts.base import Secret
+from aimon.durations import parse_duration
 from aimon.errors import ConfigError
 from aimon.events import FieldMap
 from aimon.exporters.http import Authenticator, BasicAuth, BearerAuth
@@ -239,6 +248,8 @@ class SidecarSettings(BaseSettings):
     outcomes_file: str | None = None
     outcome_ttl: str = "1h"
     quality_task: Literal["classification", "binary_score", "regression"] | None = None
+    positive_label: int | str | None = None
+    quality_threshold: float | None = Field(None, ge=0.0, le=1.0)
     window: str = "5m"
     max_models: int = Field(16, ge=1)
     fields: FieldMap = FieldMap()
@@ -247,6 +258,20 @@ class SidecarSettings(BaseSettings):
     sinks: list[SinkSettings] = []
     auth: AuthSettings = AuthSettings()
     tls: TLSSettings = TLSSettings()
+
+    @field_validator("positive_label", mode="before")
+    @classmethod
+    def _whole_number_label(cls, value: Any) -> Any:
+        """A label written as a whole number (a flag, a variable) is the number: 0/1 labels."""
+        if isinstance(value, str) and value.lstrip("-").isdigit():
+            return int(value)
+        return value
+
+    @field_validator("outcome_ttl")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value, "outcome_ttl")
+        return value
 
     @classmethod
     def settings_customise_sources(

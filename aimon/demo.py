@@ -41,6 +41,7 @@ from aimon.drift.compare import DriftReport, compare
 from aimon.drift.reference import Reference
 from aimon.drift.report import report_html
 from aimon.monitors import Monitor
+from aimon.quality.metrics import QualityMetrics
 from aimon.snapshot import Snapshot
 from aimon.thresholds import Rule
 
@@ -100,6 +101,8 @@ VERDICT_MIN_COUNT = 1000
 FRAUD_AMOUNT = 300.0
 FRAUD_SCORE = FRAUD_AMOUNT / 5000.0
 LABEL_NOISE = 0.03
+#: The quality alert: F1 this far below the training data's.
+QUALITY_DROP = 0.15
 #: Outcomes arrive this share of the run after their prediction.
 OUTCOME_DELAY = 0.05
 
@@ -114,6 +117,7 @@ def training_data(rows: int = 5000, seed: int = 1) -> pd.DataFrame:
             "amount": amount,
             "country": rng.choice(COUNTRIES, rows),
             "score": np.minimum(1.0, amount / 5000.0),
+            "fraud": ((amount >= FRAUD_AMOUNT) != (rng.random(rows) < LABEL_NOISE)).astype(int),
         }
     )
 
@@ -335,6 +339,8 @@ def demo_rules(min_count: int) -> list[Rule]:
              severity="critical"),
         Rule(name="FeatureDriftPSI", metric="psi", value=PSI_ALERT, min_count=min_count,
              severity="warning"),
+        Rule(name="QualityBelowReference", metric="f1", op="<", value=-QUALITY_DROP,
+             relative_to="reference", min_count=100, severity="warning"),
     ]  # fmt: skip
 
 
@@ -432,14 +438,14 @@ def _monitor(settings: DemoSettings, router: Router) -> Monitor:
         version="1.0.0",
         window=window,
         slice=f"{settings.window_s / 8:g}s",
-        reference=Reference.from_frame(training_data(), prediction="score"),
+        reference=Reference.from_frame(
+            training_data(), prediction="score", target="fraud", quality_threshold=FRAUD_SCORE
+        ),
         drift_window=window,
         drift_min_count=VERDICT_MIN_COUNT,
         thresholds=demo_rules(PSI_MIN_COUNT),
         router=router,
         evaluation_interval="250ms",
-        quality_task="binary_score",
-        quality_threshold=FRAUD_SCORE,
         outcome_ttl=f"{settings.duration_s:g}s",
     )
 
@@ -563,6 +569,9 @@ def _quality_lines(history: list[tuple[float, str, Snapshot]], delay_s: float) -
     phase at its end (outcomes arrive late, so a phase's last row shows most of its own)."""
     lines = [f"model quality (outcomes arrive {delay_s:.1f}s late; fraud flagged at score >= "
              f"{FRAUD_SCORE:g}), the drift at its worst, else each phase's end:"]  # fmt: skip
+    reference = next((s.reference_quality for _, _, s in history if s.reference_quality), None)
+    if reference is not None:
+        lines.append(f"  {'training data':<14}         {_quality_text(reference, 'rows')}")
     for rows in _phases(history):
         elapsed, phase, snap = rows[-1]
         if phase == "drift":
@@ -573,13 +582,17 @@ def _quality_lines(history: list[tuple[float, str, Snapshot]], delay_s: float) -
         if q is None or not q.count:
             lines.append(f"  {phase:<14} no outcomes yet")
             continue
-        lines.append(
-            f"  {phase:<14} at {elapsed:4.1f}s: f1 {q.f1 or 0.0:.2f}, accuracy "
-            f"{q.accuracy or 0.0:.2f}, roc_auc "
-            + ("-" if q.roc_auc is None else f"{q.roc_auc:.2f}")
-            + f" over {q.count} matched predictions"
-        )
+        change = snap.quality_change.get("f1")
+        versus = "" if change is None else f" ({change:+.2f} F1 vs training)"
+        lines.append(f"  {phase:<14} at {elapsed:4.1f}s: {_quality_text(q)}{versus}")
     return lines
+
+
+def _quality_text(q: QualityMetrics, of: str = "matched predictions") -> str:
+    auc = "-" if q.roc_auc is None else f"{q.roc_auc:.2f}"
+    return (
+        f"f1 {q.f1 or 0.0:.2f}, accuracy {q.accuracy or 0.0:.2f}, roc_auc {auc} over {q.count} {of}"
+    )
 
 
 def _summary(

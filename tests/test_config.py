@@ -64,6 +64,8 @@ def test_file_then_environment_then_flags(
         ("port: 9108\n", "field 'log_file': Field required"),
         ("log_file: x.log\nsinks: [{type: pager}]\n", "field 'sinks.0.type'"),
         ("log_file: x.log\nrules: [{name: A, metric: nope, value: 1}]\n", "field 'rules.0.metric'"),
+        ("log_file: x.log\nquality_threshold: 2\n", "field 'quality_threshold'"),
+        ("log_file: x.log\noutcome_ttl: soon\n", "field 'outcome_ttl'"),
     ],
 )
 def test_a_bad_config_fails_naming_the_field(tmp_path: Path, text: str, message: str) -> None:
@@ -80,3 +82,12 @@ def test_missing_config_file_and_sink_options() -> None:
     settings = load_settings(None, log_file="x.log", sinks=[{"type": "alertmanager"}])
     with pytest.raises(ConfigError, match="alertmanager sink needs 'urls'"):
         settings.routes()
+
+
+def test_quality_settings_from_the_environment_and_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIMON_POSITIVE_LABEL", "1")
+    monkeypatch.setenv("AIMON_QUALITY_THRESHOLD", "0.3")
+    settings = load_settings(None, log_file="x.log", outcome_ttl="2h")
+    assert settings.positive_label == 1  # a whole number: labels 0/1 are numbers
+    assert (settings.quality_threshold, settings.outcome_ttl) == (0.3, "2h")
+    assert load_settings(None, log_file="x.log", positive_label="fraud").positive_label == "fraud"

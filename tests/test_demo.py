@@ -78,6 +78,9 @@ def test_demo_tells_the_story_to_the_terminal_the_webhook_and_the_report(
     f1 = [s.quality.f1 for s in history if s.quality is not None and s.quality.count >= 100]
     assert max(f1) > 0.75 and min(f1) < 0.6, f1
     assert "model quality (outcomes arrive" in text and "drift          at" in text
+    assert "training data          f1 0.88" in text  # the reference's quality, the baseline
+    line = next(line for line in story.splitlines() if "QualityBelowReference" in line)
+    assert "fired" in line, line
 
     # The webhook heard every alert fire and resolve, in Alertmanager's payload.
     seen = {

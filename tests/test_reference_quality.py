@@ -190,3 +190,14 @@ def test_cli_builds_a_reference_with_quality_and_compares(tmp_path: Path):
     live_f1 = skm.f1_score(live["label"], live["score"] >= 0.5)
     change = parsed["models"][0]["change"]["f1"]
     assert change == pytest.approx(live_f1 - ref.quality.f1)
+
+
+def test_sidecar_quality_settings_that_differ_from_the_reference_fail_at_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    Reference.from_frame(_scored(200), target="label", prediction="score").save(tmp_path / "r.json")
+    (tmp_path / "p.log").write_text("")
+    args = ["sidecar", "--log-file", str(tmp_path / "p.log"), "--port", "0",
+            "--reference", str(tmp_path / "r.json"), "--quality-threshold", "0.3"]  # fmt: skip
+    assert main(args) == 2
+    assert "quality_threshold: 0.3 differs from the reference's 0.5" in capsys.readouterr().err
