@@ -52,3 +52,24 @@ def test_health_of_the_sidecar_is_served_with_the_metrics(tmp_path: Path) -> Non
     assert seen[("aimon_sidecar_log_bytes_total", (("kind", "skipped"),))] == 5001
     assert seen[("aimon_sidecar_lag_bytes", ())] == len('{"ts": 1')
     assert seen[("aimon_sidecar_ready", ())] == 1.0
+
+
+def test_outcomes_that_came_in_are_served(tmp_path: Path) -> None:
+    log, outcomes = tmp_path / "p.log", tmp_path / "o.log"
+    append(log, line() * 3)
+    append(outcomes, '{"request_id": "a", "actual": 1}\n' * 4 + "nope\n" + '{"request_id": "b"')
+    sidecar = Sidecar(str(log), outcomes_file=str(outcomes))
+    server = MetricsServer(
+        sidecar.all_monitors, port=0, guard=sidecar.scrape, collectors=[SidecarCollector(sidecar)]
+    )
+    try:
+        sidecar.step()
+        assert sidecar.post_outcomes([{"request_id": "c", "actual": 0}] * 2) == 2
+        seen = scrape(server.url)
+    finally:
+        server.close()
+        sidecar.close()
+    assert seen[("aimon_sidecar_outcome_lines_total", ())] == 5
+    assert seen[("aimon_sidecar_malformed_outcome_lines_total", (("reason", "json"),))] == 1
+    assert seen[("aimon_sidecar_outcomes_posted_total", ())] == 2
+    assert seen[("aimon_sidecar_outcomes_lag_bytes", ())] == len('{"request_id": "b"')

@@ -1,6 +1,7 @@
 """The sidecar's own health as Prometheus metrics: lines read, malformed lines by reason, what
 the log tailer saw (rotations, truncations, copies read, bytes skipped or lost), how far
-behind the log it is, and the models folded into ``other``."""
+behind the log it is, the models folded into ``other``, and the outcomes that came in (lines
+of the outcomes log, malformed ones, posted ones, its lag)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,34 @@ class SidecarCollector(Collector):
         ready = GaugeMetricFamily("aimon_sidecar_ready", "1 once the log was read to its end.")
         ready.add_metric([], 1.0 if sidecar.ready() else 0.0)
         yield ready
+        yield from _outcome_metrics(sidecar)
+
+
+def _outcome_metrics(sidecar: Sidecar) -> Iterator[Metric]:
+    """What came in as outcomes: lines of the outcomes log, malformed ones, posted ones."""
+    lines = CounterMetricFamily(
+        "aimon_sidecar_outcome_lines", "Outcomes log lines read (blank ones included)."
+    )
+    lines.add_metric([], sidecar.outcome_lines)
+    yield lines
+    malformed = CounterMetricFamily(
+        "aimon_sidecar_malformed_outcome_lines",
+        "Outcomes log lines skipped as malformed, by reason.",
+        labels=["reason"],
+    )
+    for reason, count in sorted(sidecar.outcomes_malformed.items()):
+        malformed.add_metric([reason], count)
+    yield malformed
+    posted = CounterMetricFamily(
+        "aimon_sidecar_outcomes_posted", "Outcomes accepted by POST /outcomes."
+    )
+    posted.add_metric([], sidecar.outcomes_posted)
+    yield posted
+    tailer = sidecar.outcomes_tailer
+    lag = None if tailer is None else tailer.lag_bytes()
+    if lag is not None:
+        behind = GaugeMetricFamily(
+            "aimon_sidecar_outcomes_lag_bytes", "Bytes written to the outcomes log, not read yet."
+        )
+        behind.add_metric([], lag)
+        yield behind
