@@ -26,7 +26,9 @@ def worker(path: str, index: int, calls: int) -> None:
 
 def test_four_processes_share_one_log_and_every_event_is_counted_once(tmp_path: Path) -> None:
     log = tmp_path / "events.log"
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: a fork copies whatever lock another thread of this test process (a
+    # fold thread of another test's Monitor) holds at that instant, and the child can hang.
+    ctx = multiprocessing.get_context("spawn")
     workers = [ctx.Process(target=worker, args=(str(log), k, 3000)) for k in range(4)]
     for p in workers:
         p.start()
