@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -377,3 +378,20 @@ def test_a_position_from_before_tails_were_kept_still_loads(tmp_path: Path) -> N
     old = {k: v for k, v in position.to_dict().items() if k != "tail"}
     again = LogTailer(log, position=TailPosition.from_dict(old))
     assert again.read() == [b"b"]
+
+
+def test_an_over_long_line_cut_by_a_restart_is_counted_once(tmp_path: Path) -> None:
+    log = tmp_path / "p.log"
+    log.write_bytes(b"ok\n" + b"x" * 300)  # an over-long line, not ended yet
+    first = LogTailer(log, max_line_bytes=100)
+    assert first.read() == [b"ok"]
+    assert first.counts["long_lines"] == 0  # counted when it ends, not while it grows
+    position, counts = first.position(), Counter(first.counts)
+    first.close()  # a crash here: the checkpoint holds the offset before the long line
+    with log.open("ab") as out:
+        out.write(b"y" * 50 + b"\nnext\n")
+    second = LogTailer(log, position=position, max_line_bytes=100)
+    second.counts.update(counts)
+    assert second.read() == [b"next"]
+    assert second.counts["long_lines"] == 1 and second.counts["bytes_skipped"] == 351
+    second.close()

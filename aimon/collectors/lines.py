@@ -11,7 +11,10 @@ class LineSplitter:
     """Cuts a byte stream into complete lines, fed a chunk at a time.
 
     ``counts`` holds ``long_lines`` (skipped, longer than ``max_line_bytes``) and
-    ``bytes_skipped``.
+    ``bytes_skipped``. An over-long line is counted when its newline comes (or when the
+    stream ends or is abandoned inside it), not when it grows past the limit: a reader that
+    checkpoints the offset after its last complete line and restarts there reads that line
+    again, and must count it once.
 
     >>> s = LineSplitter(max_line_bytes=8)
     >>> s.feed(b"ab\\ncd"), s.feed(b"e\\n0123456789\\nf"), s.finish()
@@ -24,6 +27,7 @@ class LineSplitter:
         self.max_line_bytes = max_line_bytes
         self.partial = bytearray()
         self.skipping = False  # inside an over-long line: dropping up to its newline
+        self.skipped = 0  # bytes of that line dropped so far (counted at its end)
         self.counts: Counter[str] = Counter() if counts is None else counts
 
     def fresh(self) -> LineSplitter:
@@ -36,8 +40,8 @@ class LineSplitter:
         rest = pieces.pop()  # after the last newline: the start of a line to come
         if pieces:
             if self.skipping:  # the newline that ends an over-long line
-                self.counts["bytes_skipped"] += len(pieces[0]) + 1
-                self.skipping = False
+                self.skipped += len(pieces[0]) + 1
+                self._end_skip()
                 del pieces[0]
             elif self.partial:
                 pieces[0] = bytes(self.partial) + pieces[0]
@@ -55,15 +59,29 @@ class LineSplitter:
         """At the end of the stream: the last line, if it had no newline."""
         last = bytes(self.partial)
         self.partial.clear()
-        self.skipping = False
+        if self.skipping:
+            self._end_skip()
         return [last] if last else []
+
+    def abandon(self) -> None:
+        """The line begun will never complete (its file was rotated away or truncated):
+        count its bytes as skipped (an over-long one as a long line too)."""
+        self.counts["bytes_skipped"] += len(self.partial)
+        self.partial.clear()
+        if self.skipping:
+            self._end_skip()
+
+    def _end_skip(self) -> None:
+        self.counts["long_lines"] += 1
+        self.counts["bytes_skipped"] += self.skipped
+        self.skipped = 0
+        self.skipping = False
 
     def _hold(self, rest: bytes) -> None:
         if self.skipping:
-            self.counts["bytes_skipped"] += len(rest)
+            self.skipped += len(rest)
         elif len(self.partial) + len(rest) > self.max_line_bytes:
-            self.counts["long_lines"] += 1
-            self.counts["bytes_skipped"] += len(self.partial) + len(rest)
+            self.skipped = len(self.partial) + len(rest)
             self.partial.clear()
             self.skipping = True
         else:

@@ -393,7 +393,7 @@ class LogTailer:
             self._draining = copy
             kept = os.fstat(copy.fd).st_size
         else:
-            self.counts["bytes_skipped"] += len(handle.lines.partial)
+            handle.lines.abandon()
             kept = handle.read_to
         self.counts["bytes_lost"] += max(0, handle.seen - kept)
         handle.id = _file_id(handle.fd)
@@ -402,7 +402,7 @@ class LogTailer:
 
     def _finish(self, handle: _Open) -> None:
         """Done with a rotated file: a partial line left at its end will never complete."""
-        self.counts["bytes_skipped"] += len(handle.lines.partial)
+        handle.lines.abandon()
         handle.close()
 
     def _read_all(self, handle: _Open, max_lines: int | None) -> list[bytes]:
