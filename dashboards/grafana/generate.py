@@ -33,6 +33,8 @@ RATE = "$__rate_interval"
 PSI_STEPS = [(None, "green"), (0.1, "yellow"), (0.2, "red")]
 #: KS statistic D: aimon's model drift threshold is 0.05.
 KS_STEPS = [(None, "green"), (0.05, "red")]
+#: Quality change (live minus reference): QualityBelowReference fires below -0.05 accuracy.
+QUALITY_CHANGE_STEPS = [(None, "red"), (-0.05, "green")]
 #: aimon_alert_state: 0 inactive, 1 pending, 2 firing.
 ALERT_STATES = {"0": ("inactive", "green"), "1": ("pending", "yellow"), "2": ("firing", "red")}
 
@@ -237,6 +239,125 @@ def value_name(
             {"id": "custom.cellOptions", "value": {"type": "color-background"}},
         ]
     return {"matcher": {"id": "byName", "options": f"Value #{ref}"}, "properties": props}
+
+
+def dashed(pattern: str) -> Json:
+    """An override: the series whose display name matches ``pattern`` drawn dashed."""
+    return {
+        "matcher": {"id": "byRegexp", "options": pattern},
+        "properties": [{"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}}],
+    }
+
+
+def quality_row(b: Board) -> None:
+    """Model quality over the matched (prediction, outcome) pairs, against the reference's."""
+    fleet = "model_version_metric:aimon_model_quality:pairs_weighted_mean"
+    reference = "model_version_metric:aimon_reference_quality:max"
+    change = "model_version_metric:aimon_model_quality_change:pairs_weighted_mean"
+    pairs = "model_version:aimon_model_quality_pairs:sum"
+    b.row("Model quality")
+    b.panel(
+        "stat",
+        "Accuracy, fleet",
+        [target(f'{fleet}{{{MV},metric="accuracy"}}')],
+        w=6,
+        h=4,
+        unit="percentunit",
+        description="Accuracy over the matched pairs of every replica's quality window "
+        "(recording rule; classifiers only).",
+    )
+    b.panel(
+        "stat",
+        "Accuracy change vs reference",
+        [target(f'{change}{{{MV},metric="accuracy"}}')],
+        w=6,
+        h=4,
+        steps=QUALITY_CHANGE_STEPS,
+        extra_defaults={"decimals": 3},
+        description="Fleet accuracy minus the accuracy on the reference data; "
+        "QualityBelowReference fires below -0.05 (red) for 30 minutes over 200 pairs.",
+    )
+    b.panel(
+        "stat",
+        "Matched pairs, fleet",
+        [target(f"{pairs}{{{MV}}}")],
+        w=6,
+        h=4,
+        steps=[(None, "yellow"), (200, "green")],
+        extra_defaults={"decimals": 0},
+        description="Predictions matched with their outcome in the replicas' quality "
+        "windows; the quality alert needs 200.",
+    )
+    b.panel(
+        "stat",
+        "Outcomes matched (5m)",
+        [target(f"model_version:aimon_outcomes_matched:ratio_rate5m{{{MV}}}")],
+        w=6,
+        h=4,
+        unit="percentunit",
+        description="Outcomes that found their prediction, of all outcomes over 5 minutes "
+        "(the rest: expired, unknown request id, duplicate).",
+    )
+    exact = "accuracy|log_loss|mae|rmse|mape"
+    b.panel(
+        "timeseries",
+        "Quality, fleet vs reference",
+        [
+            target(f"{fleet}{{{MV}}}", "{{metric}}"),
+            target(f'{reference}{{{MV},metric=~"{exact}"}}', "{{metric}} reference"),
+        ],
+        overrides=[dashed(".* reference$")],
+        description="Accuracy, log loss, MAE, RMSE and MAPE over every replica's matched "
+        "pairs (exact: means over the pairs, weighted by pairs), and on the reference data "
+        "(dashed).",
+    )
+    shown = "accuracy|f1|roc_auc|mae|rmse"
+    b.panel(
+        "timeseries",
+        "Quality per replica vs reference",
+        [
+            target(f'aimon_model_quality{{{MV},metric=~"{shown}"}}', "{{instance}} {{metric}}"),
+            target(f'{reference}{{{MV},metric=~"{shown}"}}', "{{metric}} reference"),
+        ],
+        overrides=[dashed(".* reference$")],
+        description="Each replica's accuracy, F1 and ROC AUC (classifiers) or MAE and RMSE "
+        "(regression) over its own quality window, and the reference's (dashed).",
+    )
+    b.panel(
+        "timeseries",
+        "Accuracy change vs reference",
+        [
+            target(f'{change}{{{MV},metric="accuracy"}}', "fleet"),
+            target(
+                f'aimon_model_quality{{{MV},metric="accuracy"}} - on (model, version, metric) '
+                f"group_left () {reference}{{{MV}}}",
+                "{{instance}}",
+            ),
+        ],
+        w=8,
+        steps=QUALITY_CHANGE_STEPS,
+        description="Accuracy minus the reference's, the fleet's and each replica's; -0.05 drawn.",
+    )
+    b.panel(
+        "timeseries",
+        "Matched pairs",
+        [
+            target(f"{pairs}{{{MV}}}", "fleet"),
+            target(f"aimon_model_quality_pairs{{{MV}}}", "{{instance}}"),
+        ],
+        w=8,
+        description="Pairs behind the quality: the fleet's (recording rule) and each "
+        "replica's quality window.",
+    )
+    b.panel(
+        "timeseries",
+        "Outcomes / s by result",
+        [target(f"model_version_result:aimon_outcomes:rate5m{{{MV}}}", "{{result}}")],
+        w=8,
+        unit="reqps",
+        description="Fleet, over 5 minutes: matched, expired (the prediction waited longer "
+        "than outcome_ttl), unknown (no prediction with that id), duplicate.",
+    )
 
 
 def overview() -> Json:
@@ -449,6 +570,8 @@ def overview() -> Json:
         "the largest across replicas (KS cannot be summed).",
     )
 
+    quality_row(b)
+
     b.row("Alerts")
     b.panel(
         "state-timeline",
@@ -559,7 +682,8 @@ def overview() -> Json:
         w=8,
         unit="reqps",
         description="Events not counted in the window: buffer_full, late "
-        "(older than the window), future, malformed.",
+        "(older than the window), future, malformed; outcomes not recorded: "
+        "malformed_outcome, outcome_invalid.",
     )
     b.panel(
         "timeseries",
@@ -595,7 +719,7 @@ def overview() -> Json:
         "aimon-overview",
         "aimon / overview",
         "One model version across every replica: traffic, errors, latency, payloads, drift, "
-        "alerts and sidecar health.",
+        "model quality, alerts and sidecar health.",
         b,
         MODEL_VARIABLES,
         [link("aimon / feature", "aimon-feature")],

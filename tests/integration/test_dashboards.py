@@ -1,13 +1,16 @@
 """Every query of every panel of every dashboard in dashboards/grafana/ returns data from a
 real Prometheus, with the template variables filled in, after a scenario: two sidecars (two
 replicas of one model version) with one reference, on logs with traffic, errors of two types,
-a spread of latencies and payload sizes, missing values and drifted features, scraped by a
-Prometheus that loads the shipped rules of deploy/prometheus/.
+a spread of latencies and payload sizes, missing values and drifted features, and ground
+truth for most predictions (an outcomes log per sidecar, a reference built with a target, so
+the replicas export their quality and the reference's), scraped by a Prometheus that loads
+the shipped rules of deploy/prometheus/.
 
 The rules over a window (``rate``, ``increase``) need values that arrive while Prometheus
 watches, so, as in test_fleet_psi.py, each log starts with a few lines without features, the
 sidecars and Prometheus start, and the traffic is appended once both replicas have been
-scraped a few times.
+scraped a few times. The head's predictions carry request ids whose outcomes are there from
+the start, so the outcome counters, too, exist before the traffic.
 """
 
 from __future__ import annotations
@@ -41,9 +44,12 @@ GRAFANA_VARIABLES = {"__rate_interval": "1m", "__interval": "15s", "__range": "1
                      "__range_s": "3600"}  # fmt: skip
 REPLICAS = {"a": (1500, 0.8), "b": (800, 1.5)}  # lines, shift of amount (drift)
 HEAD = 20  # lines without features at the head of each log
+#: How far each replica's outcomes follow its scores: a's are drawn from the score, as on the
+#: reference data; b's half the time from a coin, so b's accuracy falls below the reference's.
+CALIBRATED = {"a": 1.0, "b": 0.5}
 
 
-def log_lines(rng: np.random.Generator, n: int, shift: float, now: float) -> list[dict]:
+def log_lines(rng: np.random.Generator, n: int, shift: float, now: float, ids: str) -> list[dict]:
     amount = rng.normal(shift, 1.0, n)
     country = rng.choice(COUNTRIES, n, p=[0.1, 0.1, 0.7, 0.1])
     latency = rng.lognormal(np.log(20.0), 1.0, n)  # ms: p50 ~ 20, p99 ~ 200
@@ -57,9 +63,27 @@ def log_lines(rng: np.random.Generator, n: int, shift: float, now: float) -> lis
             {"ts": now + i * 1e-4, "model": MODEL, "version": VERSION,
              "latency_ms": float(latency[i]), "error": errors[i],
              "input_size": int(rng.integers(100, 5000)), "output_size": int(rng.integers(8, 64)),
-             "features": features, "prediction": float(rng.random())}
+             "features": features, "prediction": float(rng.random()),
+             "request_id": f"{ids}-{i}"}
         )  # fmt: skip
     return lines
+
+
+def outcomes_of(rng: np.random.Generator, lines: list[dict], calibrated: float) -> list[dict]:
+    """The ground truth of nine in ten successful predictions (the rest never arrives): 1
+    with the probability of the score, or, for a share ``1 - calibrated`` of them, of 0.5."""
+    out = []
+    for line in lines:
+        if line.get("error") or rng.random() < 0.1:
+            continue
+        p = line["prediction"] if rng.random() < calibrated else 0.5
+        out.append({"request_id": line["request_id"], "actual": int(rng.random() < p)})
+    return out
+
+
+def write_outcomes(path: Path, outcomes: list[dict]) -> None:
+    with path.open("a") as out:
+        out.writelines(json.dumps(o) + "\n" for o in outcomes)
 
 
 def append(path: Path, records: list[dict]) -> None:
@@ -69,9 +93,10 @@ def append(path: Path, records: list[dict]) -> None:
         out.write('not json\n{"ts": "yesterday"}\n')
 
 
-def head(now: float) -> list[dict]:
+def head(now: float, ids: str) -> list[dict]:
     return [{"ts": now + i * 1e-4, "model": MODEL, "version": VERSION, "latency_ms": 5.0,
-             "error": None, "features": {}} for i in range(HEAD)]  # fmt: skip
+             "error": None, "features": {}, "prediction": 0.75, "request_id": f"{ids}-{i}"}
+            for i in range(HEAD)]  # fmt: skip
 
 
 def fill(expr: str, values: dict[str, str]) -> str:
@@ -134,26 +159,45 @@ def query_range(prom: Any, promql: str, end: float, seconds: float = 30.0) -> li
     return list(body["data"]["result"])
 
 
+def save_reference(rng: np.random.Generator, path: Path) -> list[str]:
+    """A reference with the model's quality (built with a target, so the sidecars export
+    aimon_reference_quality); its features: the prediction is profiled, the target not."""
+    score = rng.random(5000)
+    train = pd.DataFrame(
+        {"amount": rng.normal(0.0, 1.0, 5000),
+         "country": rng.choice(COUNTRIES, 5000, p=[0.4, 0.3, 0.2, 0.1]),
+         "score": score, "label": (rng.random(5000) < score).astype(int)}
+    )  # fmt: skip
+    reference = Reference.from_frame(train, bins=10, target="label", prediction="score")
+    assert reference.quality is not None and reference.quality.accuracy is not None
+    reference.save(path)
+    return ["amount", "country", "score"]
+
+
 def test_every_panel_query_returns_data_after_the_scenario(
     tmp_path: Path, prometheus_factory, monkeypatch: pytest.MonkeyPatch
 ):
     rng = np.random.default_rng(20261125)
-    train = pd.DataFrame(
-        {"amount": rng.normal(0.0, 1.0, 5000),
-         "country": rng.choice(COUNTRIES, 5000, p=[0.4, 0.3, 0.2, 0.1])}
-    )  # fmt: skip
     reference_path = tmp_path / "reference.json"
-    Reference.from_frame(train, bins=10).save(reference_path)
-    features = sorted(train.columns)
+    features = save_reference(rng, reference_path)
     rules_path = tmp_path / "rules.yaml"
     rules_path.write_text(RULES_YAML)
     monkeypatch.setenv("AIMON_THRESHOLDS_FILE", str(rules_path))  # the sidecars inherit it
 
     logs = {name: tmp_path / f"{name}.log" for name in REPLICAS}
+    outcomes = {name: tmp_path / f"{name}-outcomes.log" for name in REPLICAS}
+    matched = 0  # outcomes written for a prediction, each once
     sidecars: dict[str, SidecarProcess] = {}
     try:
         for name, log in logs.items():
-            append(log, head(time.time()))
+            lines = head(time.time(), f"{name}-head")
+            append(log, lines)
+            truth = outcomes_of(rng, lines, 1.0)
+            write_outcomes(outcomes[name], truth)
+            matched += len(truth)
+            # SidecarProcess has no flag for it; the sidecar reads AIMON_OUTCOMES_FILE, and
+            # each process takes the environment of its start.
+            monkeypatch.setenv("AIMON_OUTCOMES_FILE", str(outcomes[name]))
             sidecars[name] = SidecarProcess(
                 log, tmp_path / f"state-{name}", tmp_path / f"{name}.out", reference=reference_path
             )
@@ -176,12 +220,19 @@ def test_every_panel_query_returns_data_after_the_scenario(
         total = HEAD * len(REPLICAS)
         for half in (0, 1):
             for name, (lines, shift) in REPLICAS.items():
-                append(logs[name], log_lines(rng, lines // 2, shift, time.time()))
+                records = log_lines(rng, lines // 2, shift, time.time(), f"{name}-{half}")
+                append(logs[name], records)
                 total += lines // 2
-            scraped_all = f'sum(aimon_predictions_total{{model="{MODEL}"}}) == {total}'
+                truth = outcomes_of(rng, records, CALIBRATED[name])
+                matched += len(truth)
+                write_outcomes(outcomes[name], truth + truth[:3])  # and three duplicates
+            scraped_all = (
+                f'sum(aimon_predictions_total{{model="{MODEL}"}}) == {total} and on () '
+                f'sum(aimon_outcomes_total{{model="{MODEL}",result="matched"}}) == {matched}'
+            )
             wait_until(
                 lambda q=scraped_all: prom.query(q),
-                timeout=30, what=f"Prometheus scraped half {half + 1} of both logs",
+                timeout=30, what=f"Prometheus scraped half {half + 1} of both logs and outcomes",
             )  # fmt: skip
         # The slowest series: fleet PSI (drift group) and the Prometheus alerts they start.
         for expr in (
@@ -189,6 +240,8 @@ def test_every_panel_query_returns_data_after_the_scenario(
             f'ALERTS{{alertname="FeatureDriftPSI",model="{MODEL}"}}',
             f'ALERTS{{alertname="ErrorRateHigh",model="{MODEL}"}}',
             f'model_version_error_type:aimon_prediction_errors:rate5m{{model="{MODEL}"}} > 0',
+            f'model_version:aimon_model_quality_pairs:sum{{model="{MODEL}"}} == {matched}',
+            f'model_version_metric:aimon_model_quality_change:pairs_weighted_mean{{model="{MODEL}"}}',
         ):
             wait_until(lambda e=expr: len(prom.query(e)) >= 1, timeout=20, what=expr)
 
