@@ -460,7 +460,13 @@ class Monitor:
             self._started = float(state["started"])
             self._join = state["join"]
             self._outcomes_seen = self._join.counts().outcomes_total > 0
-            self._quality_task = state["quality_task"]
+            task, positive, threshold = self._quality_settings
+            forgotten = self._window.drop_quality(
+                lambda stats: stats.measured_as(task, positive, threshold)
+            )
+            if forgotten:  # measured another way before the restart: not comparable
+                self._dropped["quality_settings_changed"] += forgotten
+            self._quality_task = task or state["quality_task"]
             self._unplaced = list(state["unplaced"])
 
     def _start_thread(self) -> None:

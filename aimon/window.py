@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -207,6 +207,15 @@ class Window:
         if self.first_ts is None or sid * self.slice_s < self.first_ts:
             self.first_ts = sid * self.slice_s
         return current
+
+    def drop_quality(self, keep: Callable[[QualityStats], bool]) -> int:
+        """Forget the slices' quality statistics that ``keep`` refuses; returns their pairs."""
+        dropped = 0
+        for piece in self._ring:
+            if piece is not None and piece.quality is not None and not keep(piece.quality):
+                dropped += piece.quality.count
+                piece.quality = None
+        return dropped
 
     def add_features(self, sid: int, batch: FeatureBatch) -> None:
         """Fold a batch of feature rows into slice ``sid``'s per-feature summaries."""

@@ -235,3 +235,24 @@ def test_predictions_nobody_can_know_are_not_held():
             predict(x)
         snap = mon.snapshot()
     assert snap.outcomes["matched"] == 1 and snap.outcomes["predictions_held"] == 3
+
+
+def test_quality_measured_otherwise_before_a_restart_is_forgotten():
+    clock = FakeClock()
+    with _monitor(clock, quality_task="binary_score") as first:
+        _feed(first, clock, [1] * 50, [0.4] * 50)  # below 0.5: all wrong
+        assert first.snapshot().quality.accuracy == 0.0
+        state = pickle.loads(pickle.dumps(first.export_state()))
+    settings = {"quality_task": "binary_score", "quality_threshold": 0.3}
+    with _monitor(clock, **settings) as second:
+        second.restore_state(state)  # same slice: the old statistics must not take new pairs
+        for i in range(50, 80):
+            second.observe(latency_s=0.01, prediction=0.4, request_id=f"r{i}", ts=clock.now)
+        second.flush()
+        for i in range(50, 80):
+            second.record_outcome(f"r{i}", 1, ts=clock.now + 1)
+        clock.now += 60
+        q = second.snapshot()
+    assert q.quality is not None and q.quality.threshold == 0.3
+    assert (q.quality.count, q.quality.accuracy) == (30, 1.0)
+    assert q.dropped["quality_settings_changed"] == 50

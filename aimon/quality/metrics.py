@@ -752,6 +752,17 @@ class QualityStats:
         stats._add_columns(a, p)
         return stats
 
+    def measured_as(
+        self, task: TaskKind | None, positive_label: Label | None, threshold: float
+    ) -> bool:
+        """These statistics were made with these settings (``task`` None: any task)."""
+        positive = None if positive_label is None else _normal_label(positive_label)
+        return (
+            (task is None or task == self.task)
+            and positive == self.positive_label
+            and float(threshold) == self.threshold
+        )
+
     @property
     def count(self) -> int:
         """Pairs counted in the metrics."""
