@@ -455,8 +455,12 @@ class Monitor:
             self._totals = state["totals"]
             self._dropped = Counter(state["dropped"])
             self._recorder.overflow = int(state["overflow"])
-            if self._drift is not None and state["drift"] is not None:
-                self._drift = state["drift"]
+            saved_drift = state["drift"]
+            if self._drift is not None and saved_drift is not None:
+                if saved_drift.same_settings(self._drift):
+                    self._drift = saved_drift
+                else:  # a new reference (or drift settings): drift starts afresh against it
+                    self._dropped["drift_reset"] += 1
             self._started = float(state["started"])
             self._join = state["join"]
             self._outcomes_seen = self._join.counts().outcomes_total > 0

@@ -3,6 +3,9 @@ its Snapshot shows each feature's drift, and the numbers agree with the batch st
 
 from __future__ import annotations
 
+import pickle
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -232,3 +235,26 @@ def test_no_verdict_before_enough_values() -> None:
         assert mon.snapshot().drift["age"].drifted
     with pytest.raises(aimon.ConfigError, match="drift_min_count"):
         aimon.Monitor("m", reference=REFERENCE, drift_min_count=-1)
+
+
+def test_a_new_reference_after_a_restart_is_the_one_drift_is_measured_against() -> None:
+    old = aimon.Reference.from_frame({"x": np.random.default_rng(0).normal(0, 1, 2000)})
+    new = aimon.Reference.from_frame({"x": np.random.default_rng(0).normal(5, 1, 2000)})
+    live = np.random.default_rng(1).normal(5, 1, 600)
+    rows, ts = [{"x": float(v)} for v in live], [time.time()] * 600
+    first = aimon.Monitor("m", reference=old)
+    first.observe_many(ts, latency_s=[0.01] * 600, features=rows)
+    assert first.snapshot().drift["x"].psi > 1.0  # far from the old reference
+    state = pickle.loads(pickle.dumps(first.export_state()))
+    first.close()
+    again = aimon.Monitor("m", reference=old)
+    again.restore_state(state)  # the same reference: drift goes on from the checkpoint
+    assert again.snapshot().drift["x"].count == 600
+    again.close()
+    second = aimon.Monitor("m", reference=new)
+    second.restore_state(state)
+    second.observe_many(ts, latency_s=[0.01] * 600, features=rows)
+    snap = second.snapshot()
+    second.close()
+    assert snap.drift["x"].count == 600 and snap.drift["x"].psi < 0.1  # against the new one
+    assert snap.dropped["drift_reset"] == 1 and snap.totals.calls == 1200
