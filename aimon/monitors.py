@@ -31,7 +31,7 @@ from aimon.alerting import ThresholdsLike, make_alerting
 from aimon.alerts.alert import Alert
 from aimon.alerts.base import Sink
 from aimon.alerts.router import Router
-from aimon.collectors.decorator import slot_text
+from aimon.collectors.decorator import call_ids
 from aimon.collectors.eventlog import EventLogWriter
 from aimon.drift.methods import resolve_methods
 from aimon.drift.reference import Reference, ReferenceError
@@ -690,17 +690,13 @@ class Monitor:
             knows = self._join.knows
             return {rid for rid in request_ids if knows(rid)}
 
-    def _slot_ids(
-        self, slots: Sequence[bytearray]
+    def _call_ids(
+        self, starts: Sequence[float], tags: Sequence[Any]
     ) -> tuple[list[str | None] | None, list[int] | None]:
         """The calls' request ids. Ids nobody asked for are made only when they can be known
-        later: written to the event log, or joined once outcomes are recorded (otherwise a
-        caller asking after the fold makes its own, as nothing would join it anyway)."""
-        if self._event_log is not None or self._outcomes_seen:
-            return _slot_ids(slots)
-        if not any(slots):
-            return None, None
-        return [slot_text(slot) if slot else None for slot in slots], None
+        later: written to the event log, or joined once outcomes are recorded (a caller
+        asking after the fold gets the same id, but nothing would join it anyway)."""
+        return call_ids(starts, tags, self._event_log is not None or self._outcomes_seen)
 
     def _join_predictions(self, part: _Part, outputs: Sequence[Any]) -> None:
         """Hold each successful prediction with a request id until its outcome comes.
@@ -867,7 +863,8 @@ class Monitor:
         now = self._clock()
         offset = now - time.perf_counter()
         prefix = list(zip(*records)) if records else [()] * 7  # noqa: B905 - ragged
-        ts = np.asarray(prefix[0], dtype=np.float64) + offset
+        starts = np.asarray(prefix[0], dtype=np.float64)
+        ts = starts + offset
         latency = np.asarray(prefix[1], dtype=np.float64)
         in_size = np.full(n, np.nan)
         out_size = np.full(n, np.nan)
@@ -888,10 +885,11 @@ class Monitor:
             if not any(f is not None for f in features):
                 return _Part(ts, latency, errors, in_size, out_size, request_ids=ids)
             return _Part(ts, latency, errors, in_size, out_size, features, ts, request_ids=ids)
+        latency -= starts  # a watched call's record holds its end: less work for the caller
         lengths = np.fromiter(map(len, records), dtype=np.int64, count=n)
         for i in np.flatnonzero(lengths == _FAILED_CALL).tolist():
             errors[i] = label(records[i][4].__name__)
-        ids, unasked = self._slot_ids(prefix[3]) if n else (None, None)
+        ids, unasked = self._call_ids(prefix[0], prefix[3]) if n else (None, None)
         if capture is None:
             return _Part(ts, latency, errors, in_size, out_size, request_ids=ids, unasked=unasked)
         if capture.sizes:
@@ -1170,27 +1168,11 @@ class Monitor:
         return f"Monitor(name={self.name!r}, version={self.version!r})"
 
 
-# A watched call's record is (start, latency, result, id slot), or (start, latency, None,
-# id slot, error) when it raised; an observed one is (start, latency, error, features, sizes,
+# A watched call's record is (start, end, result, tag), or (start, end, None, tag, error)
+# when it raised (the tag: the thread's ident or the given request id, see
+# aimon.collectors.decorator); an observed one is (start, latency, error, features, sizes,
 # prediction, request id).
 _FAILED_CALL = 5
-
-
-def _slot_ids(slots: Sequence[bytearray]) -> tuple[list[str | None], list[int] | None]:
-    """The request id in each call's slot, giving the empty slots a random one (128 bits as
-    32 hex digits, like ``uuid4().hex``; an id the caller wrote first wins, see
-    :mod:`aimon.collectors.decorator`), and the rows whose id the fold made (None: none)."""
-    ids: list[str | None] = [slot_text(slot) if slot else None for slot in slots]
-    empty = [i for i, rid in enumerate(ids) if rid is None]
-    if not empty:
-        return ids, None
-    text = os.urandom(16 * len(empty)).hex().encode()
-    for k, i in enumerate(empty):
-        slot = slots[i]
-        if not slot:
-            slot.extend(text[32 * k : 32 * k + 32])
-        ids[i] = slot_text(slot)
-    return ids, empty
 
 
 def _record_outputs(records: list[tuple[Any, ...]], capture: Capture | None) -> list[Any]:

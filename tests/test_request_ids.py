@@ -7,10 +7,12 @@ import asyncio
 import contextvars
 import gc
 import json
+import random
 import threading
 
 import aimon
-from aimon.collectors.decorator import _CURRENT_SLOT
+from aimon.collectors import decorator
+from aimon.collectors.decorator import _CURRENT_CALL
 from aimon.events import EventCodec
 
 
@@ -129,7 +131,7 @@ def test_threads_sharing_a_copied_context_keep_their_own_ids():
             t.join()
         assert all(all(v) for v in got.values()) and len(got) == 4
         assert aimon.current_request_id() == "tmain"
-        assert _CURRENT_SLOT.get()[0] is not None
+        assert _CURRENT_CALL.get()[0] is not None
 
 
 def test_records_are_not_tracked_by_the_garbage_collector():
@@ -149,3 +151,76 @@ def test_event_log_lines_decode_with_the_id(tmp_path):
         mon.observe(latency_s=0.01, request_id="x1")
         mon.flush()
     assert EventCodec().decode(log.read_text().splitlines()[0]).request_id == "x1"
+
+
+def test_the_fold_makes_the_ids_the_caller_makes():
+    rng = random.Random(7)
+    starts = [rng.uniform(0.0, 1e7) for _ in range(200)] + [0.0, 1e-9, 123456.789]
+    threads = [rng.getrandbits(64) for _ in starts]
+    assert decorator._call_id_texts(starts, threads) == [
+        decorator.call_id(s, t) for s, t in zip(starts, threads, strict=True)
+    ]
+    texts = decorator._call_id_texts(starts, threads)
+    assert all(len(rid) == 32 and int(rid, 16) >= 0 for rid in texts)
+    assert len(set(texts)) == len(texts)
+
+
+def test_calls_starting_at_the_same_time_on_two_threads_get_different_ids():
+    same = 1234.5
+    ids, unasked = decorator.call_ids([same, same, same], [11, 12, "given"], every=True)
+    assert ids is not None and len(set(ids)) == 3 and ids[2] == "given"
+    assert unasked == [0, 1]
+
+
+def test_ids_of_many_threads_are_distinct_and_each_thread_gets_its_own(tmp_path):
+    log = tmp_path / "events.jsonl"
+    with aimon.Monitor("rid", log_to=log) as mon:
+        predict = mon.watch(features=False)(lambda x: x)
+        asked: dict[int, list[str]] = {}
+
+        def work(k):
+            for i in range(300):
+                predict(i)
+                if i % 3 == 0:
+                    asked.setdefault(k, []).append(aimon.current_request_id())
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        mon.flush()
+    ids = [record["request_id"] for record in _logged(log)]
+    assert len(ids) == 1200 and len(set(ids)) == 1200
+    mine = [rid for k in range(4) for rid in asked[k]]
+    assert len(mine) == 400 and set(mine) <= set(ids)
+
+
+def test_an_id_asked_for_is_remembered_until_the_fold_and_the_memory_is_bounded(monkeypatch):
+    with aimon.Monitor("rid", flush_interval=3600) as mon:
+        predict = mon.watch(features=False)(lambda x: x)
+        predict(1)
+        rid = aimon.current_request_id()
+        start = decorator._CURRENT_CALL.get()[0]
+        assert start in decorator._ASKED
+        mon.flush()  # no event log, no outcome: only the asked id is made, and held
+        assert start not in decorator._ASKED
+        mon.record_outcome(rid, 1)
+        assert mon.snapshot().outcomes["matched"] == 1
+        monkeypatch.setattr(decorator, "_ASKED_LIMIT", 10)
+        for x in range(50):
+            predict(x)
+            aimon.current_request_id()
+        assert len(decorator._ASKED) <= 10
+        mon.flush()
+
+
+def test_a_forked_child_makes_other_ids():
+    before = decorator.call_id(5.0, 1)
+    key = list(decorator._KEY)
+    try:
+        decorator._after_fork_in_child()
+        assert decorator.call_id(5.0, 1) != before
+    finally:
+        decorator._KEY[:] = key
+    assert decorator.call_id(5.0, 1) == before
