@@ -742,6 +742,7 @@ class Monitor:
         the task is known, gather pairs until there are enough to infer it."""
         for m in matches:
             self._unplaced.append((max(m.prediction_ts, m.outcome_ts), m.actual, m.prediction))
+        self._fold_targets([m.actual for m in matches])
         pending = self._unplaced
         if not pending:
             return
@@ -1008,6 +1009,17 @@ class Monitor:
         batch = prediction_batch(name, outputs)
         if batch is not None:
             drift.add_predictions(batch, self._clock())
+
+    def _fold_targets(self, actuals: list[Any]) -> None:
+        """Count matched outcomes against the reference's target column, if any (label
+        drift: the truth moved, whatever the model made of it)."""
+        drift = self._drift
+        name = drift.reference.target if drift is not None else None
+        if drift is None or name is None or not actuals:
+            return
+        batch = prediction_batch(name, actuals)
+        if batch is not None:
+            drift.add_targets(batch, self._clock())
 
     def _count_missing(self, batch: FeatureBatch) -> None:
         totals = self._totals

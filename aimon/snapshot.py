@@ -95,7 +95,8 @@ class DriftWindowInfo(_Frozen):
     """The drift window: a time span (``length_s``) or the last ``max_events`` events.
 
     ``drifted`` lists the drifted features (the prediction included when the reference
-    names one in ``prediction``); ``share_drifted`` is their share of the input features.
+    names one in ``prediction``, and the target, label drift of the matched outcomes, when it
+    names one in ``target``); ``share_drifted`` is their share of the input features.
     """
 
     events: int
@@ -104,6 +105,7 @@ class DriftWindowInfo(_Frozen):
     share_drifted: float
     drifted: list[str]
     prediction: str | None = None
+    target: str | None = None
     max_ks: float | None = None
 
 

@@ -39,7 +39,7 @@ def test_reference_quality_equals_sklearn_for_scores():
     assert q.roc_auc == pytest.approx(skm.roc_auc_score(y, s))
     assert q.log_loss == pytest.approx(skm.log_loss(y, s))
     assert q.threshold == 0.4
-    assert set(ref.features) == {"x", "score"}  # the target is not a feature
+    assert set(ref.features) == {"x", "score", "label"}  # the target: for label drift
 
 
 def test_reference_quality_for_labels_and_for_regression():
@@ -201,3 +201,20 @@ def test_sidecar_quality_settings_that_differ_from_the_reference_fail_at_start(
             "--reference", str(tmp_path / "r.json"), "--quality-threshold", "0.3"]  # fmt: skip
     assert main(args) == 2
     assert "quality_threshold: 0.3 differs from the reference's 0.5" in capsys.readouterr().err
+
+
+def test_matched_outcomes_drift_against_the_reference_target():
+    ref = Reference.from_frame(_scored(), target="label", prediction="score")  # ~50 % ones
+    clock = FakeClock()
+    with _monitor(clock, ref, drift_window="10m") as mon:
+        scores = np.linspace(0.0, 1.0, 800)
+        labels = (np.arange(800) % 10 < 9).astype(int)  # 90 % ones: the truth moved
+        _pairs(mon, clock, labels, scores)
+        snap = mon.snapshot()
+    label = snap.drift["label"]
+    assert label.count == 800 and label.psi is not None and label.psi > 0.5
+    assert snap.drift_window is not None and snap.drift_window.target == "label"
+    assert "label" in snap.drift_window.drifted
+    inputs = [n for n in snap.drift if n not in ("label", "score")]
+    assert inputs == ["x"]
+    assert snap.drift_window.share_drifted == float(snap.drift["x"].drifted)  # inputs only

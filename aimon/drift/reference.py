@@ -220,8 +220,9 @@ class Reference(_Frozen):
             target: the name of the column that holds the ground truth, if any. With
                 ``prediction``, the model's quality on these rows is measured
                 (:func:`aimon.quality.quality_metrics`, exact) and kept as ``quality``, the
-                baseline a Monitor compares its live quality with. The target is not profiled
-                as a feature: live predictions do not carry it.
+                baseline a Monitor compares its live quality with. The target is profiled
+                like a feature: a Monitor compares the outcomes it matches with it (label
+                drift), not the calls' inputs.
             quality_task, positive_label, quality_threshold: how quality is measured (see
                 :class:`aimon.quality.QualityStats`); the task is inferred when None. A
                 Monitor with this reference measures live quality the same way.
@@ -254,7 +255,6 @@ class Reference(_Frozen):
             quality = _reference_quality(
                 frame, target, prediction, quality_task, positive_label, quality_threshold
             )
-            frame = frame.drop(columns=[c for c in frame.columns if str(c) == target])
         batch = extract(frame, max_features=max(len(names), 1))
         rng = np.random.default_rng(seed)
         features = {

@@ -126,7 +126,8 @@ class DriftTracker:
         self._slices: deque[_Slice] = deque()
         self._rng = np.random.default_rng(seed)
         self._sequence = 0
-        self._inputs = [n for n in reference.features if n != reference.prediction]
+        outputs = (reference.prediction, reference.target)
+        self._inputs = [n for n in reference.features if n not in outputs]
         #: Live counts per reference bin since start (Prometheus counters).
         self.bin_totals: dict[str, NDArray[np.int64]] = {
             name: np.zeros(len(bin_labels(p)), dtype=np.int64)
@@ -152,6 +153,11 @@ class DriftTracker:
         """Count a batch of predictions (one column named as the reference's prediction)."""
         if self.reference.prediction is not None:
             self._add(batch, ts, [self.reference.prediction], rows=False)
+
+    def add_targets(self, batch: FeatureBatch, ts: float) -> None:
+        """Count a batch of outcomes (one column named as the reference's target)."""
+        if self.reference.target is not None:
+            self._add(batch, ts, [self.reference.target], rows=False)
 
     def _add(self, batch: FeatureBatch, ts: float, names: list[str], *, rows: bool) -> None:
         if batch.n_rows == 0 or not names:
@@ -328,7 +334,7 @@ def drift_snapshot(
             unseen=dict(counts.unseen),
             **describe(verdict.results),
         )
-    inputs = [n for n in drift if n != reference.prediction]
+    inputs = [n for n in drift if n not in (reference.prediction, reference.target)]
     drifted = [n for n, d in drift.items() if d.drifted]
     ks_values = [d.ks for n, d in drift.items() if d.ks is not None and n in inputs]
     info = DriftWindowInfo(
@@ -338,6 +344,7 @@ def drift_snapshot(
         share_drifted=sum(drift[n].drifted for n in inputs) / len(inputs) if inputs else 0.0,
         drifted=drifted,
         prediction=reference.prediction,
+        target=reference.target,
         max_ks=max(ks_values) if ks_values else None,
     )
     bins = {
