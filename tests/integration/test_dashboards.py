@@ -161,7 +161,8 @@ def query_range(prom: Any, promql: str, end: float, seconds: float = 30.0) -> li
 
 def save_reference(rng: np.random.Generator, path: Path) -> list[str]:
     """A reference with the model's quality (built with a target, so the sidecars export
-    aimon_reference_quality); its features: the prediction is profiled, the target not."""
+    aimon_reference_quality); its features: the prediction and the target (label drift of
+    the matched outcomes) are profiled too."""
     score = rng.random(5000)
     train = pd.DataFrame(
         {"amount": rng.normal(0.0, 1.0, 5000),
@@ -171,7 +172,7 @@ def save_reference(rng: np.random.Generator, path: Path) -> list[str]:
     reference = Reference.from_frame(train, bins=10, target="label", prediction="score")
     assert reference.quality is not None and reference.quality.accuracy is not None
     reference.save(path)
-    return ["amount", "country", "score"]
+    return ["amount", "country", "label", "score"]
 
 
 def test_every_panel_query_returns_data_after_the_scenario(
