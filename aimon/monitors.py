@@ -526,7 +526,8 @@ class Monitor:
             sizes: estimate input and output payload sizes.
             request_id: a function called with the call's arguments (``self`` included for
                 a method) that returns the request's id (made text with ``str``); None, or
-                no function, gives a random id made when first asked for. Either way
+                no function, gives an id made when first asked for (32 hex digits, unique
+                to the call, see :mod:`aimon.collectors.decorator`). Either way
                 :func:`aimon.current_request_id` returns it, during and after the call.
 
         The wrapped function behaves exactly like the original: same result, same exception

@@ -9,16 +9,18 @@ Request ids cost the caller no allocation: a call is known by its start time (th
 ``perf_counter`` value in its record) and its thread's ident, and its id is a function of the
 two (:func:`call_id`: 32 hex digits, a bijection of the pair mixed and XORed with a random key
 drawn per process, and again in a forked child), so the caller and the fold make the same id
-without sharing a slot. The pair is unique because the clock ticks in nanoseconds (100 ns on
-Windows) and two calls on one thread start at least one watched call apart; the per-process key
-keeps processes apart. Each call writes its start into a holder list ``[start, thread ident]``
-held in a context variable, read by :func:`current_request_id`: an async call sets the variable
-(its own holder, per task); a sync call writes into the holder of its context and thread,
-setting the variable only the first time (``ContextVar.set`` costs about 100 ns, a
-``ContextVar.get``, the thread's ident and a list store about 60). An id is made only when
-someone asks: the caller (``aimon.current_request_id()``, which also notes the start among the
-ids asked for), or the fold, for every call when the ids can be known later (event log, or
-outcomes recorded), else only for those asked for (:func:`call_ids`). With
+without sharing a slot. Two calls on one thread never read the same clock value (it ticks in
+nanoseconds, 100 ns on Windows, and calls on one thread start at least one watched call apart);
+the per-process key keeps processes apart. Each call writes its start into a holder list
+``[start, thread ident]`` held in a context variable, read by :func:`current_request_id`: an
+async call sets the variable (its own holder, per task); a sync call writes into the holder of
+its context and thread, setting the variable only the first time (``ContextVar.set`` costs
+about 100 ns; a ``ContextVar.get``, the thread's ident and a list store about 100 together,
+half of it the ident, which cannot go: threads running copies of one context, as
+``asyncio.to_thread`` and web frameworks' thread pools do, share its holder). An id is made
+only when someone asks: the caller (``aimon.current_request_id()``, which also notes the start
+among the ids asked for), or the fold, for every call when the ids can be known later (event
+log, or outcomes recorded), else only for those asked for (:func:`call_ids`). With
 ``watch(request_id=fn)`` the record and the holder carry ``fn(*args, **kwargs)``'s id as a
 string instead of the thread ident and the start.
 """
@@ -46,8 +48,11 @@ if TYPE_CHECKING:
 __all__ = ["current_request_id", "monitor", "wrap"]
 
 #: [start or given id, thread ident] of the current (or last) watched call in this context
-#: and thread: the start (a float) of a call whose id is made, the id (a str) when given.
-_CURRENT_CALL: contextvars.ContextVar[list[Any]] = contextvars.ContextVar("aimon_request_id")
+#: and thread: the start (a float) of a call whose id is made, the id (a str) when given. The
+#: default belongs to no thread, so the hot path tests one thing.
+_CURRENT_CALL: contextvars.ContextVar[Sequence[Any]] = contextvars.ContextVar(
+    "aimon_request_id", default=(None, -1)
+)
 _ident = threading.get_ident
 
 
@@ -76,10 +81,7 @@ def current_request_id() -> str | None:
     (32, True)
     >>> mon.close()
     """
-    holder = _CURRENT_CALL.get(None)
-    if holder is None:
-        return None
-    mark, thread = holder
+    mark, thread = _CURRENT_CALL.get()
     if mark is None or thread != _ident():
         return None
     if mark.__class__ is str:
@@ -264,9 +266,9 @@ def make_wrapper(fn, buffer, inputs, capacity, high_water, recorder, clock, inde
 """
 
 
-_HOLD_SYNC = """holder = get_holder(None)
+_HOLD_SYNC = """holder = get_holder()
         tag = ident()
-        if holder is None or holder[1] != tag:
+        if holder[1] != tag:
             holder = new_holder()"""
 _HOLD_ASYNC = """holder = new_holder()
         tag = holder[1]"""
