@@ -1070,15 +1070,15 @@ class Monitor:
                 optional_parts["outcomes"] = {
                     **joined.outcome_results,
                     "waiting": joined.waiting,
+                    "predictions_held": joined.predictions_held,
+                }
+            if total.quality is not None:
+                optional_parts["quality"] = total.quality.metrics()
             if self._reference_quality is not None:
                 optional_parts["reference_quality"] = self._reference_quality
                 optional_parts["quality_change"] = quality_change(
                     optional_parts.get("quality"), self._reference_quality
                 )
-                    "predictions_held": joined.predictions_held,
-                }
-            if total.quality is not None:
-                optional_parts["quality"] = total.quality.metrics()
             window_info = WindowInfo(
                 start=_utc(view.start),
                 end=_utc(view.end),
