@@ -12,6 +12,7 @@ decorator of the public API without shadowing a module.)
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import math
 import os
@@ -295,6 +296,11 @@ class Monitor:
         max_pending_predictions, max_early_outcomes: the join buffer's bounds; beyond them
             the oldest entries leave (counted ``expired`` / ``unknown`` when their outcome or
             prediction comes).
+        max_remembered_ids: ids kept after their prediction left (matched or expired), for
+            ``outcome_ttl``, so that a late or repeated outcome counts ``expired`` or
+            ``duplicate`` rather than ``unknown`` (default: ``max_pending_predictions``).
+            Above ``max_remembered_ids / outcome_ttl`` predictions per second (28/s with the
+            defaults) ids leave by this bound before the TTL; about 350 bytes each.
 
     Raises:
         ConfigError: a setting is invalid; the message names it.
@@ -338,6 +344,7 @@ class Monitor:
         outcome_ttl: Duration = "1h",
         max_pending_predictions: int = 100_000,
         max_early_outcomes: int = 10_000,
+        max_remembered_ids: int | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigError("name: a monitor needs a non-empty model name")
@@ -361,12 +368,20 @@ class Monitor:
         self._flush_interval = parse_duration(flush_interval, "flush_interval")
         self._clock = clock
         self._buffer_size = buffer_size
-        self._join_settings = (
+        self._new_join = functools.partial(
+            JoinBuffer,
             max_pending_predictions,
             max_early_outcomes,
             parse_duration(outcome_ttl, "outcome_ttl"),
+            max_remembered=max_remembered_ids,
         )
-        JoinBuffer(*self._join_settings)  # check the bounds now
+        try:
+            self._new_join()  # check the bounds now
+        except ConfigError as exc:  # named as the Monitor's settings are
+            inner, _, rest = str(exc).partition(" ")
+            outer = {"max_predictions": "max_pending_predictions", "ttl_s": "outcome_ttl",
+                     "max_remembered": "max_remembered_ids"}.get(inner, inner)  # fmt: skip
+            raise ConfigError(f"{outer}: {rest}") from None
         self._drift_settings = _drift_settings(
             reference, drift_window, drift_events, drift_sample, drift_methods, drift_min_count
         )
@@ -410,7 +425,7 @@ class Monitor:
         self._started = self._clock()
         settings = self._drift_settings
         self._drift = DriftTracker(**settings) if settings is not None else None
-        self._join = JoinBuffer(*self._join_settings)
+        self._join = self._new_join()
         self._quality_task: TaskKind | None = self._quality_settings[0]
         self._unplaced: list[tuple[float, Any, Any]] = []  # matched pairs before the task is known
         self._outcome_queue: list[tuple[str, Any, float]] = []
@@ -771,14 +786,9 @@ class Monitor:
                 target.quality = QualityStats(task, positive_label=positive, threshold=threshold)
             actuals = [pending[i][1] for i in rows]
             predicted = [pending[i][2] for i in rows]
-            try:
-                target.quality.add(actuals, predicted)
-            except QualityError:  # some pair does not fit the task: count the others
-                for a, p in zip(actuals, predicted, strict=True):
-                    try:
-                        target.quality.add([a], [p])
-                    except QualityError:
-                        self._dropped["outcome_invalid"] += 1
+            invalid = _add_fitting(target.quality, actuals, predicted)
+            if invalid:
+                self._dropped["outcome_invalid"] += invalid
 
     def count_dropped(self, reason: str, count: int = 1) -> None:
         """Count events that never reached the monitor (e.g. ``malformed`` log lines); they
@@ -1236,6 +1246,21 @@ def _loggable_prediction(output: Any) -> Any:
 STATE_FORMAT = 2
 #: Matched pairs gathered before the quality task is inferred (when not set).
 _INFER_PAIRS = 100
+
+
+def _add_fitting(stats: QualityStats, actuals: list[Any], predicted: list[Any]) -> int:
+    """Add the pairs that fit the task; returns how many did not. Halves a batch that fails
+    (``add`` counts nothing then), so k bad pairs in n cost about k log n adds, not n."""
+    try:
+        stats.add(actuals, predicted)
+        return 0
+    except QualityError:
+        if len(actuals) == 1:
+            return 1
+    mid = len(actuals) // 2
+    return _add_fitting(stats, actuals[:mid], predicted[:mid]) + _add_fitting(
+        stats, actuals[mid:], predicted[mid:]
+    )
 
 
 def _quality_value(output: Any) -> Any:

@@ -256,3 +256,28 @@ def test_quality_measured_otherwise_before_a_restart_is_forgotten():
     assert q.quality is not None and q.quality.threshold == 0.3
     assert (q.quality.count, q.quality.accuracy) == (30, 1.0)
     assert q.dropped["quality_settings_changed"] == 50
+
+
+def test_pairs_that_do_not_fit_the_task_are_counted_apart_from_the_rest():
+    clock = FakeClock()
+    actual = [1, 0] * 500
+    actual[17] = actual[600] = "yes"  # not a label of a binary score's task
+    with _monitor(clock, quality_task="binary_score") as mon:
+        _feed(mon, clock, actual, [0.9, 0.1] * 500)
+        snap = mon.snapshot()
+    assert snap.quality.count == 998 and snap.quality.accuracy == 1.0
+    assert snap.dropped["outcome_invalid"] == 2
+
+
+def test_remembered_ids_are_a_setting():
+    clock = FakeClock()
+    with _monitor(clock, max_pending_predictions=10, max_remembered_ids=5) as mon:
+        _feed(mon, clock, [1] * 10, [1] * 10)  # ten matched: their ids remembered, five kept
+        for i in range(10):
+            mon.record_outcome(f"r{i}", 1, ts=clock.now + 2)
+        outcomes = mon.snapshot().outcomes
+    assert outcomes["matched"] == 10
+    # the five forgotten ids look new: their outcomes wait for a prediction (unknown later)
+    assert outcomes["duplicate"] == 5 and outcomes["waiting"] == 5
+    with pytest.raises(ConfigError, match="max_remembered_ids: must be 0 or more"):
+        aimon.Monitor("bad", max_remembered_ids=-1)
