@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/drift.py
+	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/sidecar.py
 
 lint: $(STAMP)
