@@ -15,6 +15,7 @@ import atexit
 import functools
 import logging
 import math
+import operator
 import os
 import threading
 import time
@@ -41,7 +42,7 @@ from aimon.durations import Duration, parse_duration
 from aimon.errors import ConfigError
 from aimon.events import Event
 from aimon.features import FeatureBatch, FeatureExtractor, extract_many, payload_size
-from aimon.quality.join import JoinBuffer, Match
+from aimon.quality.join import JoinBuffer, MatchFields
 from aimon.quality.metrics import (
     Label,
     QualityError,
@@ -727,38 +728,37 @@ class Monitor:
             ids = list(ids)
             for i in part.unasked:
                 ids[i] = None
-        join = self._join
-        matches: list[Match] = []
-        errors = part.errors
-        for i, rid in enumerate(ids):
-            if rid is None or errors[i] is not None or i >= len(outputs):
+        # Hot path (every prediction once outcomes are recorded): one batch call to the join.
+        rows = []
+        plain = _PLAIN_OUTPUTS
+        # Calls past the end of outputs have none (as if None): zip stops there.
+        columns = zip(ids, part.errors, outputs, part.ts.tolist(), strict=False)
+        for rid, error, output, ts in columns:
+            if rid is None or error is not None:
                 continue
-            value = _quality_value(outputs[i])
+            value = output if output.__class__ in plain else _quality_value(output)
             if value is not None:
-                match = join.add_prediction(rid, value, float(part.ts[i]))
-                if match is not None:
-                    matches.append(match)
-        self._count_matches(matches)
+                rows.append((rid, value, ts))
+        self._count_matches(self._join.add_predictions(rows))
 
     def _join_outcomes(self, outcomes: list[tuple[str, Any, float]]) -> None:
         join = self._join
-        matches: list[Match] = []
-        for rid, actual, ts in outcomes:
-            if not math.isfinite(ts):
-                self._dropped["outcome_invalid"] += 1
-                continue
-            match = join.add_outcome(rid, actual, ts)
-            if match is not None:
-                matches.append(match)
-        self._count_matches(matches)
+        if not math.isfinite(sum(map(_third, outcomes))):  # a non-finite ts among them
+            valid = [o for o in outcomes if math.isfinite(o[2])]
+            if len(valid) < len(outcomes):
+                self._dropped["outcome_invalid"] += len(outcomes) - len(valid)
+            outcomes = valid
+        self._count_matches(join.add_outcomes(outcomes))
         join.expire(self._clock())
 
-    def _count_matches(self, matches: list[Match], force: bool = False) -> None:
-        """Count matched pairs into the quality of the slice of their later time; before
-        the task is known, gather pairs until there are enough to infer it."""
-        for m in matches:
-            self._unplaced.append((max(m.prediction_ts, m.outcome_ts), m.actual, m.prediction))
-        self._fold_targets([m.actual for m in matches])
+    def _count_matches(self, matches: list[MatchFields], force: bool = False) -> None:
+        """Count matched pairs (the fields of :class:`~aimon.quality.join.Match`) into the
+        quality of the slice of their later time; before the task is known, gather pairs
+        until there are enough to infer it."""
+        if matches:
+            self._unplaced += [(ots if ots > pts else pts, actual, prediction)  # the later
+                               for _, _, prediction, actual, pts, ots in matches]  # fmt: skip
+            self._fold_targets([m[3] for m in matches])
         pending = self._unplaced
         if not pending:
             return
@@ -1244,6 +1244,9 @@ def _loggable_prediction(output: Any) -> Any:
 #: The layout of :meth:`Monitor.export_state`; a checkpoint of another is not restored.
 #: 2: the join buffer of predictions and outcomes, and quality statistics per slice.
 STATE_FORMAT = 2
+#: The types of outputs quality scores as they are (any other goes through _quality_value).
+_PLAIN_OUTPUTS = frozenset({float, int, str, bool})
+_third = operator.itemgetter(2)
 #: Matched pairs gathered before the quality task is inferred (when not set).
 _INFER_PAIRS = 100
 

@@ -458,3 +458,143 @@ def test_bad_timestamps_and_settings_are_refused() -> None:
     ):
         with pytest.raises(ConfigError):
             JoinBuffer(**kwargs)
+
+
+# --------------------------------------------------------------------------- batches, records
+
+
+def assert_records_bounded(buf: JoinBuffer) -> None:
+    """Every record kept (in order or not, live or stale) counts: under twice the cap."""
+    for table in (buf._predictions, buf._outcomes, buf._remembered):
+        assert len(table.queue) + len(table.heap) <= 2 * table.capacity + 33
+
+
+@given(streams(), configs, st.data())
+@settings(max_examples=300, deadline=None)
+def test_batches_equal_one_call_each(
+    ops: list[Op], config: dict[str, Any], data: st.DataObject
+) -> None:
+    """Runs of predictions (or outcomes) given to add_predictions (add_outcomes) at once
+    match, count and evict as the reference model does one by one."""
+    buf, ref = JoinBuffer(**config), reference_for(config)
+    i = 0
+    while i < len(ops):
+        kind = ops[i].kind
+        size = data.draw(st.integers(1, 8))
+        run_ops = []
+        while i < len(ops) and ops[i].kind == kind and len(run_ops) < size:
+            run_ops.append(ops[i])
+            i += 1
+        want = [m for m in (reference_step(ref, op) for op in run_ops) if m is not None]
+        if kind == "prediction":
+            got = buf.add_predictions(
+                [(op.rid, f"p{op.rid}@{op.ts}", op.ts) for op in run_ops], key="k"
+            )
+        elif kind == "outcome":
+            got = buf.add_outcomes([(op.rid, f"a{op.rid}@{op.ts}", op.ts) for op in run_ops])
+        else:
+            for op in run_ops:
+                buf.expire(op.ts)
+            got = []
+        assert [Match(*m) for m in got] == want, run_ops
+        assert buf.counts() == ref.counts(), run_ops
+        assert_accounting(buf.counts())
+        assert_bounded(buf)
+        assert_records_bounded(buf)
+
+
+def reference_step(ref: ReferenceJoin, op: Op) -> Match | None:
+    """As run_reference, every prediction with the key "k" (a batch has one key)."""
+    if op.kind == "prediction":
+        return ref.prediction(op.rid, f"p{op.rid}@{op.ts}", op.ts, "k")
+    return run_reference(ref, op)
+
+
+@given(streams(), configs)
+@settings(max_examples=200, deadline=None)
+def test_every_record_kept_stays_bounded(ops: list[Op], config: dict[str, Any]) -> None:
+    buf = JoinBuffer(**config)
+    for op in ops:
+        run(buf, op)
+        assert_records_bounded(buf)
+
+
+def test_out_of_order_deadlines_evict_earliest_first_ties_oldest() -> None:
+    """Deadlines out of insertion order (a late prediction's early ts) and equal ones:
+    eviction goes by deadline, then insertion, as the reference model's min()."""
+    rng = random.Random(11)
+    buf = JoinBuffer(max_predictions=7, max_early_outcomes=3, ttl_s=10.0, max_remembered=5)
+    ref = ReferenceJoin(7, 3, 10.0, 10.0, 5)
+    for i in range(3_000):
+        ts = float(i // 3 + rng.choice([0, 0, 0, -4, -1, 2]))  # ties and out of order
+        rid = rng.randrange(40)
+        op = Op(rng.choice(["prediction", "outcome", "outcome"]), rid, ts)
+        if i % 50 == 49:
+            op = Op("expire", ts=ts)
+        assert run(buf, op) == run_reference(ref, op), (i, op)
+        assert buf.counts() == ref.counts(), (i, op)
+        assert_records_bounded(buf)
+    c = buf.counts()
+    assert c.predictions_evicted > 0 and c.outcomes_evicted > 0 and c.expired > 0
+
+
+def test_a_bad_timestamp_in_a_batch_adds_none_of_it() -> None:
+    buf = JoinBuffer(10, 10, ttl_s=60)
+    for bad in (math.nan, math.inf, -math.inf):
+        with pytest.raises(MalformedEventError, match="finite"):
+            buf.add_predictions([("a", 1, 0.0), ("b", 1, bad)])
+        with pytest.raises(MalformedEventError, match="finite"):
+            buf.add_outcomes([("a", 1, 0.0), ("b", 1, bad)])
+    c = buf.counts()
+    assert (c.predictions_total, c.outcomes_total, c.predictions_held, c.waiting) == (0, 0, 0, 0)
+    # finite values whose sum overflows are fine
+    assert buf.add_predictions([("a", 1, 1e308), ("b", 2, 1e308)]) == []
+    assert buf.add_outcomes((r, 0, 1e308) for r in "ab") == [
+        ("a", None, 1, 0, 1e308, 1e308),
+        ("b", None, 2, 0, 1e308, 1e308),
+    ]
+
+
+def test_a_pickle_of_the_heap_only_layout_restores() -> None:
+    """A checkpoint taken before the in-order queue (every record in one heap) goes on as
+    the buffer it was."""
+    import heapq
+
+    def old_layout(buf: JoinBuffer) -> JoinBuffer:
+        copy = pickle.loads(pickle.dumps(buf))
+        for table in (copy._predictions, copy._outcomes, copy._remembered):
+            heap = [(d, s, k) for k, (d, s, _) in table.entries.items()]
+            heapq.heapify(heap)
+            state = {"capacity": table.capacity, "entries": table.entries, "heap": heap,
+                     "seq": table.seq}  # fmt: skip
+            del table.queue
+            table.__setstate__((None, state))
+        return copy
+
+    rng = random.Random(5)
+    ops = [
+        Op(rng.choice(["prediction", "outcome"]), rng.randrange(30), float(i + rng.choice([0, -3])))
+        for i in range(400)
+    ]
+    straight = JoinBuffer(8, 4, ttl_s=15.0, max_remembered=6)
+    want = [run(straight, op) for op in ops]
+    buf = JoinBuffer(8, 4, ttl_s=15.0, max_remembered=6)
+    got = [run(buf, op) for op in ops[:200]]
+    buf = old_layout(buf)
+    got += [run(buf, op) for op in ops[200:]]
+    assert got == want
+    assert buf.counts() == straight.counts()
+
+
+def test_matched_entries_leave_no_stale_records_behind() -> None:
+    """As above, counting the in-order records too, for batches and single calls."""
+    buf = JoinBuffer(max_predictions=10, max_early_outcomes=10, ttl_s=1e9)
+    buf.add_prediction("old", 0, ts=0.0)
+    buf.add_outcome("early", 0, ts=0.0)
+    for i in range(2_000):
+        buf.add_predictions([(i, i, float(i)), (-i - 1, i, float(i))])
+        buf.add_outcomes([(i, i, float(i)), (-i - 1, i, float(i))])
+        buf.add_outcome(f"e{i}", i, ts=float(i))
+        buf.add_prediction(f"e{i}", i, ts=float(i))
+        assert_records_bounded(buf)
+    assert buf.counts().matched == 6_000

@@ -281,3 +281,24 @@ def test_remembered_ids_are_a_setting():
     assert outcomes["duplicate"] == 5 and outcomes["waiting"] == 5
     with pytest.raises(ConfigError, match="max_remembered_ids: must be 0 or more"):
         aimon.Monitor("bad", max_remembered_ids=-1)
+
+
+def test_a_batch_joins_around_bad_timestamps_and_outputs_quality_cannot_score():
+    clock = FakeClock()
+    with _monitor(clock) as mon:
+        mon.observe_many(
+            np.full(6, clock.now),
+            predictions=[1, np.int64(0), None, {"not": "scored"}, 1],  # one short of the ids
+            request_ids=[f"r{i}" for i in range(6)],
+            errors=[None, None, None, None, "Boom", None],
+        )
+        mon.record_outcomes(
+            [(f"r{i}", 1, clock.now + 1) for i in range(6)]
+            + [("r0", 1, float("nan")), ("x", 0, float("inf"))]
+        )
+        snap = mon.snapshot()
+    # r0 and r1 are held and matched; r2-r5 were never held (no output, an unscorable one,
+    # an error, none given): their outcomes wait, unknown later
+    assert snap.outcomes["matched"] == 2 and snap.outcomes["waiting"] == 4
+    assert snap.dropped["outcome_invalid"] == 2
+    assert snap.outcomes["predictions_held"] == 0

@@ -45,27 +45,40 @@ first wins) when its id is held or remembered (matched, or left unmatched).
 >>> buf.expire(now=100.0)
 >>> buf.counts().outcome_results
 {'matched': 1, 'expired': 0, 'unknown': 1, 'duplicate': 1}
+
+Many at once cost less each (the Monitor's path); matches come as tuples of Match's fields:
+
+>>> buf.add_predictions([("r2", 0.2, 101.0), ("r3", 0.7, 101.0)], key="m")
+[]
+>>> buf.add_outcomes([("r3", 1, 102.0), ("r2", 0, 103.0)])
+[('r3', 'm', 0.7, 1, 101.0, 102.0), ('r2', 'm', 0.2, 0, 101.0, 103.0)]
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Hashable
+from collections import deque
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from aimon.errors import ConfigError, MalformedEventError
 
 __all__ = ["JoinBuffer", "JoinCounts", "Match"]
 
+#: A match as a plain tuple, the fields of :class:`Match` in order (what the batch calls return).
+MatchFields = tuple[Hashable, Hashable, Any, Any, float, float]
+_third = itemgetter(2)
+
 # What the buffer remembers about a request id that left it.
 _MATCHED = 0  # its prediction and an outcome were joined
 _DROPPED = 1  # its prediction left unmatched (TTL or eviction)
 _LATE = 2  # ... and an outcome came afterwards (counted expired)
 
-# A heap may hold this many stale records beyond twice its live entries before a rebuild.
-_HEAP_SLACK = 32
+# A table may hold this many stale records beyond twice its live entries before a rebuild.
+_STALE_SLACK = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +123,29 @@ class JoinCounts:
 
 
 class _Deadlines:
-    """Entries by id, each with a deadline, the earliest found first (a heap with lazy
-    deletion, rebuilt when stale records outnumber live ones). At most ``capacity``
-    entries: an insertion beyond it evicts the earliest deadline (ties: the oldest entry)."""
+    """Entries by id, each with a deadline, the earliest found first. At most ``capacity``
+    entries: an insertion beyond it evicts the earliest deadline (ties: the oldest entry).
 
-    __slots__ = ("capacity", "entries", "heap", "seq")
+    Deadlines mostly come in order (``ts + ttl`` as time goes on), so a record goes to the
+    end of ``queue`` when it is not earlier than the last one there (the queue stays sorted
+    by (deadline, insertion)), else into ``heap``; the earliest entry is the earlier of the
+    two fronts. Records of entries that left or were replaced stay until they reach a front
+    (lazy deletion), or until stale records outnumber the live ones and both are rebuilt."""
+
+    __slots__ = ("capacity", "entries", "heap", "queue", "seq")
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.entries: dict[Hashable, tuple[float, int, Any]] = {}
+        self.queue: deque[tuple[float, int, Hashable]] = deque()
         self.heap: list[tuple[float, int, Hashable]] = []
         self.seq = 0
+
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        for name, value in state[1].items():
+            setattr(self, name, value)
+        if "queue" not in state[1]:  # pickled before the queue: every record in the heap
+            self.queue = deque()
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -135,15 +160,24 @@ class _Deadlines:
     def put(self, key: Hashable, deadline: float, value: Any) -> list[tuple[Hashable, Any]]:
         """Insert (or replace) ``key``; returns the entries evicted to stay within capacity,
         possibly the new one itself if its deadline is the earliest."""
-        self.seq += 1
-        self.entries[key] = (deadline, self.seq, value)
-        heapq.heappush(self.heap, (deadline, self.seq, key))
+        # Hot path (every prediction held, every id remembered): written for speed.
+        self.seq = seq = self.seq + 1
+        entries, queue = self.entries, self.queue
+        size = len(entries)
+        entries[key] = (deadline, seq, value)
+        if queue and deadline < queue[-1][0]:
+            heapq.heappush(self.heap, (deadline, seq, key))
+        else:
+            queue.append((deadline, seq, key))
+        if size == len(entries):  # replaced: its former record is stale now
+            self.tidy()
+            return []
+        # A new entry and its record: stale records do not gain on live ones, no tidy.
+        if size < self.capacity:
+            return []
         evicted = []
-        while len(self.entries) > self.capacity:
-            popped = self._pop_earliest()
-            assert popped is not None
-            evicted.append(popped)
-        self._compact()
+        while len(entries) > self.capacity:
+            evicted.append(self._pop_earliest())
         return evicted
 
     def update(self, key: Hashable, value: Any) -> None:
@@ -156,34 +190,62 @@ class _Deadlines:
         entry = self.entries.pop(key, None)
         if entry is None:
             return None
-        self._compact()
+        self.tidy()
         return entry[2]
+
+    def tidy(self) -> None:
+        """Rebuild the records if stale ones outnumber the live ones (after pops)."""
+        if len(self.queue) + len(self.heap) > 2 * len(self.entries) + _STALE_SLACK:
+            self._compact()
 
     def due(self, now: float) -> list[tuple[Hashable, Any]]:
         """Remove and return the entries whose deadline is before ``now``, earliest first."""
-        out = []
-        while self.heap and self.heap[0][0] < now:
-            _, seq, key = heapq.heappop(self.heap)
-            entry = self.entries.get(key)
+        entries, queue, heap = self.entries, self.queue, self.heap
+        gone = []
+        while queue and queue[0][0] < now:
+            deadline, seq, key = queue.popleft()
+            entry = entries.get(key)
             if entry is not None and entry[1] == seq:
-                del self.entries[key]
-                out.append((key, entry[2]))
-        self._compact()
-        return out
+                del entries[key]
+                gone.append((deadline, seq, key, entry[2]))
+        if heap and heap[0][0] < now:
+            from_heap = []
+            while heap and heap[0][0] < now:
+                deadline, seq, key = heapq.heappop(heap)
+                entry = entries.get(key)
+                if entry is not None and entry[1] == seq:
+                    del entries[key]
+                    from_heap.append((deadline, seq, key, entry[2]))
+            gone = list(heapq.merge(gone, from_heap))  # by (deadline, seq): seq is unique
+        self.tidy()
+        return [(key, value) for _, _, key, value in gone]
 
-    def _pop_earliest(self) -> tuple[Hashable, Any] | None:
-        while self.heap:
-            _, seq, key = heapq.heappop(self.heap)
-            entry = self.entries.get(key)
+    def _pop_earliest(self) -> tuple[Hashable, Any]:
+        entries, queue, heap = self.entries, self.queue, self.heap
+        while queue:  # drop stale records at the front
+            _, seq, key = queue[0]
+            entry = entries.get(key)
             if entry is not None and entry[1] == seq:
-                del self.entries[key]
-                return key, entry[2]
-        return None
+                break
+            queue.popleft()
+        while heap:
+            _, seq, key = heap[0]
+            entry = entries.get(key)
+            if entry is not None and entry[1] == seq:
+                break
+            heapq.heappop(heap)
+        # Both fronts are live (or absent): the earlier one by (deadline, seq) goes.
+        if queue and (not heap or queue[0] < heap[0]):
+            key = queue.popleft()[2]
+        else:
+            key = heapq.heappop(heap)[2]
+        return key, entries.pop(key)[2]
 
     def _compact(self) -> None:
-        if len(self.heap) > 2 * len(self.entries) + _HEAP_SLACK:
-            self.heap = [(d, s, k) for k, (d, s, _) in self.entries.items()]
-            heapq.heapify(self.heap)
+        records = [(d, s, k) for k, (d, s, _) in self.entries.items()]
+        records.sort()  # by (deadline, seq): seq is unique, keys are never compared
+        self.queue = deque(records)
+        self.heap = []
 
 
 class JoinBuffer:
@@ -199,7 +261,7 @@ class JoinBuffer:
             a forgotten id's next outcome waits again, and ends unknown if nothing comes.
 
     Memory: at most ``max_predictions + max_early_outcomes + max_remembered`` entries (each
-    with a heap record; stale records are kept under twice the live ones), whatever
+    with a deadline record; stale records are kept under twice the live ones), whatever
     arrives. Not thread-safe: the owner serialises calls.
     """
 
@@ -258,44 +320,104 @@ class JoinBuffer:
         ``key`` travels with the prediction into the match (e.g. ``(model, version)``).
         A prediction whose id is held or remembered is a duplicate and ignored.
         Raises :class:`~aimon.errors.MalformedEventError` for a non-finite ``ts``."""
-        ts = _timestamp(ts)
-        self._predictions_total += 1
-        if request_id in self._predictions or request_id in self._remembered:
-            self._predictions_duplicate += 1
-            return None
-        waiting = self._outcomes.pop(request_id)
-        if waiting is not None:
-            outcome_ts, actual = waiting
-            return self._match(request_id, key, prediction, actual, ts, outcome_ts, ts)
-        evicted = self._predictions.put(request_id, ts + self.ttl_s, (ts, key, prediction))
-        for gone, _ in evicted:
-            self._predictions_evicted += 1
-            self._remember(gone, _DROPPED, ts)
-        return None
+        matches = self.add_predictions(((request_id, prediction, ts),), key)
+        return Match(*matches[0]) if matches else None
+
+    def add_predictions(
+        self, predictions: Iterable[tuple[Hashable, Any, float]], key: Hashable = None
+    ) -> list[MatchFields]:
+        """:meth:`add_prediction` for each ``(request_id, prediction, ts)`` in order, all with
+        ``key``; returns the matches as tuples of the fields of :class:`Match` (``Match(*t)``
+        makes one), cheaper than one call each. Raises
+        :class:`~aimon.errors.MalformedEventError` for a non-finite ``ts``, adding none."""
+        # Hot path (every prediction of a monitor whose outcomes are recorded): for speed.
+        rows = predictions if isinstance(predictions, list | tuple) else list(predictions)
+        stamps = _timestamps(rows)
+        held, waiting, remembered = self._predictions, self._outcomes, self._remembered
+        held_entries, waiting_entries = held.entries, waiting.entries
+        remembered_entries, remember = remembered.entries, remembered.capacity > 0
+        ttl = self.ttl_s
+        matches: list[MatchFields] = []
+        total = duplicate = matched = evicted = 0
+        try:
+            for (request_id, prediction, _), ts in zip(rows, stamps, strict=True):
+                total += 1
+                if request_id in held_entries or request_id in remembered_entries:
+                    duplicate += 1
+                    continue
+                outcome = waiting_entries.pop(request_id, None)
+                if outcome is not None:
+                    outcome_ts, actual = outcome[2]
+                    matched += 1
+                    if remember:
+                        remembered.put(request_id, ts + ttl, _MATCHED)
+                    matches.append((request_id, key, prediction, actual, ts, outcome_ts))
+                    continue
+                for gone, _ in held.put(request_id, ts + ttl, (ts, key, prediction)):
+                    evicted += 1
+                    if remember:
+                        remembered.put(gone, ts + ttl, _DROPPED)
+        finally:
+            self._predictions_total += total
+            self._predictions_duplicate += duplicate
+            self._predictions_evicted += evicted
+            self._matched += matched
+            waiting.tidy()
+        return matches
 
     def add_outcome(self, request_id: Hashable, actual: Any, ts: float) -> Match | None:
         """Join an outcome with its prediction; the :class:`Match`, or None when it waits
         or is counted (duplicate, expired, unknown: see :mod:`aimon.quality.join`).
         Raises :class:`~aimon.errors.MalformedEventError` for a non-finite ``ts``."""
-        ts = _timestamp(ts)
-        self._outcomes_total += 1
-        held = self._predictions.pop(request_id)
-        if held is not None:
-            prediction_ts, key, prediction = held
-            return self._match(request_id, key, prediction, actual, prediction_ts, ts, ts)
-        state = self._remembered.get(request_id)
-        if state == _DROPPED:
-            self._expired += 1
-            self._remembered.update(request_id, _LATE)
-        elif state is not None or request_id in self._outcomes:
-            self._duplicate += 1
-        elif not self._outcomes.capacity:
-            self._unknown += 1
-        else:
-            evicted = self._outcomes.put(request_id, ts + self.early_ttl_s, (ts, actual))
-            self._unknown += len(evicted)
-            self._outcomes_evicted += len(evicted)
-        return None
+        matches = self.add_outcomes(((request_id, actual, ts),))
+        return Match(*matches[0]) if matches else None
+
+    def add_outcomes(self, outcomes: Iterable[tuple[Hashable, Any, float]]) -> list[MatchFields]:
+        """:meth:`add_outcome` for each ``(request_id, actual, ts)`` in order; returns the
+        matches as tuples of the fields of :class:`Match` (``Match(*t)`` makes one), cheaper
+        than one call each. Raises :class:`~aimon.errors.MalformedEventError` for a
+        non-finite ``ts``, adding none."""
+        # Hot path (every outcome recorded): written for speed.
+        rows = outcomes if isinstance(outcomes, list | tuple) else list(outcomes)
+        stamps = _timestamps(rows)
+        held, waiting, remembered = self._predictions, self._outcomes, self._remembered
+        held_entries, waiting_entries = held.entries, waiting.entries
+        remembered_entries, remember = remembered.entries, remembered.capacity > 0
+        ttl, early_ttl, can_wait = self.ttl_s, self.early_ttl_s, waiting.capacity > 0
+        matches: list[MatchFields] = []
+        total = matched = expired = duplicate = unknown = evicted = 0
+        try:
+            for (request_id, actual, _), ts in zip(rows, stamps, strict=True):
+                total += 1
+                prediction = held_entries.pop(request_id, None)
+                if prediction is not None:
+                    prediction_ts, key, value = prediction[2]
+                    matched += 1
+                    if remember:
+                        remembered.put(request_id, ts + ttl, _MATCHED)
+                    matches.append((request_id, key, value, actual, prediction_ts, ts))
+                    continue
+                state = remembered_entries.get(request_id)
+                if state is not None and state[2] == _DROPPED:
+                    expired += 1
+                    remembered.update(request_id, _LATE)
+                elif state is not None or request_id in waiting_entries:
+                    duplicate += 1
+                elif not can_wait:
+                    unknown += 1
+                else:
+                    gone = len(waiting.put(request_id, ts + early_ttl, (ts, actual)))
+                    unknown += gone
+                    evicted += gone
+        finally:
+            self._outcomes_total += total
+            self._matched += matched
+            self._expired += expired
+            self._duplicate += duplicate
+            self._unknown += unknown
+            self._outcomes_evicted += evicted
+            held.tidy()
+        return matches
 
     def knows(self, request_id: Hashable) -> bool:
         """The id's prediction is held, its outcome waits, or the id is remembered (so an
@@ -334,23 +456,21 @@ class JoinBuffer:
             remembered=len(self._remembered),
         )
 
-    def _match(
-        self,
-        request_id: Hashable,
-        key: Hashable,
-        prediction: Any,
-        actual: Any,
-        prediction_ts: float,
-        outcome_ts: float,
-        now: float,
-    ) -> Match:
-        self._matched += 1
-        self._remember(request_id, _MATCHED, now)
-        return Match(request_id, key, prediction, actual, prediction_ts, outcome_ts)
-
     def _remember(self, request_id: Hashable, state: int, now: float) -> None:
         if self._remembered.capacity:
             self._remembered.put(request_id, now + self.ttl_s, state)
+
+
+def _timestamps(rows: list[Any] | tuple[Any, ...]) -> list[float]:
+    """The ``ts`` (third field) of each row as a float; raises for a non-finite one."""
+    stamps = list(map(float, map(_third, rows)))
+    if not math.isfinite(sum(stamps)):  # any non-finite term makes the sum non-finite
+        for row, value in zip(rows, stamps, strict=True):
+            if not math.isfinite(value):
+                raise MalformedEventError(
+                    "ts", f"a timestamp must be a finite number, got {row[2]!r}"
+                )
+    return stamps
 
 
 def _timestamp(ts: float) -> float:
