@@ -739,7 +739,15 @@ class Monitor:
             value = output if output.__class__ in plain else _quality_value(output)
             if value is not None:
                 rows.append((rid, value, ts))
-        self._count_matches(self._join.add_predictions(rows))
+        join = self._join
+        if not math.isfinite(sum(map(_third, rows))):
+            # A bad ts raises (observe_many counts an internal error) after the predictions
+            # before it are held, their matches uncounted: as one add_prediction each did.
+            bad = next((i for i, row in enumerate(rows) if not math.isfinite(row[2])), None)
+            if bad is not None:
+                join.add_predictions(rows[:bad])
+                rows = rows[bad:]
+        self._count_matches(join.add_predictions(rows))
 
     def _join_outcomes(self, outcomes: list[tuple[str, Any, float]]) -> None:
         join = self._join

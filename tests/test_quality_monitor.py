@@ -4,6 +4,7 @@ window slice, Snapshot.quality, Prometheus and threshold rules on quality."""
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -302,3 +303,21 @@ def test_a_batch_joins_around_bad_timestamps_and_outputs_quality_cannot_score():
     assert snap.outcomes["matched"] == 2 and snap.outcomes["waiting"] == 4
     assert snap.dropped["outcome_invalid"] == 2
     assert snap.outcomes["predictions_held"] == 0
+
+
+def test_a_bad_prediction_timestamp_stops_the_join_where_it_is():
+    """The predictions before a non-finite ts are held, the rest are not (an internal error
+    is counted), as when each was given to the join alone."""
+    clock = FakeClock()
+    with _monitor(clock) as mon:
+        mon.record_outcomes([("early", 1, clock.now)])  # outcomes seen: every id is held
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # numpy on a NaN slice id
+            mon.observe_many(
+                [clock.now, clock.now, float("nan"), clock.now],
+                predictions=[1, 0, 1, 1],
+                request_ids=["a", "b", "c", "d"],
+            )
+        mon.record_outcomes([(rid, 1, clock.now + 1) for rid in "abcd"])
+        outcomes = mon.snapshot().outcomes
+    assert outcomes["matched"] == 2 and outcomes["waiting"] == 3

@@ -336,6 +336,7 @@ class JoinBuffer:
         held, waiting, remembered = self._predictions, self._outcomes, self._remembered
         held_entries, waiting_entries = held.entries, waiting.entries
         remembered_entries, remember = remembered.entries, remembered.capacity > 0
+        put_remembered = remembered.put
         ttl = self.ttl_s
         matches: list[MatchFields] = []
         total = duplicate = matched = evicted = 0
@@ -350,13 +351,13 @@ class JoinBuffer:
                     outcome_ts, actual = outcome[2]
                     matched += 1
                     if remember:
-                        remembered.put(request_id, ts + ttl, _MATCHED)
+                        put_remembered(request_id, ts + ttl, _MATCHED)
                     matches.append((request_id, key, prediction, actual, ts, outcome_ts))
                     continue
                 for gone, _ in held.put(request_id, ts + ttl, (ts, key, prediction)):
                     evicted += 1
                     if remember:
-                        remembered.put(gone, ts + ttl, _DROPPED)
+                        put_remembered(gone, ts + ttl, _DROPPED)
         finally:
             self._predictions_total += total
             self._predictions_duplicate += duplicate
@@ -383,6 +384,7 @@ class JoinBuffer:
         held, waiting, remembered = self._predictions, self._outcomes, self._remembered
         held_entries, waiting_entries = held.entries, waiting.entries
         remembered_entries, remember = remembered.entries, remembered.capacity > 0
+        put_remembered = remembered.put
         ttl, early_ttl, can_wait = self.ttl_s, self.early_ttl_s, waiting.capacity > 0
         matches: list[MatchFields] = []
         total = matched = expired = duplicate = unknown = evicted = 0
@@ -394,7 +396,7 @@ class JoinBuffer:
                     prediction_ts, key, value = prediction[2]
                     matched += 1
                     if remember:
-                        remembered.put(request_id, ts + ttl, _MATCHED)
+                        put_remembered(request_id, ts + ttl, _MATCHED)
                     matches.append((request_id, key, value, actual, prediction_ts, ts))
                     continue
                 state = remembered_entries.get(request_id)
