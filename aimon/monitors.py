@@ -648,7 +648,7 @@ class Monitor:
                 if self._event_log is not None:
                     self._log_events(part, outputs or [None] * n)
                 self._fold(part)
-                self._fold_predictions(outputs)
+                self._fold_outputs("prediction", outputs)
                 self._join_predictions(part, outputs)
                 self._fold_inputs(part)
         except Exception as exc:  # aimon's own failure must not reach the caller
@@ -766,7 +766,7 @@ class Monitor:
         if matches:
             self._unplaced += [(ots if ots > pts else pts, actual, prediction)  # the later
                                for _, _, prediction, actual, pts, ots in matches]  # fmt: skip
-            self._fold_targets([m[3] for m in matches])
+            self._fold_outputs("target", [m[3] for m in matches])
         pending = self._unplaced
         if not pending:
             return
@@ -830,7 +830,7 @@ class Monitor:
                     if self._event_log is not None:
                         self._log_events(part, outputs)
                     self._fold(part)
-                    self._fold_predictions(outputs)
+                    self._fold_outputs("prediction", outputs)
                     self._join_predictions(part, outputs)
                     profiled_from = time.perf_counter()
                     profiled = self._fold_inputs(part)
@@ -1018,27 +1018,17 @@ class Monitor:
                     self._drift.add(batch, float(input_ts[mask].max()))
         return profiled
 
-    def _fold_predictions(self, outputs: Sequence[Any]) -> None:
-        """Count the model's outputs (None: no output) against the reference's prediction
-        column, if any."""
+    def _fold_outputs(self, role: Literal["prediction", "target"], values: Sequence[Any]) -> None:
+        """Count the model's outputs (``"prediction"``; None: no output) or matched outcomes
+        (``"target"``: label drift, the truth moved whatever the model made of it) against
+        the reference's column of that role, if it names one."""
         drift = self._drift
-        name = drift.reference.prediction if drift is not None else None
-        if drift is None or name is None or not outputs:
+        name = getattr(drift.reference, role) if drift is not None else None
+        if drift is None or name is None or not values:
             return
-        batch = prediction_batch(name, outputs)
+        batch = prediction_batch(name, values)
         if batch is not None:
-            drift.add_predictions(batch, self._clock())
-
-    def _fold_targets(self, actuals: list[Any]) -> None:
-        """Count matched outcomes against the reference's target column, if any (label
-        drift: the truth moved, whatever the model made of it)."""
-        drift = self._drift
-        name = drift.reference.target if drift is not None else None
-        if drift is None or name is None or not actuals:
-            return
-        batch = prediction_batch(name, actuals)
-        if batch is not None:
-            drift.add_targets(batch, self._clock())
+            drift.add_column(name, batch, self._clock())
 
     def _count_missing(self, batch: FeatureBatch) -> None:
         totals = self._totals

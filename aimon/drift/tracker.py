@@ -149,15 +149,11 @@ class DriftTracker:
         """Count a batch of input feature rows observed at ``ts`` (epoch seconds)."""
         self._add(batch, ts, self._inputs, rows=True)
 
-    def add_predictions(self, batch: FeatureBatch, ts: float) -> None:
-        """Count a batch of predictions (one column named as the reference's prediction)."""
-        if self.reference.prediction is not None:
-            self._add(batch, ts, [self.reference.prediction], rows=False)
-
-    def add_targets(self, batch: FeatureBatch, ts: float) -> None:
-        """Count a batch of outcomes (one column named as the reference's target)."""
-        if self.reference.target is not None:
-            self._add(batch, ts, [self.reference.target], rows=False)
+    def add_column(self, name: str, batch: FeatureBatch, ts: float) -> None:
+        """Count a batch of values of one reference column that is not an input: the
+        prediction (model outputs) or the target (matched outcomes), by its name."""
+        if name in (self.reference.prediction, self.reference.target):
+            self._add(batch, ts, [name], rows=False)
 
     def _add(self, batch: FeatureBatch, ts: float, names: list[str], *, rows: bool) -> None:
         if batch.n_rows == 0 or not names:
