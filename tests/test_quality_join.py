@@ -275,8 +275,10 @@ def test_matched_set_equals_an_offline_join(ops: list[Op], ttl: float, early: fl
         for rid, t in when.items()
         if len(t) == 2
         and (
-            0 <= t["outcome"] - t["prediction"] <= ttl
-            or 0 < t["prediction"] - t["outcome"] <= early
+            # as deadlines (ts + ttl), the buffer's definition: in floats, o - p <= ttl and
+            # o <= p + ttl differ at the edge (-9.9999 + 10.0 < 0.0001)
+            t["prediction"] <= t["outcome"] <= t["prediction"] + ttl
+            or t["outcome"] < t["prediction"] <= t["outcome"] + early
         )
     }
     assert matched == offline
@@ -598,3 +600,13 @@ def test_matched_entries_leave_no_stale_records_behind() -> None:
         buf.add_prediction(f"e{i}", i, ts=float(i))
         assert_records_bounded(buf)
     assert buf.counts().matched == 6_000
+
+
+def test_a_wait_ends_at_its_deadline_computed_as_ts_plus_ttl() -> None:
+    """The float edge hypothesis found: -9.9999 + 10.0 is just below 0.0001, so an outcome
+    at -9.9999 waiting 10 s has expired when its prediction comes at 0.0001."""
+    buf = JoinBuffer(10, 10, 0.0, early_ttl_s=10.0)
+    assert buf.add_outcome("a", 1, -9.9999) is None
+    buf.expire(0.0001)
+    assert buf.add_prediction("a", 0.5, 0.0001) is None
+    assert buf.counts().matched == 0
