@@ -139,3 +139,19 @@ def test_the_docker_healthcheck_works_over_http_and_https(tls: bool, tmp_path: P
         server.close()
     failed = subprocess.run(healthcheck, check=False, capture_output=True, timeout=30)
     assert failed.returncode != 0  # nothing listening
+
+
+def test_the_operator_prometheusrule_holds_the_shipped_rules_unchanged() -> None:
+    script = DEPLOY / "prometheus" / "prometheusrule.py"
+    check = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stderr  # regenerate with the script when rules change
+    rule = yaml.safe_load((DEPLOY / "kubernetes" / "prometheusrule.yaml").read_text())
+    assert (rule["apiVersion"], rule["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
+    shipped = [
+        group
+        for name in ("aimon-recording.yml", "aimon-alerts.yml")
+        for group in yaml.safe_load((DEPLOY / "prometheus" / "rules" / name).read_text())["groups"]
+    ]
+    assert rule["spec"]["groups"] == shipped
