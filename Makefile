@@ -6,8 +6,8 @@ STAMP  := $(VENV)/.installed
 # The core (no evidently extra) is also tested under pandas 3, in a venv of its own.
 VENV3  := .venv-pandas3
 STAMP3 := $(VENV3)/.installed
-APT_PACKAGES := prometheus prometheus-alertmanager chromium chromium-driver
-APT_BINARIES := prometheus prometheus-alertmanager promtool amtool chromium chromedriver
+APT_PACKAGES := prometheus prometheus-alertmanager chromium chromium-driver openssl
+APT_BINARIES := prometheus prometheus-alertmanager promtool amtool chromium chromedriver openssl
 
 .PHONY: demo test bench lint system-deps clean
 
@@ -23,7 +23,8 @@ $(STAMP3): pyproject.toml
 	$(VENV3)/bin/python -m pip install --quiet -e '.[parquet,core-test]' 'pandas>=3'
 	touch $(STAMP3)
 
-# Debian packages the integration tests start (real Prometheus and Alertmanager, headless Chromium).
+# Debian packages the tests start (real Prometheus and Alertmanager, headless Chromium, openssl
+# for test certificates when the cryptography package is absent).
 system-deps:
 	@missing=""; for b in $(APT_BINARIES); do command -v $$b >/dev/null || missing=yes; done; \
 	if [ -n "$$missing" ]; then \

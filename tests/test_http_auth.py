@@ -95,7 +95,7 @@ def self_signed(directory: Path, name: str, encrypt: bool = False) -> tuple[Path
         import cryptography  # noqa: F401
     except ImportError:
         if shutil.which("openssl") is None:
-            pytest.skip("neither the cryptography package nor openssl is available")
+            pytest.fail("no cryptography package and no openssl: `make test` installs openssl")
         _self_signed_openssl(cert, key, encrypt)
     else:
         _self_signed_cryptography(cert, key, encrypt)

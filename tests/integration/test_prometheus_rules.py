@@ -35,7 +35,7 @@ UNSEEN = "__unseen__"
 def promtool() -> str:
     binary = shutil.which("promtool")
     if binary is None:
-        pytest.skip("promtool is not installed: `make system-deps` installs it (Debian prometheus)")
+        pytest.fail("promtool is not installed: `make test` installs it (Debian prometheus)")
     return binary
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from selenium import webdriver  # the dev extra, installed by `make test`
 
 from aimon.cli import EXIT_OK, main
 from aimon.drift import Reference
@@ -22,11 +23,10 @@ pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 if CHROMIUM is None or CHROMEDRIVER is None:
-    pytest.skip(
-        "needs Debian's chromium and chromium-driver (make system-deps installs them)",
-        allow_module_level=True,
+    pytest.fail(
+        "needs Debian's chromium and chromium-driver: `make test` installs them",
+        pytrace=False,
     )
-webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the dev extra)")
 
 ODD = '<b>&"x"</b>'  # escaped in the page, read back unchanged from the DOM
 
