@@ -15,7 +15,6 @@ import atexit
 import functools
 import logging
 import math
-import operator
 import os
 import threading
 import time
@@ -39,7 +38,7 @@ from aimon.drift.methods import resolve_methods
 from aimon.drift.reference import Reference, ReferenceError
 from aimon.drift.tracker import DriftTracker, bin_total_counts, drift_snapshot, prediction_batch
 from aimon.durations import Duration, parse_duration
-from aimon.errors import ConfigError
+from aimon.errors import ConfigError, MalformedEventError
 from aimon.events import Event
 from aimon.features import FeatureBatch, FeatureExtractor, extract_many, payload_size
 from aimon.quality.join import JoinBuffer, MatchFields
@@ -740,23 +739,25 @@ class Monitor:
             if value is not None:
                 rows.append((rid, value, ts))
         join = self._join
-        if not math.isfinite(sum(map(_third, rows))):
+        try:
+            matches = join.add_predictions(rows)  # checks every ts first, adds none if one is bad
+        except MalformedEventError:
             # A bad ts raises (observe_many counts an internal error) after the predictions
             # before it are held, their matches uncounted: as one add_prediction each did.
-            bad = next((i for i, row in enumerate(rows) if not math.isfinite(row[2])), None)
-            if bad is not None:
-                join.add_predictions(rows[:bad])
-                rows = rows[bad:]
-        self._count_matches(join.add_predictions(rows))
+            bad = next(i for i, row in enumerate(rows) if not math.isfinite(row[2]))
+            join.add_predictions(rows[:bad])
+            raise
+        self._count_matches(matches)
 
     def _join_outcomes(self, outcomes: list[tuple[str, Any, float]]) -> None:
         join = self._join
-        if not math.isfinite(sum(map(_third, outcomes))):  # a non-finite ts among them
+        try:
+            matches = join.add_outcomes(outcomes)  # checks every ts first, adds none if one is bad
+        except MalformedEventError:  # a non-finite ts among them: counted, the others joined
             valid = [o for o in outcomes if math.isfinite(o[2])]
-            if len(valid) < len(outcomes):
-                self._dropped["outcome_invalid"] += len(outcomes) - len(valid)
-            outcomes = valid
-        self._count_matches(join.add_outcomes(outcomes))
+            self._dropped["outcome_invalid"] += len(outcomes) - len(valid)
+            matches = join.add_outcomes(valid)
+        self._count_matches(matches)
         join.expire(self._clock())
 
     def _count_matches(self, matches: list[MatchFields], force: bool = False) -> None:
@@ -1244,7 +1245,6 @@ def _loggable_prediction(output: Any) -> Any:
 STATE_FORMAT = 2
 #: The types of outputs quality scores as they are (any other goes through _quality_value).
 _PLAIN_OUTPUTS = frozenset({float, int, str, bool})
-_third = operator.itemgetter(2)
 #: Matched pairs gathered before the quality task is inferred (when not set).
 _INFER_PAIRS = 100
 
