@@ -215,13 +215,6 @@ def _quality_settings_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive_label(text: str | None) -> str | int | None:
-    """``--positive-label``: a whole number is a number (labels 0/1 are read as numbers)."""
-    if text is not None and text.lstrip("-").isdigit():
-        return int(text)
-    return text
-
-
 def _comparison_arguments(parser: argparse.ArgumentParser) -> None:
     """REF, CUR and the options of a batch comparison (``drift`` and ``report``)."""
     parser.add_argument("reference", type=Path, help="reference data, or a profile (.json)")
@@ -319,6 +312,7 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
 def _quality(args: argparse.Namespace, out: TextIO) -> int:
     from aimon.drift.reference import Reference
     from aimon.quality.batch import evaluate_files, format_table
+    from aimon.quality.metrics import label_from_text
 
     for path in (args.predictions, args.outcomes):
         if not path.is_file():
@@ -336,7 +330,7 @@ def _quality(args: argparse.Namespace, out: TextIO) -> int:
         args.predictions,
         args.outcomes,
         task=args.task,
-        positive_label=_positive_label(args.positive_label),
+        positive_label=label_from_text(args.positive_label),
         threshold=args.threshold,
         reference=reference,
     )
@@ -458,6 +452,7 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
 
 def _reference_build(args: argparse.Namespace, out: TextIO) -> int:
     from aimon.drift.reference import Reference
+    from aimon.quality.metrics import label_from_text
 
     profile = Reference.from_file(
         args.data,
@@ -468,7 +463,7 @@ def _reference_build(args: argparse.Namespace, out: TextIO) -> int:
         prediction=args.prediction,
         target=args.target,
         quality_task=args.task,
-        positive_label=_positive_label(args.positive_label),
+        positive_label=label_from_text(args.positive_label),
         quality_threshold=0.5 if args.threshold is None else args.threshold,
     )
     try:

@@ -34,6 +34,7 @@ from aimon.durations import parse_duration
 from aimon.errors import ConfigError
 from aimon.events import FieldMap
 from aimon.exporters.http import Authenticator, BasicAuth, BearerAuth
+from aimon.quality.metrics import label_from_text
 from aimon.thresholds import Rule, Thresholds
 
 __all__ = ["AuthSettings", "SidecarSettings", "SinkSettings", "TLSSettings", "load_settings"]
@@ -262,10 +263,7 @@ class SidecarSettings(BaseSettings):
     @field_validator("positive_label", mode="before")
     @classmethod
     def _whole_number_label(cls, value: Any) -> Any:
-        """A label written as a whole number (a flag, a variable) is the number: 0/1 labels."""
-        if isinstance(value, str) and value.lstrip("-").isdigit():
-            return int(value)
-        return value
+        return label_from_text(value)
 
     @field_validator("outcome_ttl")
     @classmethod

@@ -70,6 +70,7 @@ __all__ = [
     "QualityStats",
     "TaskKind",
     "infer_task",
+    "label_from_text",
     "quality_change",
     "quality_metrics",
     "quality_settings",
@@ -264,6 +265,18 @@ def _valid_label(value: object) -> bool:
     if not isinstance(value, _LABEL_TYPES):
         return False
     return not isinstance(value, float | np.floating) or math.isfinite(value)
+
+
+def label_from_text(value: Any) -> Any:
+    """A label as written in a flag, a variable or a file: text that is a whole number is
+    the number (labels 0/1 are numbers), other values stay as they are.
+
+    >>> label_from_text("1"), label_from_text("-2"), label_from_text("fraud"), label_from_text(1)
+    (1, -2, 'fraud', 1)
+    """
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return value
 
 
 def _normal_label(value: Any) -> Label:
