@@ -137,11 +137,11 @@ class DriftTracker:
     def same_settings(self, other: DriftTracker) -> bool:
         """Made with the same reference and settings as ``other`` (a checkpointed tracker is
         restored only then: after a new reference, drift is measured against the new one)."""
-        mine = (self.reference, self.events, self.window_s, self.reservoir_size,
-                self.methods, self.min_count)  # fmt: skip
-        theirs = (other.reference, other.events, other.window_s, other.reservoir_size,
-                  other.methods, other.min_count)  # fmt: skip
-        return mine == theirs
+        return self._settings() == other._settings()
+
+    def _settings(self) -> tuple[Any, ...]:
+        return (self.reference, self.events, self.window_s, self.reservoir_size, self.methods,
+                self.min_count)  # fmt: skip
 
     # -- writing -------------------------------------------------------------------------
 
