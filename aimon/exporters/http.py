@@ -30,7 +30,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from aimon.exporters.prometheus import AimonCollector, MonitorSource
+from aimon.exporters.prometheus import AimonCollector, SnapshotSource, SnapshotSources
 
 __all__ = [
     "Authenticator",
@@ -173,7 +173,7 @@ class _Endpoints:
 
     def __init__(
         self,
-        monitors: MonitorSource,
+        monitors: SnapshotSources,
         ready: Callable[[], bool] | None = None,
         guard: Callable[[], AbstractContextManager[Any]] | None = None,
         auth: Authenticator | None = None,
@@ -264,7 +264,7 @@ def _json_error(status: str, message: str) -> Response:
 
 
 def make_wsgi_app(
-    monitors: MonitorSource,
+    monitors: SnapshotSources,
     ready: Callable[[], bool] | None = None,
     guard: Callable[[], AbstractContextManager[Any]] | None = None,
     *,
@@ -320,7 +320,7 @@ ASGIApp = Callable[[dict[str, Any], Callable[[], Any], Callable[[dict[str, Any]]
 
 
 def make_asgi_app(
-    monitors: MonitorSource,
+    monitors: SnapshotSources,
     *,
     auth: Authenticator | None = None,
     protect_probes: bool = False,
@@ -429,7 +429,7 @@ class MetricsServer:
 
     def __init__(
         self,
-        monitors: MonitorSource | Iterable[Any],
+        monitors: Iterable[SnapshotSource] | Callable[[], Iterable[SnapshotSource]],
         host: str = "127.0.0.1",
         port: int = 9108,
         ready: Callable[[], bool] | None = None,

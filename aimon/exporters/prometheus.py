@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -21,12 +21,18 @@ from prometheus_client.registry import Collector
 
 from aimon.snapshot import Histogram, Snapshot
 
-if TYPE_CHECKING:
-    from aimon.monitors import Monitor
+__all__ = ["AimonCollector", "SnapshotSource", "SnapshotSources", "window_label"]
 
-__all__ = ["AimonCollector", "MonitorSource", "window_label"]
 
-MonitorSource = Sequence["Monitor"] | Callable[[], Iterable["Monitor"]]
+class SnapshotSource(Protocol):
+    """Anything the exporters can read: one object with ``snapshot()``, such as a Monitor."""
+
+    def snapshot(self) -> Snapshot:
+        """The source's state now."""
+
+
+#: What the exporters serve: some sources, or a callable returning them (read at each scrape).
+SnapshotSources = Sequence[SnapshotSource] | Callable[[], Iterable[SnapshotSource]]
 
 BASE_LABELS = ("model", "version")
 
@@ -59,15 +65,15 @@ class AimonCollector(Collector):
     """Exposes the Snapshots of some monitors as Prometheus metrics.
 
     Args:
-        monitors: a sequence of monitors, or a callable returning the monitors to export
-            (read at every scrape).
+        monitors: a sequence of monitors (anything with ``snapshot()``), or a callable
+            returning the monitors to export (read at every scrape).
 
     Register it with any ``prometheus_client`` registry::
 
         REGISTRY.register(AimonCollector([mon]))
     """
 
-    def __init__(self, monitors: MonitorSource) -> None:
+    def __init__(self, monitors: SnapshotSources) -> None:
         self._source = monitors
 
     def snapshots(self) -> list[Snapshot]:

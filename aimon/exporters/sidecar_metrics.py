@@ -5,8 +5,8 @@ of the outcomes log, malformed ones, posted ones, its lag)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -14,9 +14,56 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
-    from aimon.sidecar import Sidecar
+__all__ = ["SidecarCollector", "SidecarHealth"]
 
-__all__ = ["SidecarCollector"]
+
+class _Tailer(Protocol):
+    @property
+    def counts(self) -> Mapping[str, int]:
+        """What the tailer saw, by event (see :data:`LOG_EVENTS`, :data:`LOG_BYTES`)."""
+
+    def lag_bytes(self) -> int | None:
+        """Bytes written and not read yet, None when that cannot be known (a pipe)."""
+
+
+class SidecarHealth(Protocol):
+    """What :class:`SidecarCollector` reads, as :class:`aimon.sidecar.Sidecar` has it."""
+
+    @property
+    def tailer(self) -> _Tailer:
+        """The prediction log's reader."""
+
+    @property
+    def outcomes_tailer(self) -> _Tailer | None:
+        """The outcomes log's reader, if there is one."""
+
+    @property
+    def lines(self) -> int:
+        """Prediction log lines read."""
+
+    @property
+    def malformed(self) -> Mapping[str, int]:
+        """Prediction log lines skipped, by reason."""
+
+    @property
+    def models_folded(self) -> int:
+        """Events of models past the cap, counted as ``other``."""
+
+    @property
+    def outcome_lines(self) -> int:
+        """Outcomes log lines read."""
+
+    @property
+    def outcomes_malformed(self) -> Mapping[str, int]:
+        """Outcomes log lines skipped, by reason."""
+
+    @property
+    def outcomes_posted(self) -> int:
+        """Outcomes accepted by ``POST /outcomes``."""
+
+    def ready(self) -> bool:
+        """The log was read to its end."""
+
 
 #: Tailer events counted in ``aimon_sidecar_log_events_total{event}``.
 LOG_EVENTS = ("rotations", "truncations", "copies_read", "long_lines", "reopened",
@@ -29,7 +76,7 @@ class SidecarCollector(Collector):
     """Collects ``sidecar``'s health at each scrape (made inside the sidecar's scrape guard,
     so the numbers agree with the checkpoint taken for the same response)."""
 
-    def __init__(self, sidecar: Sidecar) -> None:
+    def __init__(self, sidecar: SidecarHealth) -> None:
         self.sidecar = sidecar
 
     def collect(self) -> Iterator[Metric]:
@@ -78,7 +125,7 @@ class SidecarCollector(Collector):
         yield from _outcome_metrics(sidecar)
 
 
-def _outcome_metrics(sidecar: Sidecar) -> Iterator[Metric]:
+def _outcome_metrics(sidecar: SidecarHealth) -> Iterator[Metric]:
     """What came in as outcomes: lines of the outcomes log, malformed ones, posted ones."""
     lines = CounterMetricFamily(
         "aimon_sidecar_outcome_lines", "Outcomes log lines read (blank ones included)."
