@@ -53,8 +53,8 @@ from aimon.quality.metrics import (
 )
 from aimon.sketch import QuantileSketch
 from aimon.snapshot import FeatureSummary, Histogram, Snapshot, Summary, Totals, WindowInfo
-from aimon.totals import FixedHistogram
-from aimon.totals import Totals as _Totals
+from aimon.totals import BucketCounts as FixedHistogram
+from aimon.totals import RunningTotals as _Totals
 from aimon.window import FeatureStats, Window
 
 if TYPE_CHECKING:

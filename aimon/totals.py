@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["LATENCY_BUCKETS", "SIZE_BUCKETS", "FixedHistogram", "Totals"]
+__all__ = ["LATENCY_BUCKETS", "SIZE_BUCKETS", "BucketCounts", "RunningTotals"]
 
 #: Latency bucket upper bounds in seconds (100 us .. 60 s, 1-2.5-5 steps). 0.5 s is a bound
 #: so that the default p95 threshold can be checked exactly from the buckets.
@@ -26,10 +26,12 @@ LATENCY_BUCKETS: tuple[float, ...] = (
 SIZE_BUCKETS: tuple[float, ...] = tuple(float(64 * 4**k) for k in range(11))
 
 
-class FixedHistogram:
-    """Counts per fixed bucket (Prometheus ``le`` semantics: a value equal to a bound is in it).
+class BucketCounts:
+    """Counts per fixed bucket (Prometheus ``le`` semantics: a value equal to a bound is in it),
+    and their sum: a Prometheus histogram being counted (its frozen picture in a Snapshot is
+    :class:`aimon.snapshot.Histogram`).
 
-    >>> h = FixedHistogram((1.0, 2.0))
+    >>> h = BucketCounts((1.0, 2.0))
     >>> h.add_many(np.array([0.5, 1.0, 1.5, 9.0]))
     >>> h.cumulative()
     [2, 3, 4]
@@ -37,7 +39,7 @@ class FixedHistogram:
 
     def __init__(self, bounds: Sequence[float]) -> None:
         if list(bounds) != sorted(set(bounds)):
-            raise ValueError("histogram bounds must be strictly increasing")
+            raise ValueError("bucket bounds must be strictly increasing")
         self.bounds = np.asarray(bounds, dtype=np.float64)
         self.counts: NDArray[np.int64] = np.zeros(len(bounds) + 1, dtype=np.int64)
         self.sum = 0.0
@@ -61,8 +63,9 @@ class FixedHistogram:
         return [int(c) for c in np.cumsum(self.counts)]
 
 
-class Totals:
-    """Everything counted since start: calls by outcome, errors by type, fixed histograms.
+class RunningTotals:
+    """Everything counted since start: calls by outcome, errors by type, bucket counts (its
+    frozen picture in a Snapshot is :class:`aimon.snapshot.Totals`).
 
     Error types beyond ``max_error_types`` distinct names are counted as ``"other"`` so a
     model raising ever-new exception classes cannot blow up label cardinality.
@@ -72,9 +75,9 @@ class Totals:
         self.max_error_types = max_error_types
         self.calls = 0
         self.errors: Counter[str] = Counter()
-        self.latency = FixedHistogram(LATENCY_BUCKETS)
-        self.input_size = FixedHistogram(SIZE_BUCKETS)
-        self.output_size = FixedHistogram(SIZE_BUCKETS)
+        self.latency = BucketCounts(LATENCY_BUCKETS)
+        self.input_size = BucketCounts(SIZE_BUCKETS)
+        self.output_size = BucketCounts(SIZE_BUCKETS)
         self.feature_missing: Counter[str] = Counter()
         self.feature_values: Counter[str] = Counter()
         self.features_skipped = 0  # calls whose input was not profiled (load shedding)
