@@ -19,7 +19,7 @@ from aimon.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from aimon.drift import Reference, compare
 from aimon.drift.compare import ColumnDrift, DriftReport
 from aimon.drift.report import MAX_BARS, report_html
-from aimon.drift.samples import as_sample, binned_counts, histogram
+from aimon.drift.samples import as_sample, binned_counts, paired_counts
 
 ODD = '<b>&"x"</b>'  # a feature name that must be escaped everywhere
 
@@ -195,10 +195,10 @@ def test_charts_use_the_bins_of_the_comparison() -> None:
 
 
 @pytest.mark.parametrize("values", [np.arange(500.0) % 7, np.linspace(0, 1, 500)])
-def test_histogram_matches_binned_counts_in_evidently_mode(values: np.ndarray) -> None:
+def test_paired_counts_match_binned_counts_in_evidently_mode(values: np.ndarray) -> None:
     ref, cur = as_sample(values), as_sample(values[::-1] * 1.5)
     counts = binned_counts(ref, cur, "evidently")
-    chart = histogram(ref, cur, "evidently")
+    chart = paired_counts(ref, cur, "evidently")
     assert chart.reference.tolist() == counts[0].tolist()
     assert chart.current.tolist() == counts[1].tolist()
     assert len(chart.labels) == counts[0].size

@@ -26,8 +26,8 @@ from aimon.drift.reference import FeatureProfile, Reference, _as_frame
 from aimon.drift.samples import (
     NUMERIC_INFERRED,
     Bins,
-    Histogram,
     LabelTally,
+    PairedCounts,
     Sample,
     as_sample,
     label_tally,
@@ -51,7 +51,7 @@ class ColumnDrift:
     column: str
     kind: Kind
     results: dict[str, DriftResult]
-    histogram: Histogram | None = field(default=None, compare=False, repr=False)
+    histogram: PairedCounts | None = field(default=None, compare=False, repr=False)
 
     @property
     def drifted(self) -> bool:
@@ -283,7 +283,7 @@ def _compare_profile(
 
 def _profile_histogram(
     profile: FeatureProfile, counts: FeatureCounts, inputs: FeatureInputs
-) -> Histogram:
+) -> PairedCounts:
     """The profile's bins (or categories) and the current counts in them: the counts the
     methods read (``inputs``), labelled."""
     labels = profile.bin_labels()
@@ -292,6 +292,6 @@ def _profile_histogram(
     edges = None
     if profile.kind == "numeric":
         edges = np.array([-np.inf, *profile.edges, np.inf])
-    return Histogram(
+    return PairedCounts(
         tuple(labels), np.rint(inputs.reference_counts), inputs.current_counts.copy(), edges
     )

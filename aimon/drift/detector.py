@@ -19,7 +19,14 @@ from numpy.typing import NDArray
 from aimon.drift import stats
 from aimon.drift.methods import Kind, applies, default_method
 from aimon.drift.reference import OTHER, FeatureProfile
-from aimon.drift.samples import Bins, Histogram, LabelTally, Sample, category_counts, histogram
+from aimon.drift.samples import (
+    Bins,
+    LabelTally,
+    PairedCounts,
+    Sample,
+    category_counts,
+    paired_counts,
+)
 from aimon.drift.streaming import FeatureCounts
 
 __all__ = [
@@ -56,7 +63,7 @@ class FeatureInputs:
     reference_sorted: NDArray[np.float64] | None = None
     current_sorted: NDArray[np.float64] | None = None
     current_weights: NDArray[np.float64] | None = None
-    histogram: Histogram | None = None
+    histogram: PairedCounts | None = None
 
     def n_values(self, enough: int = 5) -> int:
         """Distinct values in reference and current together (numbers or categories);
@@ -204,7 +211,7 @@ def sample_inputs(
     categorical column, two samples or label tallies."""
     if kind == "categorical" or isinstance(reference, LabelTally):
         labels, ref_counts, cur_counts = category_counts(reference, current)
-        chart = Histogram(
+        chart = PairedCounts(
             tuple(labels), ref_counts.astype(np.float64), cur_counts.astype(np.float64)
         )
         return FeatureInputs(
@@ -218,7 +225,7 @@ def sample_inputs(
             histogram=chart,
         )
     assert isinstance(current, Sample)
-    chart = histogram(reference, current, bins)  # binned_counts' bins, labelled
+    chart = paired_counts(reference, current, bins)  # binned_counts' bins, labelled
     ref_sorted, cur_sorted = reference.sorted_values(), current.sorted_values()
     return FeatureInputs(
         "numeric",

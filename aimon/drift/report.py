@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from aimon.drift.compare import ColumnDrift, DriftReport
 from aimon.drift.reference import OTHER
-from aimon.drift.samples import Histogram
+from aimon.drift.samples import PairedCounts
 from aimon.errors import AimonError
 
 if TYPE_CHECKING:
@@ -268,7 +268,7 @@ class _Bars:
     bounds: NDArray[np.float64] | None
 
 
-def _bars(histogram: Histogram) -> _Bars:
+def _bars(histogram: PairedCounts) -> _Bars:
     ref_share, cur_share = histogram.shares()
     labels = ["(other)" if label == OTHER else label for label in histogram.labels]
     ref_count, cur_count = histogram.reference, histogram.current
@@ -292,7 +292,7 @@ def _bars(histogram: Histogram) -> _Bars:
     )
 
 
-def _chart(feature: str, histogram: Histogram) -> str:
+def _chart(feature: str, histogram: PairedCounts) -> str:
     bars = _bars(histogram)
     n = len(bars.labels)
     plot_width = _WIDTH - _LEFT - _RIGHT

@@ -21,15 +21,15 @@ from aimon.drift.reference import bin_index, interval_labels, number_label, quan
 
 __all__ = [
     "Bins",
-    "Histogram",
     "LabelTally",
+    "PairedCounts",
     "Sample",
     "as_sample",
     "binned_counts",
     "category_counts",
     "fill_empty",
-    "histogram",
     "label_tally",
+    "paired_counts",
 ]
 
 #: How numeric values are binned: a number of reference-quantile bins, explicit inner edges,
@@ -230,9 +230,10 @@ def binned_counts(
 
 
 @dataclass(frozen=True, slots=True)
-class Histogram:
-    """Two sides counted in the same bins or categories, with a label per bin: what a chart
-    of the two distributions draws.
+class PairedCounts:
+    """The reference's and the current side's counts in the same bins or categories, with a
+    label per bin: what a chart of the two distributions draws (:func:`binned_counts` gives
+    the same counts without labels, for the statistics).
 
     ``edges`` bound the numeric bins (``len(labels) + 1`` of them, the outer ones infinite
     for open outer bins); None when each bin is a category or a single value.
@@ -253,17 +254,17 @@ def _shares(counts: NDArray[np.float64]) -> NDArray[np.float64]:
     return counts / total if total > 0 else np.zeros_like(counts)
 
 
-def histogram(
+def paired_counts(
     reference: Sample | LabelTally, current: Sample | LabelTally, bins: Bins = 10
-) -> Histogram:
+) -> PairedCounts:
     """Both sides in the bins :func:`binned_counts` uses (the same ``bins``), labelled:
     numeric bins as ``"[lo,hi)"`` (see :func:`~aimon.drift.reference.interval_labels`),
     categories by their label.
 
-    >>> h = histogram(as_sample([1.0, 2.0, 3.0, 4.0]), as_sample([3.0, 4.0]), bins=2)
+    >>> h = paired_counts(as_sample([1.0, 2.0, 3.0, 4.0]), as_sample([3.0, 4.0]), bins=2)
     >>> h.labels, h.reference.tolist(), h.current.tolist()
     (('[-inf,2.5)', '[2.5,+inf)'), [2.0, 2.0], [0.0, 2.0])
-    >>> histogram(as_sample(["a", "b"]), as_sample(["b", "c"])).labels
+    >>> paired_counts(as_sample(["a", "b"]), as_sample(["b", "c"])).labels
     ('a', 'b', 'c')
     """
     if (
@@ -273,7 +274,7 @@ def histogram(
         or current.values is None
     ):
         labels, ref_counts, cur_counts = category_counts(reference, current)
-        return Histogram(
+        return PairedCounts(
             tuple(labels), ref_counts.astype(np.float64), cur_counts.astype(np.float64)
         )
     points, ref_counts, cur_counts = _numeric_bins(reference, current, bins)
@@ -287,7 +288,7 @@ def histogram(
         labels = interval_labels(points.at.tolist(), open_ends=False)
         labels[-1] = labels[-1][:-1] + "]"
         edges = points.at
-    return Histogram(
+    return PairedCounts(
         tuple(labels), ref_counts.astype(np.float64), cur_counts.astype(np.float64), edges
     )
 
