@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 import numpy as np
 from numpy.typing import NDArray
 
-from aimon.alerting import ThresholdsLike, make_alerting
 from aimon.alerts.alert import Alert
 from aimon.alerts.base import Sink
 from aimon.alerts.router import Router
@@ -53,6 +52,7 @@ from aimon.quality.metrics import (
 )
 from aimon.sketch import QuantileSketch
 from aimon.snapshot import FeatureSummary, Histogram, Snapshot, Summary, Totals, WindowInfo
+from aimon.thresholds import ThresholdsLike, make_alerting
 from aimon.totals import BucketCounts as FixedHistogram
 from aimon.totals import RunningTotals as _Totals
 from aimon.window import FeatureStats, Window

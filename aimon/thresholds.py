@@ -1,6 +1,7 @@
 """Threshold rules over the Snapshot, and their evaluation as Prometheus evaluates alerting
 rules: a breach is *pending* until it has held for ``for_``, then *firing*; when it stops
-holding (for longer than ``keep_firing_for``) the alert is *resolved*.
+holding (for longer than ``keep_firing_for``) the alert is *resolved*. A Monitor's
+:class:`Alerting` evaluates its rules on an interval and hands the alerts to its router.
 
 >>> rule = Rule(name="SlowModel", metric="latency_p95", op=">", value=0.5, for_="1m")
 >>> rule.for_, rule.feature
@@ -17,7 +18,8 @@ import math
 import operator
 import os
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,7 +34,9 @@ else:  # pragma: no cover
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aimon.alerts.alert import Alert, AlertState
-from aimon.durations import parse_duration
+from aimon.alerts.base import Sink
+from aimon.alerts.router import Router
+from aimon.durations import Duration, parse_duration
 from aimon.errors import ConfigError
 from aimon.snapshot import Snapshot
 
@@ -40,10 +44,13 @@ __all__ = [
     "FEATURE_METRICS",
     "MODEL_METRICS",
     "QUALITY_METRICS",
+    "Alerting",
     "Evaluator",
     "Rule",
     "RuleState",
     "Thresholds",
+    "ThresholdsLike",
+    "make_alerting",
 ]
 
 #: The model's quality over the matched pairs in the window (``Snapshot.quality``); a rule's
@@ -465,3 +472,111 @@ def _drift_number(value: Any) -> float | None:
 
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+# --- a monitor's alerting: its rules evaluated on an interval, their alerts to its router ---
+
+#: What a Monitor takes as ``thresholds``: rules, a list of Rule, or a YAML/TOML rules file.
+ThresholdsLike = Thresholds | Sequence[Rule] | str | os.PathLike[str]
+
+
+class Alerting:
+    """Evaluates the rules on snapshots and hands the alerts to the router (if any)."""
+
+    def __init__(
+        self, evaluator: Evaluator, router: Router | None, interval_s: float, owns_router: bool
+    ) -> None:
+        self.evaluator = evaluator
+        self.router = router
+        self.interval_s = interval_s
+        self._owns_router = owns_router
+        self._lock = threading.Lock()
+        self._last: float | None = None
+
+    def check(self, snapshot: Snapshot, now: float) -> list[Alert]:
+        """Evaluate now and dispatch; return the active (pending and firing) alerts."""
+        with self._lock:
+            alerts = self.evaluator.evaluate(snapshot, now)
+            self._last = now
+        if self.router is not None:
+            source = f"{self.evaluator.model}/{self.evaluator.version or ''}"
+            self.router.submit(alerts, now, source=source)
+        return [a for a in alerts if a.state != "resolved"]
+
+    def due(self, now: float) -> bool:
+        """An interval has passed since the last evaluation."""
+        return self._last is None or now - self._last >= self.interval_s
+
+    def active(self) -> list[Alert]:
+        """The pending and firing alerts of the last evaluation."""
+        with self._lock:
+            return [a for a in self.evaluator.alerts() if a.state != "resolved"]
+
+    def rule_states(self) -> dict[str, int]:
+        """Per rule: 0 inactive, 1 pending, 2 firing."""
+        with self._lock:
+            return self.evaluator.rule_states()
+
+    def notifications(self) -> dict[str, dict[str, int]]:
+        """Per sink: delivered, failed, dropped."""
+        return self.router.stats() if self.router is not None else {}
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: no alert state, fresh lock and delivery threads."""
+        self._lock = threading.Lock()
+        self._last = None
+        self.evaluator.states.clear()
+        if self.router is not None:
+            self.router.reset_after_fork()
+
+    def close(self, timeout: float) -> None:
+        """Deliver what is queued, waiting at most ``timeout`` seconds."""
+        if self.router is None:
+            return
+        if self._owns_router:
+            self.router.close(timeout)
+        else:
+            self.router.flush(timeout)
+
+
+def make_alerting(
+    thresholds: ThresholdsLike | None,
+    sinks: Sequence[Sink] | None,
+    router: Router | None,
+    interval: Duration,
+    model: str,
+    version: str | None,
+) -> Alerting | None:
+    """The Monitor's alerting from its settings, or None when it has no rules and no sinks.
+
+    Sinks (or a router) without thresholds get the default rules.
+    """
+    if sinks is not None and router is not None:
+        raise ConfigError("sinks: give sinks or a router, not both")
+    if thresholds is None and sinks is None and router is None:
+        return None
+    interval_s = parse_duration(interval, "evaluation_interval")
+    rules = _as_thresholds(thresholds)
+    owns = router is None and bool(sinks)
+    if owns:
+        for sink in sinks or ():
+            if not callable(getattr(sink, "send", None)):
+                raise ConfigError(f"sinks: {sink!r} has no send(alerts) method")
+        router = Router(list(sinks or ()))
+    return Alerting(Evaluator(rules, model, version), router, interval_s, owns)
+
+
+def _as_thresholds(value: ThresholdsLike | None) -> Thresholds:
+    if value is None:
+        return Thresholds()
+    if isinstance(value, Thresholds):
+        return value
+    if isinstance(value, str | os.PathLike):
+        return Thresholds.from_file(Path(value))
+    rules = list(value)
+    if not all(isinstance(r, Rule) for r in rules):
+        raise ConfigError("thresholds: expected Thresholds, a list of Rule, or a rules file")
+    try:
+        return Thresholds(rules=rules)
+    except ValueError as exc:
+        raise ConfigError(f"thresholds: {exc}") from None
