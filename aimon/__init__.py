@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from aimon import alerts, drift
+from aimon._version import __version__
 from aimon.collectors.decorator import current_request_id, monitor
 from aimon.drift import DriftReport, Reference, compare
 from aimon.errors import AimonError, ConfigError, MalformedEventError
@@ -53,9 +54,6 @@ __all__ = [
     "monitor",
     "serve",
 ]
-
-__version__ = "0.1.0"
-
 
 def serve(host: str = "127.0.0.1", port: int = 9108, monitors: Any = None) -> MetricsServer:
     """Serve ``/metrics``, ``/healthz`` and ``/status`` for several monitors at once.
