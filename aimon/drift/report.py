@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from aimon._version import __version__
 from aimon.drift.compare import ColumnDrift, DriftReport
 from aimon.drift.reference import OTHER
 from aimon.drift.samples import PairedCounts
@@ -159,8 +160,6 @@ def evidently_html(reference: pd.DataFrame, current: pd.DataFrame) -> str:
 
 
 def _meta(reference_name: str | None, current_name: str | None) -> str:
-    from aimon import __version__
-
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     items = []
     if reference_name is not None:
