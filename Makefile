@@ -51,6 +51,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check aimon tests benchmarks
 	$(BIN)/ruff format --check aimon tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) $(VENV3) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV3) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache
