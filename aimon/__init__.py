@@ -55,6 +55,7 @@ __all__ = [
     "serve",
 ]
 
+
 def serve(host: str = "127.0.0.1", port: int = 9108, monitors: Any = None) -> MetricsServer:
     """Serve ``/metrics``, ``/healthz`` and ``/status`` for several monitors at once.
 
