@@ -18,13 +18,15 @@ from typing import Any
 
 from aimon import alerts, drift
 from aimon._version import __version__
-from aimon.collectors.decorator import current_request_id, monitor
 from aimon.drift import DriftReport, Reference, compare
 from aimon.errors import AimonError, ConfigError, MalformedEventError
 from aimon.events import Event, EventCodec, FieldMap
 from aimon.exporters.http import MetricsServer, make_asgi_app, make_wsgi_app
 from aimon.exporters.prometheus import AimonCollector
-from aimon.monitors import Monitor, get_monitor
+from aimon.monitors import Monitor
+from aimon.registry import get_monitor, monitor
+from aimon.request_ids import current_request_id
+from aimon.settings import DriftSettings, Limits, QualitySettings
 from aimon.snapshot import Snapshot
 from aimon.thresholds import Rule, Thresholds
 
@@ -33,12 +35,15 @@ __all__ = [
     "AimonError",
     "ConfigError",
     "DriftReport",
+    "DriftSettings",
     "Event",
     "EventCodec",
     "FieldMap",
+    "Limits",
     "MalformedEventError",
     "MetricsServer",
     "Monitor",
+    "QualitySettings",
     "Reference",
     "Rule",
     "Snapshot",
@@ -62,7 +67,7 @@ def serve(host: str = "127.0.0.1", port: int = 9108, monitors: Any = None) -> Me
     With ``monitors=None`` every monitor alive in the process is served (read at each
     scrape, so monitors created later appear too).
     """
-    from aimon.monitors import _LIVE_MONITORS
+    from aimon.lifecycle import LIVE
 
-    source = monitors if monitors is not None else (lambda: sorted(_LIVE_MONITORS, key=repr))
+    source = monitors if monitors is not None else (lambda: sorted(LIVE, key=repr))
     return MetricsServer(source, host=host, port=port)

@@ -36,12 +36,12 @@ import numpy as np
 import pandas as pd
 
 from aimon.alerts import Alert, CallbackSink, LogSink, Router, Sink, WebhookSink
-from aimon.collectors.decorator import current_request_id
 from aimon.drift.compare import DriftReport, compare
 from aimon.drift.reference import Reference
 from aimon.drift.report import report_html
 from aimon.monitors import Monitor
 from aimon.quality.metrics import QualityMetrics
+from aimon.request_ids import current_request_id
 from aimon.snapshot import Snapshot
 from aimon.thresholds import Rule
 

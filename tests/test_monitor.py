@@ -4,6 +4,7 @@ import inspect
 import json
 import os
 import threading
+import time
 import traceback
 
 import numpy as np
@@ -23,7 +24,7 @@ class FakeClock:
 
 
 def buffered(monitor) -> int:
-    return sum(len(c.buffer) + len(c.inputs) for c in monitor._recorder.channels)
+    return sum(c.buffered() for c in monitor._recorder.channels)
 
 
 @pytest.fixture
@@ -183,8 +184,6 @@ def test_failing_extractor_loses_no_event(mon):
 
 
 def test_internal_failure_on_the_hot_path_never_reaches_the_caller(mon):
-    mon._recorder.capacity = object()  # comparing with it raises TypeError inside the wrapper
-
     @mon.watch
     def predict(x):
         return x
@@ -193,23 +192,76 @@ def test_internal_failure_on_the_hot_path_never_reaches_the_caller(mon):
     def fails(x):
         raise LookupError(x)
 
+    for channel in mon._recorder.channels:  # a "buffer" without times: the append raises
+        channel.buffers[threading.get_ident()] = object()
+
     assert predict(1) == 1
     with pytest.raises(LookupError):
         fails(1)
+    for channel in mon._recorder.channels:
+        channel.buffers.clear()
     assert mon.snapshot().internal_errors == 2
+
+
+def _hold_folds_in_another_thread(m):
+    """Hold the monitor's fold lock in another thread (a fold that takes long); returns the
+    event that lets it go."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with m._fold_lock:
+            held.set()
+            release.wait(10)
+
+    threading.Thread(target=hold, daemon=True).start()
+    assert held.wait(5)
+    return release
 
 
 def test_full_buffer_drops_and_counts_without_blocking():
     m = aimon.Monitor("tiny", buffer_size=10, flush_interval=60)
     try:
         predict = m.watch(lambda x: x)
-        with m._fold_lock:  # hold folds off so the buffer cannot drain
-            for i in range(25):
-                assert predict(i) == i
-            assert buffered(m) == 20  # 10 records and their 10 inputs
+        release = _hold_folds_in_another_thread(m)  # no fold can run meanwhile
+        started = time.perf_counter()
+        for i in range(25):
+            assert predict(i) == i
+        assert time.perf_counter() - started < 5.0  # each full call waits ~5 ms at most
+        assert buffered(m) == 10
+        release.set()
         snap = m.snapshot()
-        assert snap.count == 10
-        assert snap.dropped == {"buffer_full": 15}
+        # 10 in the buffer, and up to 10 more the woken fold thread took before it had to
+        # wait for the lock; the rest dropped and counted
+        dropped = snap.dropped["buffer_full"]
+        assert snap.count + dropped == 25 and 10 <= snap.count <= 20
+        assert set(snap.dropped) == {"buffer_full"}
+    finally:
+        m.close()
+
+
+def test_a_caller_past_the_high_water_mark_folds_a_chunk_itself():
+    m = aimon.Monitor("tiny", buffer_size=10, flush_interval=60)
+    try:
+        predict = m.watch(lambda x: x)
+        for i in range(1000):
+            assert predict({"i": i}) == {"i": i}
+            assert buffered(m) <= 10
+        snap = m.snapshot()
+        assert snap.count == 1000 and snap.dropped == {}
+        assert snap.features["i"].count == 1000 and snap.totals.features_skipped == 0
+    finally:
+        m.close()
+
+
+def test_a_tight_loop_of_a_million_calls_at_default_settings_counts_every_call():
+    m = aimon.Monitor("loop")
+    try:
+        predict = m.watch(features=False, sizes=False)(lambda x: 0.5)
+        for i in range(1_000_000):
+            predict(i)
+        snap = m.snapshot()
+        assert snap.totals.calls == 1_000_000 and snap.count == 1_000_000
+        assert snap.dropped == {} and snap.internal_errors == 0
     finally:
         m.close()
 
@@ -251,9 +303,9 @@ def test_profiling_is_shed_to_a_sample_when_the_fold_falls_behind(mon):
 
 
 def test_the_profiling_stride_follows_the_fold_cost():
-    from aimon.monitors import _Channel
+    from aimon.recording import Channel
 
-    channel = _Channel(None)
+    channel = Channel(None, given_ids=False)
     channel.last_drain = 0.0
     assert channel.plan_stride(10_000, 1.0) == 1  # nothing learnt yet
     channel.learn(10_000, 0.01, 10_000, 0.04)  # 1 us a record, 4 us an input

@@ -1,5 +1,5 @@
-"""Where Events come from: the in-process decorator (and, later, the log tailer)."""
+"""Where Events come from: the in-process decorator, the log tailer, the event-log writer."""
 
-from aimon.collectors.decorator import monitor, wrap
+from aimon.collectors.decorator import wrap
 
-__all__ = ["monitor", "wrap"]
+__all__ = ["wrap"]

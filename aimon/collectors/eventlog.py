@@ -12,14 +12,17 @@ the old file before it reads the new one.
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from aimon.events import Event, EventCodec
+from aimon.recording import Columns
 
-__all__ = ["EventLogWriter"]
+__all__ = ["EventLogWriter", "events_of"]
 
 _MAX_WRITE = 64 * 1024
 
@@ -129,3 +132,50 @@ def _chunks(lines: list[bytes]) -> list[bytes]:
     if current:
         out.append(b"".join(current))
     return out
+
+
+def events_of(columns: Columns, model: str, version: str | None) -> list[Event]:
+    """The Events of drained calls, as the event log holds them (features when the input is
+    a dict; scalar predictions and short lists of scalars)."""
+    sources = columns.inputs or []
+    ids = columns.request_ids
+    outputs = columns.results
+    return [
+        Event(
+            ts=float(columns.ts[i]),
+            model=model,
+            version=version,
+            latency_s=_finite_or_none(columns.latency[i]),
+            error=columns.errors[i],
+            input_size=_size_or_none(columns.in_size[i]),
+            output_size=_size_or_none(columns.out_size[i]),
+            features=_loggable_features(sources[i] if i < len(sources) else None),
+            prediction=_loggable_prediction(outputs[i] if i < len(outputs) else None),
+            request_id=None if ids is None else ids[i],
+        )
+        for i in range(len(columns))
+    ]
+
+
+def _finite_or_none(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _size_or_none(value: float) -> int | None:
+    return None if math.isnan(value) else int(value)
+
+
+def _loggable_features(source: Any) -> dict[str, Any] | None:
+    return dict(source) if isinstance(source, dict) else None
+
+
+def _loggable_prediction(output: Any) -> Any:
+    """Scalars, and short lists of scalars, are logged; anything else is not."""
+    if output is None or isinstance(output, bool | int | float | str):
+        return output
+    item = getattr(output, "item", None)
+    if callable(item) and getattr(output, "size", 1) == 1:
+        return item()
+    if isinstance(output, list | tuple) and len(output) <= 16:
+        return [v for v in output if isinstance(v, bool | int | float | str)]
+    return None

@@ -23,7 +23,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -154,6 +154,19 @@ class DriftTracker:
         prediction (model outputs) or the target (matched outcomes), by its name."""
         if name in (self.reference.prediction, self.reference.target):
             self._add(batch, ts, [name], rows=False)
+
+    def add_outputs(
+        self, role: Literal["prediction", "target"], values: Sequence[Any], ts: float
+    ) -> None:
+        """Count the model's outputs (``"prediction"``; None: no output) or matched outcomes
+        (``"target"``: label drift, the truth moved whatever the model made of it) against
+        the reference's column of that role, if it names one."""
+        name = getattr(self.reference, role)
+        if name is None or not values:
+            return
+        batch = prediction_batch(name, values)
+        if batch is not None:
+            self.add_column(name, batch, ts)
 
     def _add(self, batch: FeatureBatch, ts: float, names: list[str], *, rows: bool) -> None:
         if batch.n_rows == 0 or not names:

@@ -1,0 +1,228 @@
+"""A Monitor's aggregates: the rolling window, the totals since start, and what was dropped.
+
+:class:`Aggregates` counts drained calls (:class:`~aimon.recording.Columns`) into the window's
+slices and into the cumulative totals, and turns them into the parts of a Snapshot. Only the
+Monitor holds one; everybody else reads Snapshots.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from aimon.features import FeatureBatch
+from aimon.recording import Columns
+from aimon.sketch import QuantileSketch
+from aimon.snapshot import FeatureSummary, Histogram, Summary, Totals, WindowInfo
+from aimon.totals import BucketCounts, RunningTotals
+from aimon.window import FeatureStats, Window, WindowView
+
+__all__ = ["Aggregates"]
+
+
+class Aggregates:
+    """The window, the totals and the drop counts of one monitor.
+
+    Args:
+        window_s, slice_s: the rolling window and its slices, in seconds.
+        relative_accuracy: of the quantile sketches.
+        max_features: features tracked at most.
+        max_error_types: distinct error type labels at most (the rest count as ``other``).
+        clock: wall clock in epoch seconds.
+    """
+
+    def __init__(
+        self,
+        window_s: float,
+        slice_s: float,
+        relative_accuracy: float,
+        max_features: int,
+        max_error_types: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.window = Window(window_s, slice_s, relative_accuracy, max_features)
+        self.totals = RunningTotals(max_error_types)
+        self.dropped: Counter[str] = Counter()
+        self.started = clock()
+        self._clock = clock
+
+    # -- counting ------------------------------------------------------------------------
+
+    def label_errors(self, columns: Columns) -> None:
+        """Cap the error type names of ``columns`` to the labels they are counted under."""
+        errors = columns.errors
+        if errors.count(None) == len(errors):
+            return
+        label = self.totals.error_label
+        columns.errors = [None if e is None else label(e) for e in errors]
+
+    def count(self, columns: Columns) -> None:
+        """Count calls into the totals and their live ones into the window."""
+        sids, live, late, future = self.window.place(columns.ts, self._clock())
+        if late.any():
+            self.dropped["late"] += int(late.sum())
+        if future.any():
+            self.dropped["future"] += int(future.sum())
+        counted = live | late  # late calls still count in the totals, just not the window
+        every = bool(counted.all())
+        totals = self.totals
+        totals.calls += len(columns) if every else int(counted.sum())
+        errors = columns.errors
+        any_errors = errors.count(None) != len(errors)
+        if any_errors:
+            totals.errors.update(e for e, c in zip(errors, counted, strict=True) if e and c)
+        latency, in_size, out_size = columns.latency, columns.in_size, columns.out_size
+        if not every:
+            latency, in_size, out_size = latency[counted], in_size[counted], out_size[counted]
+        totals.latency.add_many(latency)
+        totals.input_size.add_many(in_size)
+        totals.output_size.add_many(out_size)
+        for sid, mask in _groups(sids, live):
+            self.window.slice_for(sid).add(
+                columns.latency if mask is None else columns.latency[mask],
+                _pick(errors, mask) if any_errors else [],
+                columns.in_size if mask is None else columns.in_size[mask],
+                columns.out_size if mask is None else columns.out_size[mask],
+            )
+
+    def add_input_sizes(self, sid: int | None, sizes: NDArray[np.float64]) -> None:
+        """Count input sizes measured from the inputs (``sid`` None: late, totals only)."""
+        self.totals.input_size.add_many(sizes)
+        if sid is not None:
+            self.window.slice_for(sid).input_size.add_many(sizes)
+
+    def add_features(self, sid: int | None, batch: FeatureBatch) -> None:
+        """Count a batch of feature rows: missing values since start, and the slice's
+        per-feature summaries (``sid`` None: late, totals only)."""
+        totals = self.totals
+        for name, column in batch.columns.items():
+            present = column.present_mask()
+            missing = batch.n_rows - int(present.sum())
+            totals.feature_values[name] += batch.n_rows - missing
+            if missing:
+                totals.feature_missing[name] += missing
+        for name in totals.feature_values.keys() - batch.columns.keys():
+            # A known feature absent from these rows is missing there (as in the window).
+            totals.feature_missing[name] += batch.n_rows
+        if sid is not None:
+            self.window.add_features(sid, batch)
+
+    def count_skipped(self, inputs: int) -> None:
+        """Inputs not profiled (load shedding)."""
+        self.totals.features_skipped += inputs
+
+    # -- reading -------------------------------------------------------------------------
+
+    def view(self, now: float) -> WindowView:
+        """The merge of the live slices as of ``now``."""
+        return self.window.view(now, self.started)
+
+    def window_info(self, view: WindowView) -> WindowInfo:
+        """The window's extent, as a Snapshot shows it."""
+        return WindowInfo(
+            start=utc(view.start),
+            end=utc(view.end),
+            length_s=self.window.length_s,
+            slice_s=self.window.slice_s,
+            span_s=view.span_s,
+        )
+
+    def window_fields(self, view: WindowView) -> dict[str, Any]:
+        """The Snapshot's fields about the rolling window."""
+        total = view.total
+        error_count = sum(total.errors.values())
+        return {
+            "window": self.window_info(view),
+            "count": total.count,
+            "ok": total.count - error_count,
+            "error_count": error_count,
+            "error_rate": error_count / total.count if total.count else 0.0,
+            "errors": dict(total.errors),
+            "throughput": total.count / max(view.span_s, min(1.0, self.window.slice_s)),
+            "latency": summary(total.latency),
+            "input_size": summary(total.input_size),
+            "output_size": summary(total.output_size),
+            "features": {name: feature_summary(s) for name, s in total.features.items()},
+        }
+
+    def totals_snapshot(self, **extra: Any) -> Totals:
+        """The totals since start, as a Snapshot shows them (``extra``: fields kept by
+        others: feature bins, notifications)."""
+        totals = self.totals
+        return Totals(
+            calls=totals.calls,
+            ok=totals.calls - totals.error_count,
+            errors=dict(totals.errors),
+            latency=histogram(totals.latency),
+            input_size=histogram(totals.input_size),
+            output_size=histogram(totals.output_size),
+            feature_missing=dict(totals.feature_missing),
+            features_skipped=totals.features_skipped,
+            **extra,
+        )
+
+
+def _groups(
+    sids: NDArray[np.int64], live: NDArray[np.bool_]
+) -> list[tuple[int, NDArray[np.bool_] | None]]:
+    """The slices the live rows fall in, with each one's rows (None: all rows)."""
+    if live.all() and sids.size and sids[0] == sids[-1] and (sids == sids[0]).all():
+        return [(int(sids[0]), None)]
+    return [(sid, live & (sids == sid)) for sid in np.unique(sids[live]).tolist()]
+
+
+def _pick(errors: list[str | None], mask: NDArray[np.bool_] | None) -> list[str]:
+    if mask is None:
+        return [e for e in errors if e]
+    return [e for e, m in zip(errors, mask.tolist(), strict=True) if e and m]
+
+
+def utc(ts: float) -> datetime:
+    """Epoch seconds as an aware UTC datetime."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+def summary(sketch: QuantileSketch) -> Summary:
+    """A sketch's count, quantiles, mean and extremes."""
+    if sketch.is_empty:
+        return Summary()
+    p50, p95, p99 = sketch.quantiles([0.5, 0.95, 0.99])
+    return Summary(
+        count=sketch.count, p50=p50, p95=p95, p99=p99,
+        mean=sketch.mean, min=sketch.min, max=sketch.max,
+    )  # fmt: skip
+
+
+def feature_summary(stats: FeatureStats) -> FeatureSummary:
+    """One feature's summary over the window."""
+    mean = std = low = high = None
+    if stats.kind == "numeric" and stats.n:
+        mean = stats.sum / stats.n
+        std = float(np.sqrt(max(stats.sum_sq / stats.n - mean * mean, 0.0)))
+        low, high = stats.min, stats.max
+    return FeatureSummary(
+        kind=stats.kind,
+        count=stats.count,
+        missing=stats.missing,
+        missing_share=stats.missing / stats.count if stats.count else 0.0,
+        invalid=stats.invalid,
+        mean=mean, std=std, min=low, max=high,
+        top=dict(stats.labels.most_common(10)),
+    )  # fmt: skip
+
+
+def histogram(hist: BucketCounts) -> Histogram:
+    """A fixed histogram's cumulative buckets."""
+    cumulative = hist.cumulative()
+    return Histogram(
+        bounds=tuple(float(b) for b in hist.bounds),
+        cumulative=tuple(cumulative),
+        sum=hist.sum,
+        count=cumulative[-1],
+    )

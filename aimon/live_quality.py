@@ -1,0 +1,295 @@
+"""A Monitor's live quality: predictions joined with their outcomes, scored per slice.
+
+Predictions with a request id wait in a :class:`~aimon.quality.join.JoinBuffer` for their
+outcome (and early outcomes for their prediction); each matched pair is counted in the
+quality statistics of the window slice of the later of the two times. Until the task is known
+(set, the reference's, or inferred from the first pairs) matched pairs are gathered unplaced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from aimon.errors import ConfigError, MalformedEventError
+from aimon.quality.join import JoinBuffer, MatchFields
+from aimon.quality.metrics import (
+    QualityError,
+    QualityMetrics,
+    QualityStats,
+    TaskKind,
+    infer_task,
+    quality_change,
+    quality_settings,
+)
+from aimon.recording import Columns
+from aimon.settings import QualitySettings
+from aimon.window import Window
+
+__all__ = ["LiveQuality"]
+
+#: The types of outputs quality scores as they are (any other goes through _quality_value).
+_PLAIN_OUTPUTS = frozenset({float, int, str, bool})
+#: Matched pairs gathered before the quality task is inferred (when not set).
+_INFER_PAIRS = 100
+
+
+class LiveQuality:
+    """The join of predictions with outcomes, and the quality of the matched pairs.
+
+    Args:
+        settings: the task, positive label, threshold, TTL and bounds.
+        reference_quality: the reference's quality (live quality must be measured the same
+            way to be compared with it).
+        buffer_size: outcomes queued by ``record_outcome`` between folds at most.
+        on_targets: told of each batch of matched outcomes (label drift).
+
+    Raises:
+        ConfigError: a setting is invalid or differs from the reference's; named as the
+            Monitor's settings are.
+    """
+
+    def __init__(
+        self,
+        settings: QualitySettings,
+        reference_quality: QualityMetrics | None,
+        buffer_size: int,
+        on_targets: Callable[[list[Any]], None],
+    ) -> None:
+        self.settings = settings
+        self.reference_quality = reference_quality
+        self._buffer_size = buffer_size
+        self._on_targets = on_targets
+        self.new_join()  # check the bounds now
+        try:
+            self.task_settings = quality_settings(
+                settings.task, settings.positive_label, settings.threshold, reference_quality
+            )
+        except QualityError as exc:
+            raise ConfigError(str(exc)) from None
+        self.reset()
+
+    def new_join(self) -> JoinBuffer:
+        """An empty join buffer of these settings."""
+        s = self.settings
+        try:
+            return JoinBuffer(
+                s.max_pending_predictions,
+                s.max_early_outcomes,
+                s.outcome_ttl_s,
+                max_remembered=s.max_remembered_ids,
+            )
+        except ConfigError as exc:  # named as the Monitor's settings are
+            inner, _, rest = str(exc).partition(" ")
+            outer = {"max_predictions": "max_pending_predictions", "ttl_s": "outcome_ttl",
+                     "max_remembered": "max_remembered_ids"}.get(inner, inner)  # fmt: skip
+            raise ConfigError(f"{outer}: {rest}") from None
+
+    def reset(self) -> None:
+        """Forget everything (a forked child starts clean)."""
+        self.join = self.new_join()
+        self.task: TaskKind | None = self.task_settings[0]
+        self.unplaced: list[tuple[float, Any, Any]] = []  # matched pairs before the task
+        self.queue: list[tuple[str, Any, float]] = []
+        self.outcomes_seen = False  # an outcome was recorded: hold every prediction
+
+    # -- recording -----------------------------------------------------------------------
+
+    def queue_outcome(self, request_id: Any, actual: Any, ts: float) -> bool:
+        """Queue an outcome for the next fold; False when the queue is full."""
+        self.outcomes_seen = True
+        if len(self.queue) >= self._buffer_size:
+            return False
+        self.queue.append((str(request_id), actual, ts))
+        return True
+
+    def take_queue(self) -> list[tuple[str, Any, float]]:
+        """The queued outcomes, removed (appends racing with this stay for next time)."""
+        outcomes = self.queue.copy()
+        del self.queue[: len(outcomes)]
+        return outcomes
+
+    # -- folding -------------------------------------------------------------------------
+
+    def join_predictions(
+        self,
+        columns: Columns,
+        window: Window,
+        dropped: Counter[str],
+        now: float,
+        logged: bool = False,
+    ) -> None:
+        """Hold each successful prediction with a request id until its outcome comes.
+
+        An id the fold made for a call nobody asked about can only be known from the event
+        log: without one, and before any outcome was recorded, such predictions are not
+        held (a monitor whose outcomes are never recorded pays nothing for the join).
+        ``logged``: the calls are written to an event log."""
+        ids = columns.request_ids
+        outputs = columns.results
+        if ids is None or not outputs:
+            return
+        if columns.unasked and not logged and not self.outcomes_seen:
+            ids = list(ids)
+            for i in columns.unasked:
+                ids[i] = None
+        # Hot path (every prediction once outcomes are recorded): one batch call to the join.
+        rows = []
+        plain = _PLAIN_OUTPUTS
+        for rid, error, output, ts in zip(
+            ids, columns.errors, outputs, columns.ts.tolist(), strict=False
+        ):
+            if rid is None or error is not None:
+                continue
+            value = output if output.__class__ in plain else _quality_value(output)
+            if value is not None:
+                rows.append((rid, value, ts))
+        join = self.join
+        try:
+            matches = join.add_predictions(rows)  # checks every ts first, adds none if one is bad
+        except MalformedEventError:
+            # A bad ts raises (observe_many counts an internal error) after the predictions
+            # before it are held, their matches uncounted: as one add_prediction each did.
+            bad = next(i for i, row in enumerate(rows) if not math.isfinite(row[2]))
+            join.add_predictions(rows[:bad])
+            raise
+        self.count_matches(matches, window, dropped, now)
+
+    def join_outcomes(
+        self,
+        outcomes: list[tuple[str, Any, float]],
+        window: Window,
+        dropped: Counter[str],
+        now: float,
+    ) -> None:
+        """Join outcomes with held predictions (or hold them), then expire what is due."""
+        join = self.join
+        try:
+            matches = join.add_outcomes(outcomes)  # checks every ts first, adds none if one is bad
+        except MalformedEventError:  # a non-finite ts among them: counted, the others joined
+            valid = [o for o in outcomes if math.isfinite(o[2])]
+            dropped["outcome_invalid"] += len(outcomes) - len(valid)
+            matches = join.add_outcomes(valid)
+        self.count_matches(matches, window, dropped, now)
+        join.expire(now)
+
+    def count_matches(
+        self,
+        matches: list[MatchFields],
+        window: Window,
+        dropped: Counter[str],
+        now: float,
+        force: bool = False,
+    ) -> None:
+        """Count matched pairs (the fields of :class:`~aimon.quality.join.Match`) into the
+        quality of the slice of their later time; before the task is known, gather pairs
+        until there are enough to infer it (``force``: infer from what there is)."""
+        if matches:
+            self.unplaced += [(ots if ots > pts else pts, actual, prediction)  # the later
+                              for _, _, prediction, actual, pts, ots in matches]  # fmt: skip
+            self._on_targets([m[3] for m in matches])
+        pending = self.unplaced
+        if not pending:
+            return
+        if self.task is None:
+            if len(pending) < _INFER_PAIRS and not force:
+                return
+            try:
+                task = infer_task([p[1] for p in pending], [p[2] for p in pending])
+            except QualityError:
+                dropped["outcome_invalid"] += len(pending)
+                self.unplaced = []
+                return
+            if task is None:  # no complete pair yet
+                return
+            self.task = task
+        self.unplaced = []
+        when = np.array([p[0] for p in pending], dtype=np.float64)
+        sids, live, _, _ = window.place(when, now)
+        _, positive, threshold = self.task_settings
+        for sid in np.unique(sids[live]).tolist():
+            rows = np.flatnonzero(live & (sids == sid)).tolist()
+            target = window.slice_for(sid)
+            if target.quality is None:
+                target.quality = QualityStats(
+                    self.task, positive_label=positive, threshold=threshold
+                )
+            actuals = [pending[i][1] for i in rows]
+            predicted = [pending[i][2] for i in rows]
+            invalid = _add_fitting(target.quality, actuals, predicted)
+            if invalid:
+                dropped["outcome_invalid"] += invalid
+
+    # -- reading -------------------------------------------------------------------------
+
+    def knows(self, request_ids: Sequence[str]) -> set[str]:
+        """The ids whose outcome belongs here (held, waiting or remembered)."""
+        knows = self.join.knows
+        return {rid for rid in request_ids if knows(rid)}
+
+    def snapshot_fields(self, window_quality: QualityStats | None) -> dict[str, Any]:
+        """The Snapshot's fields about outcomes and quality (only those that apply)."""
+        fields: dict[str, Any] = {}
+        joined = self.join.counts()
+        if joined.outcomes_total or joined.predictions_held:
+            fields["outcomes"] = {
+                **joined.outcome_results,
+                "waiting": joined.waiting,
+                "predictions_held": joined.predictions_held,
+            }
+        if window_quality is not None:
+            fields["quality"] = window_quality.metrics()
+        if self.reference_quality is not None:
+            fields["reference_quality"] = self.reference_quality
+            fields["quality_change"] = quality_change(fields.get("quality"), self.reference_quality)
+        return fields
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    def export_state(self) -> dict[str, Any]:
+        """The join and the pairs not placed yet, for a checkpoint."""
+        return {"join": self.join, "quality_task": self.task, "unplaced": list(self.unplaced)}
+
+    def restore_state(self, state: dict[str, Any], window: Window) -> int:
+        """Continue from :meth:`export_state`; forget the window's quality measured another
+        way before (returns its pairs, counted ``quality_settings_changed``)."""
+        self.join = state["join"]
+        self.outcomes_seen = self.join.counts().outcomes_total > 0
+        task, positive, threshold = self.task_settings
+        forgotten = window.drop_quality(lambda stats: stats.measured_as(task, positive, threshold))
+        self.task = task or state["quality_task"]
+        self.unplaced = list(state["unplaced"])
+        return forgotten
+
+
+def _add_fitting(stats: QualityStats, actuals: list[Any], predicted: list[Any]) -> int:
+    """Add the pairs that fit the task; returns how many did not. Halves a batch that fails
+    (``add`` counts nothing then), so k bad pairs in n cost about k log n adds, not n."""
+    try:
+        stats.add(actuals, predicted)
+        return 0
+    except QualityError:
+        if len(actuals) == 1:
+            return 1
+    mid = len(actuals) // 2
+    return _add_fitting(stats, actuals[:mid], predicted[:mid]) + _add_fitting(
+        stats, actuals[mid:], predicted[mid:]
+    )
+
+
+def _quality_value(output: Any) -> Any:
+    """A prediction that quality can score (a label, a score, a number), else None."""
+    if output is None or isinstance(output, bool | int | float | str):
+        return output
+    item = getattr(output, "item", None)
+    if callable(item) and getattr(output, "size", 1) == 1:
+        try:
+            value = item()
+        except (TypeError, ValueError):
+            return None
+        return value if isinstance(value, bool | int | float | str) else None
+    return None

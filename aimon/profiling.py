@@ -1,0 +1,148 @@
+"""The feature profiler: drained inputs -> features and input sizes, slice by slice.
+
+Inputs of one drain are profiled as batches (:func:`aimon.features.extract_many`), one per
+slice they fall in; a user's extractor is applied to each input first, and its failures cost
+that input only. Under load the background fold profiles a uniform sample (see
+:mod:`aimon.recording`), and the profiler counts the inputs it skips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from aimon.aggregates import Aggregates
+from aimon.features import FeatureBatch, FeatureExtractor, extract_many, payload_size
+from aimon.recording import OBSERVED, Capture, Columns, KeywordInput
+
+__all__ = ["FeatureProfiler", "FeatureSink"]
+
+
+class FeatureSink(Protocol):
+    """Who else counts the profiled rows (the live drift tracker)."""
+
+    def add(self, batch: FeatureBatch, ts: float) -> None:
+        """Count a batch of feature rows observed at ``ts``."""
+
+
+class FeatureProfiler:
+    """Profiles the inputs of drained calls into the aggregates (and the drift tracker).
+
+    Args:
+        max_features: features read per input at most.
+        on_error: told of a user's extractor failing (the input then has no features).
+    """
+
+    def __init__(self, max_features: int, on_error: Callable[[BaseException], None]) -> None:
+        self.max_features = max_features
+        self._on_error = on_error
+        self._rng = np.random.default_rng()
+
+    def attach(self, columns: Columns, capture: Capture | None, now: float) -> None:
+        """Give ``columns`` the feature sources of its calls' inputs (or, for a capture of
+        sizes only, measure the input sizes now)."""
+        inputs = columns.inputs
+        if capture is None or inputs is None:
+            columns.inputs = None
+            return
+        if capture is OBSERVED:  # features given as they are, sizes given
+            if inputs.count(None) == len(inputs):
+                columns.inputs = None
+            else:
+                columns.input_ts = columns.ts
+            return
+        n = len(columns)
+        # Inputs pair with records by position in their thread's buffer; inputs beyond the
+        # records (none, with whole records drained) are placed at now.
+        input_ts = np.full(len(inputs), now)
+        paired = min(n, len(inputs))
+        input_ts[:paired] = columns.ts[:paired]
+        if KeywordInput in set(map(type, inputs)):
+            inputs = [capture.input_of(recorded) for recorded in inputs]
+        if capture.sizes:
+            if set(map(type, columns.results)) <= {float, type(None)}:  # the usual score
+                columns.out_size[:] = 8.0
+            else:
+                columns.out_size[:] = [payload_size(result) for result in columns.results]
+            errors = [i for i, e in enumerate(columns.errors) if e is not None]
+            if errors:
+                columns.out_size[errors] = np.nan
+        if not capture.features:  # sizes only
+            columns.in_size[:paired] = [
+                np.nan if x is None else payload_size(x) for x in inputs[:paired]
+            ]
+            columns.inputs = None
+            return
+        columns.inputs, columns.input_ts = inputs, input_ts
+        columns.sizes_from_inputs = capture.sizes
+        columns.extractor = capture.extractor
+
+    def sample(self, columns: Columns, stride: int) -> int:
+        """Keep each input with probability 1/stride (the others marked None); returns how
+        many were left out."""
+        inputs = columns.inputs
+        if inputs is None or stride <= 1:
+            return 0
+        keep: list[bool] = (self._rng.random(len(inputs)) * stride < 1.0).tolist()
+        columns.inputs = [x if k else None for x, k in zip(inputs, keep, strict=True)]
+        return keep.count(False)
+
+    def profile(
+        self, columns: Columns, aggregates: Aggregates, drift: FeatureSink | None, now: float
+    ) -> int:
+        """Count the features (and input sizes) of ``columns``' inputs, one batch per slice.
+        Returns how many inputs were profiled."""
+        inputs, input_ts = columns.inputs, columns.input_ts
+        if inputs is None or input_ts is None:
+            return 0
+        profiled = 0
+        sids, live, late, _ = aggregates.window.place(input_ts, now)
+        groups: list[tuple[int | None, NDArray[np.bool_]]] = [
+            (sid, live & (sids == sid)) for sid in np.unique(sids[live]).tolist()
+        ]
+        if late.any():
+            groups.append((None, late))
+        for sid, mask in groups:
+            if len(groups) == 1 and mask.all():
+                sources = inputs
+            else:
+                sources = [inputs[i] for i in np.flatnonzero(mask).tolist()]
+            if any(source is None for source in sources):  # sampled out, or no features
+                sources = [source for source in sources if source is not None]
+            if not sources:
+                continue
+            profiled += len(sources)
+            batch, input_sizes = self._extract(sources, columns)
+            if input_sizes is not None:
+                aggregates.add_input_sizes(sid, input_sizes)
+            if batch.n_rows:
+                aggregates.add_features(sid, batch)
+                if drift is not None:
+                    drift.add(batch, float(input_ts[mask].max()))
+        return profiled
+
+    def _extract(
+        self, sources: list[Any], columns: Columns
+    ) -> tuple[FeatureBatch, NDArray[np.float64] | None]:
+        sizes = columns.sizes_from_inputs
+        extractor = columns.extractor
+        if extractor is None:
+            batch = extract_many(sources, max_features=self.max_features, sizes=sizes)
+            return batch, batch.input_sizes
+        # sizes are the raw inputs', features what the user's extractor returns
+        input_sizes = None
+        if sizes:
+            input_sizes = np.array([payload_size(x) for x in sources], dtype=np.float64)
+        rows = [self._apply(extractor, x) for x in sources]
+        rows = [row for row in rows if row is not None]
+        return extract_many(rows, max_features=self.max_features), input_sizes
+
+    def _apply(self, extractor: FeatureExtractor, source: Any) -> Any:
+        try:
+            return extractor(source)
+        except Exception as exc:  # a user's extractor failing loses no event
+            self._on_error(exc)
+            return None

@@ -1,0 +1,500 @@
+"""The recording layer: the buffers the hot path appends to, and their drain into columns.
+
+One record layout for every source. A watched function (or ``Monitor.observe``) has a
+:class:`Channel`; a channel has one :class:`ThreadBuffer` per thread that records into it,
+so a thread appends without a lock and without racing another thread's appends. A buffer is
+columnar: ``times`` is an ``array('d')`` of ``start, end`` pairs (``perf_counter`` seconds),
+beside it the calls' results, and, when they are captured, their inputs (a separate list: a
+tuple holding a dict is never untracked by the garbage collector, so inputs never sit inside
+records). What is rare is sparse: the rows that raised (``errors``: row -> exception class),
+and only observed calls carry sizes and given ids. The fold drains a buffer into
+:class:`Columns` with ``np.frombuffer`` and slicing, never by transposing Python tuples.
+
+The owner thread appends in a fixed order, ``times`` last, so a drain that reads
+``len(times) // 2`` first takes whole records only; a row that raised is written under the
+buffer's lock, which the drain also holds, so error rows and their positions agree.
+
+Load shedding: profiling inputs costs the fold far more per call than the call costs the
+caller. A call that finds its buffer past the high-water mark wakes the fold thread and, when
+no fold is running, folds a bounded chunk of its own buffer itself (about a millisecond of
+work: :meth:`Channel.chunk_rows`), so a single-threaded tight loop never fills its buffer. The
+background fold sheds input profiling to a uniform sample when draining everything would take
+more than half the time between drains (:meth:`Channel.plan_stride`); the calls themselves
+(count, latency, outcome, output size) are never sampled. A buffer that is still full after
+that (threads outrunning the fold) drops the call and counts it, or, with ``on_full="fold"``,
+waits for a fold.
+
+This module imports nothing from the Monitor: the Monitor hands the recorder its fold hooks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from aimon.features import FeatureExtractor
+
+__all__ = [
+    "OBSERVED",
+    "Capture",
+    "Channel",
+    "Columns",
+    "FoldHooks",
+    "KeywordInput",
+    "Recorder",
+    "ThreadBuffer",
+]
+
+log = logging.getLogger("aimon")
+
+
+class Capture:
+    """How a fold reads features and payload sizes out of a recorded call.
+
+    Args:
+        features: ``True`` to read features from the call's input, ``False`` for none, or a
+            callable that receives the input and returns anything
+            :func:`aimon.features.extract` accepts.
+        sizes: whether to estimate input and output payload sizes.
+        skip_first: the first positional argument is ``self``/``cls`` (a method).
+    """
+
+    __slots__ = ("extractor", "features", "sizes", "skip_first")
+
+    def __init__(
+        self, features: bool | FeatureExtractor = True, sizes: bool = True, skip_first: bool = False
+    ) -> None:
+        self.features = features is not False
+        self.extractor: FeatureExtractor | None = features if callable(features) else None
+        self.sizes = sizes
+        self.skip_first = skip_first
+
+    @property
+    def inputs(self) -> bool:
+        """Whether the call's input is kept for the fold."""
+        return self.features or self.sizes
+
+    def input_of(self, recorded: Any) -> Any:
+        """The predict input of a call: its first real positional argument, else its only
+        keyword argument, else all keyword arguments as one row."""
+        if not isinstance(recorded, KeywordInput):
+            return recorded
+        kwargs = recorded.kwargs
+        if len(kwargs) == 1:
+            return next(iter(kwargs.values()))
+        return dict(kwargs) if kwargs else None
+
+
+class KeywordInput:
+    """Marks a call made with keyword arguments only (its input is read from them)."""
+
+    __slots__ = ("kwargs",)
+
+    def __init__(self, kwargs: dict[str, Any]) -> None:
+        self.kwargs = kwargs
+
+
+#: The capture of Monitor.observe(): the features are given, sizes too.
+OBSERVED = Capture()
+
+
+class ThreadBuffer:
+    """One thread's records in one channel (see the module's notes for the layout)."""
+
+    __slots__ = ("errors", "high_water", "ident", "ids", "inputs", "lock", "mark", "results",
+                 "sizes", "times")  # fmt: skip
+
+    def __init__(
+        self, ident: int, inputs: bool, ids: bool, sizes: bool = False, high_water: int = 1 << 15
+    ) -> None:
+        self.ident = ident
+        self.high_water = 2 * high_water  # in floats, two per call
+        #: ``len(times)`` from which a call asks the recorder for room (see Recorder.crowded)
+        self.mark = self.high_water
+        self.times = array("d")  # start, end of each call
+        self.results: list[Any] = []
+        self.inputs: list[Any] | None = [] if inputs else None
+        self.ids: list[str | None] | None = [] if ids else None  # given request ids
+        self.sizes: array[float] | None = array("d") if sizes else None  # input, output
+        self.errors: dict[int, type[BaseException] | str] = {}  # row -> what it raised
+        self.lock = threading.Lock()  # rows that raised, and the drain
+
+    def __len__(self) -> int:
+        return len(self.times) // 2
+
+    def append_failure(
+        self, start: float, end: float, error: type[BaseException] | str, data: Any, rid: Any
+    ) -> None:
+        """Append a call that raised (``data``: its input when inputs are kept)."""
+        with self.lock:
+            self.errors[len(self.times) // 2] = error
+            self.results.append(None)
+            if self.inputs is not None:
+                self.inputs.append(data)
+            if self.ids is not None:
+                self.ids.append(rid)
+            self.times.append(start)
+            self.times.append(end)
+
+    def append_observed(
+        self,
+        start: float,
+        latency: float,
+        error: type[BaseException] | str | None,
+        features: Any,
+        sizes: tuple[float, float],
+        prediction: Any,
+        rid: str | None,
+    ) -> None:
+        """Append a call recorded by ``Monitor.observe`` (``times`` holds start, latency)."""
+        with self.lock:
+            if error is not None:
+                self.errors[len(self.times) // 2] = error
+            self.results.append(prediction)
+            self.inputs.append(features)  # type: ignore[union-attr]
+            self.ids.append(rid)  # type: ignore[union-attr]
+            self.sizes.extend(sizes)  # type: ignore[union-attr]
+            self.times.append(start)
+            self.times.append(latency)
+
+    def take(self, limit: int | None = None) -> _Taken | None:
+        """Remove and return the oldest whole records (at most ``limit``)."""
+        with self.lock:
+            n = len(self.times) // 2
+            if limit is not None:
+                n = min(n, limit)
+            if n == 0:
+                return None
+            self.mark = self.high_water
+            times = np.frombuffer(self.times[: 2 * n], dtype=np.float64)
+            del self.times[: 2 * n]
+            results = self.results[:n]
+            del self.results[:n]
+            inputs = ids = None
+            if self.inputs is not None:
+                inputs = self.inputs[:n]
+                del self.inputs[:n]
+            if self.ids is not None:
+                ids = self.ids[:n]
+                del self.ids[:n]
+            sizes = None
+            if self.sizes is not None:
+                sizes = np.frombuffer(self.sizes[: 2 * n], dtype=np.float64)
+                del self.sizes[: 2 * n]
+            errors: dict[int, type[BaseException] | str] = {}
+            if self.errors:
+                rest = {}
+                for row, error in self.errors.items():
+                    if row < n:
+                        errors[row] = error
+                    else:
+                        rest[row - n] = error
+                self.errors = rest
+        return _Taken(self.ident, times, results, inputs, ids, sizes, errors)
+
+    def clear(self) -> None:
+        """Forget every record (a forked child's copy of its parent's)."""
+        self.lock = threading.Lock()
+        del self.times[:]
+        del self.results[:]
+        if self.inputs is not None:
+            del self.inputs[:]
+        if self.ids is not None:
+            del self.ids[:]
+        if self.sizes is not None:
+            del self.sizes[:]
+        self.errors = {}
+
+
+@dataclass(slots=True)
+class _Taken:
+    """Records taken out of one buffer (its columns, as :class:`ThreadBuffer` holds them)."""
+
+    ident: int
+    times: NDArray[np.float64]
+    results: list[Any]
+    inputs: list[Any] | None
+    ids: list[str | None] | None
+    sizes: NDArray[np.float64] | None
+    errors: dict[int, type[BaseException] | str]
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def rows(self, a: int, b: int) -> _Taken:
+        """Records ``a`` to ``b`` (numpy views, list slices)."""
+        if a == 0 and b >= len(self.results):
+            return self
+        return _Taken(
+            self.ident,
+            self.times[2 * a : 2 * b],
+            self.results[a:b],
+            None if self.inputs is None else self.inputs[a:b],
+            None if self.ids is None else self.ids[a:b],
+            None if self.sizes is None else self.sizes[2 * a : 2 * b],
+            {row - a: e for row, e in self.errors.items() if a <= row < b},
+        )
+
+
+@dataclass(slots=True)
+class Columns:
+    """Drained records as columns: the fold's working form.
+
+    ``ts`` is when each call started (epoch seconds), ``latency`` its duration (NaN when
+    unknown), ``errors`` the name of what it raised (None: success), the sizes in bytes (NaN:
+    unknown), ``results`` the model's outputs (None for a call that raised).
+    """
+
+    ts: NDArray[np.float64]
+    latency: NDArray[np.float64]
+    errors: list[str | None]
+    in_size: NDArray[np.float64]
+    out_size: NDArray[np.float64]
+    results: list[Any]
+    inputs: list[Any] | None = None  # feature sources (None: no features)
+    input_ts: NDArray[np.float64] | None = None  # when each input's call started
+    sizes_from_inputs: bool = False  # input sizes come from the inputs
+    extractor: FeatureExtractor | None = None  # the user's, applied to each input first
+    request_ids: list[str | None] | None = None  # None: no ids at all
+    # rows whose id the fold made (nobody had asked for it): joined only when it can be known
+    unasked: list[int] | None = None
+    # for ids still to make: the perf_counter start of each row, and the rows' thread
+    starts: NDArray[np.float64] | None = None
+    thread: int | None = None
+
+    def __len__(self) -> int:
+        return int(self.ts.size)
+
+
+def _error_name(error: type[BaseException] | str) -> str:
+    return error if isinstance(error, str) else error.__name__
+
+
+class Channel:
+    """The buffers of one watched function (or of ``observe``), one per recording thread.
+
+    Args:
+        capture: what the fold reads from inputs (None: inputs are not kept).
+        given_ids: calls may carry a request id given by the user.
+        observed: the channel of ``Monitor.observe`` (sizes given, ids only given).
+    """
+
+    def __init__(
+        self,
+        capture: Capture | None,
+        given_ids: bool,
+        observed: bool = False,
+        high_water: int = 1 << 15,
+    ) -> None:
+        self.capture = capture
+        self.high_water = high_water
+        self.keeps_inputs = capture is not None and capture.inputs
+        self.given_ids = given_ids
+        self.observed = observed
+        self.buffers: dict[int, ThreadBuffer] = {}
+        self._retired: list[ThreadBuffer] = []
+        self.last_drain = time.perf_counter()
+        self.record_cost = 0.0  # fold seconds per record, smoothed
+        self.input_cost = 0.0  # fold seconds per profiled input, smoothed
+
+    def new_buffer(self, ident: int) -> ThreadBuffer:
+        """The buffer of thread ``ident``, made on its first call."""
+        buffer = self.buffers.get(ident)
+        if buffer is None:
+            buffer = ThreadBuffer(
+                ident, self.keeps_inputs, self.given_ids, self.observed, self.high_water
+            )
+            self.buffers[ident] = buffer
+        return buffer
+
+    def buffered(self) -> int:
+        """Records waiting for the fold."""
+        return sum(len(b) for b in list(self.buffers.values()))
+
+    def drainable(self) -> list[ThreadBuffer]:
+        """The buffers to drain now; buffers of threads that ended are let go (drained once
+        more next time: a call between its lookup and its append may still land there)."""
+        buffers = self._retired
+        self._retired = []
+        alive: set[int] | None = None
+        for ident, buffer in list(self.buffers.items()):
+            buffers.append(buffer)
+            if len(buffer) == 0 and not self.observed:
+                if alive is None:
+                    alive = {t.ident for t in threading.enumerate() if t.ident is not None}
+                if ident not in alive:
+                    del self.buffers[ident]
+                    self._retired.append(buffer)
+        return buffers
+
+    def reset_after_fork(self) -> None:
+        """Forget the parent's records (the wrappers keep this channel's dict)."""
+        for buffer in self.buffers.values():
+            buffer.clear()
+        self.buffers.clear()
+        self._retired = []
+
+    # -- load shedding ---------------------------------------------------------------------
+
+    def plan_stride(self, backlog: int, now: float) -> int:
+        """Profile one input in how many, for a drain of ``backlog`` records at ``now``."""
+        interval = max(now - self.last_drain, 1e-6)
+        self.last_drain = now
+        if backlog < _SMALL_DRAIN or self.input_cost == 0.0:
+            return 1
+        spare = _FOLD_SHARE * interval - backlog * self.record_cost
+        if spare <= 0.0:
+            return _MAX_STRIDE
+        return max(1, min(_MAX_STRIDE, math.ceil(backlog * self.input_cost / spare)))
+
+    def learn(self, records: int, record_s: float, inputs: int, input_s: float) -> None:
+        """Update the cost estimates from one drain's timings."""
+        if records >= _SMALL_DRAIN:
+            self.record_cost = _smooth(self.record_cost, record_s / records)
+        if inputs >= _SMALL_DRAIN:
+            self.input_cost = _smooth(self.input_cost, input_s / inputs)
+
+    def chunk_rows(self, limit: int) -> int:
+        """Records a caller folds at once past the high-water mark: about
+        :data:`ASSIST_BUDGET_S` of fold work by what folds have cost so far."""
+        per_row = self.record_cost + (self.input_cost if self.keeps_inputs else 0.0)
+        if per_row <= 0.0:
+            return min(limit, _SMALL_DRAIN)
+        return max(1, min(limit, int(ASSIST_BUDGET_S / per_row)))
+
+
+_SMALL_DRAIN = 256  # drains smaller than this are always profiled in full and teach nothing
+_FOLD_SHARE = 0.5  # of the wall time between drains, at most, for the fold of one channel
+_MAX_STRIDE = 256
+#: What one call past the high-water mark spends folding its own buffer, at most (about);
+#: also the fold work done under the fold lock at a time.
+ASSIST_BUDGET_S = 0.001
+#: Calls between two tries of a caller to fold while a fold is running.
+_RETRY_STEP = 1024
+#: How long a call that finds its buffer full waits for a running fold's chunk to end.
+_FULL_WAIT_S = 0.005
+
+
+def _smooth(average: float, sample: float) -> float:
+    return sample if average == 0.0 else 0.7 * average + 0.3 * sample
+
+
+def columns_of(piece: _Taken, channel: Channel, offset: float) -> Columns:
+    """Records taken from one buffer as columns (``offset``: epoch minus perf_counter)."""
+    times = piece.times
+    n = times.size // 2
+    starts = times[0::2]
+    ts = starts + offset
+    # an observed call's record holds its latency, a watched call's its end (one float
+    # fewer for the caller to compute)
+    latency = times[1::2].copy() if channel.observed else times[1::2] - starts
+    errors: list[str | None] = [None] * n
+    for row, error in piece.errors.items():
+        errors[row] = _error_name(error)
+    ids = piece.ids
+    if ids is not None and ids.count(None) == n:
+        ids = None
+    in_size = np.full(n, np.nan)
+    out_size = np.full(n, np.nan)
+    if piece.sizes is not None:
+        in_size, out_size = piece.sizes[0::2].copy(), piece.sizes[1::2].copy()
+    return Columns(
+        ts, latency, errors, in_size, out_size, piece.results, piece.inputs,
+        request_ids=ids, starts=None if channel.observed else starts,
+        thread=None if channel.observed else piece.ident,
+    )  # fmt: skip
+
+
+class FoldHooks(Protocol):
+    """What the recorder asks of whoever folds its channels (the Monitor)."""
+
+    def assist(self, channel: Channel, buffer: ThreadBuffer, wait: float) -> bool:
+        """Fold a chunk of ``buffer`` now, waiting at most ``wait`` seconds for a running
+        fold; False when it did not."""
+
+
+class Recorder:
+    """The part of a Monitor that the hot path touches: its channels, their bounds, and the
+    counts of what could not be recorded. Survives a fork (the wrappers hold it).
+
+    Args:
+        capacity: records per thread buffer at most.
+        high_water: records past which a call wakes the fold and helps it.
+        wait_when_full: a call that finds its buffer full waits for a fold (``on_full="fold"``)
+            instead of being dropped.
+    """
+
+    def __init__(self, capacity: int, high_water: int, wait_when_full: bool) -> None:
+        self.capacity = capacity
+        self.high_water = high_water
+        self.wait_when_full = wait_when_full
+        self.channels: list[Channel] = []
+        self.hooks: Callable[[], FoldHooks | None] = lambda: None
+        self.overflow = 0
+        self.internal_errors = 0
+        self.waiting = 0  # callers waiting for the fold lock (their buffer is full)
+        self.lock = threading.Lock()
+        self.wake_event = threading.Event()
+
+    def channel(self, capture: Capture | None, given_ids: bool, observed: bool = False) -> Channel:
+        """A new channel for one watched function (or for ``observe``)."""
+        channel = Channel(capture, given_ids, observed, self.high_water)
+        with self.lock:
+            self.channels = [*self.channels, channel]
+        return channel
+
+    def crowded(self, channel: Channel, buffer: ThreadBuffer) -> bool:
+        """``buffer`` is past its high-water mark: wake the fold thread, fold a chunk here if
+        no fold is running, and say whether the call still has room (False: dropped, and
+        counted)."""
+        self.wake_event.set()
+        hooks = self.hooks()
+        if hooks is not None:
+            if not hooks.assist(channel, buffer, 0.0):
+                # A fold is running (it takes the buffer soon): ask again a step further on,
+                # not at every call.
+                buffer.mark = min(len(buffer.times) + 2 * _RETRY_STEP, 2 * self.capacity)
+            if len(buffer) < self.capacity:
+                return True
+            # Full: a fold holds the lock for one chunk (about ASSIST_BUDGET_S) at a time, and
+            # lets a waiting caller in between two chunks.
+            with self.lock:
+                self.waiting += 1
+            try:
+                if hooks.assist(channel, buffer, -1.0 if self.wait_when_full else _FULL_WAIT_S):
+                    return True
+            finally:
+                with self.lock:
+                    self.waiting -= 1
+        elif len(buffer) < self.capacity:
+            return True
+        with self.lock:
+            self.overflow += 1
+        return False
+
+    def internal_error(self, exc: BaseException) -> None:
+        """Count a failure inside aimon; log the first one with its traceback."""
+        with self.lock:
+            self.internal_errors += 1
+            first = self.internal_errors == 1
+        if first:
+            log.error("aimon internal error (counted; further ones are not logged)", exc_info=exc)
+
+    def reset_after_fork(self) -> None:
+        """Forget the parent's buffered records and replace locks a dead thread may hold."""
+        for channel in self.channels:
+            channel.reset_after_fork()
+        self.overflow = 0
+        self.internal_errors = 0
+        self.waiting = 0
+        self.lock = threading.Lock()
+        self.wake_event = threading.Event()
