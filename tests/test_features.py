@@ -13,7 +13,9 @@ import pandas as pd
 import pydantic
 from hypothesis import given
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
+from aimon import features
 from aimon.features import FeatureBatch, extract, extract_many, payload_size
 
 
@@ -368,3 +370,181 @@ def test_a_fold_of_dicts_equals_extracting_each_dict_alone(dicts: list[dict[str,
                 expected_label = single.labels[0]
             got_label = None if column.labels is None else column.labels[i]
             assert got_label == expected_label, (name, i, row)
+
+
+# -- batches of one form: the same rows as dicts and as one input at a time ----------------
+
+scalar_cells = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(),
+    st.text(max_size=4),
+    st.sampled_from([math.nan, math.inf, -math.inf, "é", "", pd.NA]),
+)
+cells = st.one_of(scalar_cells, st.just({1, 2}))  # a container: missing and invalid
+numeric_cells = st.one_of(st.booleans(), st.integers(-(2**53), 2**53), st.floats())
+
+
+def table(batch: FeatureBatch) -> dict[str, tuple[list[float | None], list[str | None]]]:
+    """Every column's numbers (NaN as None) and labels (None where none), by name."""
+    return {
+        name: (numbers(batch, name), labels(batch, name) or [None] * batch.n_rows)
+        for name in batch.columns
+    }
+
+
+def one_at_a_time(objs: list[Any]) -> FeatureBatch:
+    """What extract_many gave before runs were read as blocks: each input alone (the path a
+    run still falls back to), concatenated."""
+    blocks = list(features._one_by_one(objs, 512, True))
+    batch = features._concat(blocks, 512)
+    sizes = np.array([size for b in blocks if b.sizes is not None for size in b.sizes.tolist()])
+    return FeatureBatch(batch.n_rows, batch.columns, batch.invalid, sizes)
+
+
+_models: dict[int, type[pydantic.BaseModel]] = {}
+_dataclasses: dict[int, type] = {}
+
+
+def as_model(values: list[Any]) -> pydantic.BaseModel:
+    width = len(values)
+    if width not in _models:
+        fields: dict[str, Any] = {f"f{j}": (Any, None) for j in range(width)}
+        _models[width] = pydantic.create_model(f"Row{width}", **fields)
+    return _models[width](**{f"f{j}": v for j, v in enumerate(values)})
+
+
+def as_dataclass(values: list[Any]) -> Any:
+    width = len(values)
+    if width not in _dataclasses:
+        _dataclasses[width] = dataclasses.make_dataclass(
+            f"Row{width}", [(f"f{j}", Any) for j in range(width)]
+        )
+    return _dataclasses[width](*values)
+
+
+def as_dict(values: list[Any]) -> dict[str, Any]:
+    return {f"f{j}": v for j, v in enumerate(values)}
+
+
+def as_array(values: list[Any]) -> NDArray[Any]:
+    if all(type(v) in (bool, int, float) and abs(v) < 2**53 for v in values):
+        return np.array(values, dtype=np.float64)  # a numeric array
+    return np.array([*values, None], dtype=object)[:-1]  # never nested, whatever the values
+
+
+FORMS: dict[str, Any] = {
+    "list": list,
+    "tuple": tuple,
+    "ndarray": as_array,
+    "model": as_model,
+    "dataclass": as_dataclass,
+    "frame": lambda values: pd.DataFrame([as_dict(values)]),
+    "series": lambda values: pd.Series(as_dict(values), dtype=object),
+    "numeric series": lambda values: pd.Series(as_dict(values)),
+}
+
+
+def assert_same_rows(got: FeatureBatch, expected: FeatureBatch) -> None:
+    assert got.n_rows == expected.n_rows
+    assert table(got) == table(expected)
+    assert got.invalid == expected.invalid
+
+
+@given(
+    st.sampled_from(sorted(FORMS)),
+    st.integers(min_value=1, max_value=4).flatmap(
+        lambda width: st.lists(st.lists(cells, min_size=width, max_size=width), max_size=12)
+    ),
+)
+def test_a_batch_of_one_form_reads_as_its_dicts_and_as_each_input_alone(
+    form: str, rows: list[list[Any]]
+) -> None:
+    if form == "numeric series":
+        rows = [[v for v in row if type(v) in (bool, int, float)] or [0.5] for row in rows]
+    objs = [FORMS[form](row) for row in rows]
+    batch = extract_many(objs, sizes=True)
+    assert_same_rows(batch, extract_many([as_dict(row) for row in rows]))
+    alone = one_at_a_time(objs)
+    assert_same_rows(batch, alone)
+    assert batch.input_sizes is not None and alone.input_sizes is not None
+    assert batch.input_sizes.tolist() == [float(payload_size(x)) for x in objs]
+    assert batch.input_sizes.tolist() == alone.input_sizes.tolist()
+
+
+@given(st.lists(scalar_cells, max_size=30))
+def test_a_batch_of_scalars_is_the_column_f0(values: list[Any]) -> None:
+    batch = extract_many(values, sizes=True)
+    assert_same_rows(batch, extract_many([{"f0": v} for v in values]))
+    assert_same_rows(batch, one_at_a_time(values))
+    assert batch.input_sizes is not None
+    assert batch.input_sizes.tolist() == [float(payload_size(v)) for v in values]
+
+
+@given(st.lists(st.lists(numeric_cells, min_size=3, max_size=3), min_size=1, max_size=12))
+def test_frames_of_many_rows_read_as_their_rows(rows: list[list[Any]]) -> None:
+    frames = [
+        pd.DataFrame([as_dict(row) for row in rows[i : i + 2]]) for i in range(0, len(rows), 2)
+    ]
+    batch = extract_many(frames, sizes=True)
+    assert_same_rows(batch, extract_many([as_dict(row) for row in rows]))
+    assert_same_rows(batch, one_at_a_time(frames))
+    assert batch.input_sizes is not None
+    assert batch.input_sizes.tolist() == [float(payload_size(f)) for f in frames]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([*sorted(FORMS), "dict", "scalar"]),
+            st.lists(cells, min_size=2, max_size=2),
+        ),
+        max_size=16,
+    )
+)
+def test_mixed_forms_interleaved_keep_their_order(rows: list[tuple[str, list[Any]]]) -> None:
+    objs, dicts = [], []
+    for form, drawn in rows:
+        row = drawn
+        if form == "scalar":  # one value, not a container (that would be an input of its own)
+            row = [None if isinstance(drawn[0], set) else drawn[0]]
+        if form == "numeric series":
+            row = [v if type(v) in (bool, int, float) else 0.5 for v in row]
+        make = {"scalar": lambda r: r[0], "dict": as_dict}.get(form) or FORMS[form]
+        objs.append(make(row))
+        dicts.append(as_dict(row))
+    batch = extract_many(objs, sizes=True)
+    assert_same_rows(batch, extract_many(dicts))
+    assert_same_rows(batch, one_at_a_time(objs))
+    assert batch.input_sizes is not None
+    assert batch.input_sizes.tolist() == [float(payload_size(x)) for x in objs]
+
+
+def test_dict_sizes_are_payload_size_whatever_the_values() -> None:
+    rows: list[dict[str, Any]] = [
+        {"nan": math.nan, "flag": True, "f32": np.float32(1.5), "word": "héllo", "é": None},
+        {"nan": 1.0, "flag": False, "f32": np.float32(2), "word": "\ud800", "é": Colour.RED},
+        {"nested": [1, {"a": None}], "na": pd.NA, "bytes": b"xy", "big": 10**400},
+    ]
+    wide = [{f"k{i}": float(i) for i in range(6000)}] * 2  # past payload_size's budget
+    for batch_rows in (rows, wide):
+        batch = extract_many(batch_rows, sizes=True)
+        assert batch.input_sizes is not None
+        assert batch.input_sizes.tolist() == [float(payload_size(r)) for r in batch_rows]
+
+
+@dataclasses.dataclass
+class Late:
+    x: float
+    y: float = dataclasses.field(init=False)  # unset until someone sets it
+
+
+def test_an_input_that_fails_its_run_costs_only_itself() -> None:
+    objs = [Late(1.0), Late(2.0), Late(3.0)]
+    objs[0].y = 10.0
+    objs[2].y = 30.0  # objs[1] has no y: reading it raises
+    batch = extract_many(objs, sizes=True)
+    assert batch.n_rows == 2 and batch.invalid == 1
+    assert numbers(batch, "x") == [1.0, 3.0] and numbers(batch, "y") == [10.0, 30.0]
+    assert batch.input_sizes is not None and batch.input_sizes.size == 3
