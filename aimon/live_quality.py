@@ -46,7 +46,8 @@ class LiveQuality:
         reference_quality: the reference's quality (live quality must be measured the same
             way to be compared with it).
         buffer_size: outcomes queued by ``record_outcome`` between folds at most.
-        on_targets: told of each batch of matched outcomes (label drift).
+
+    ``on_targets`` is told of each batch of matched outcomes (label drift; set by the fold).
 
     Raises:
         ConfigError: a setting is invalid or differs from the reference's; named as the
@@ -58,12 +59,11 @@ class LiveQuality:
         settings: QualitySettings,
         reference_quality: QualityMetrics | None,
         buffer_size: int,
-        on_targets: Callable[[list[Any]], None],
     ) -> None:
         self.settings = settings
         self.reference_quality = reference_quality
         self._buffer_size = buffer_size
-        self._on_targets = on_targets
+        self.on_targets: Callable[[list[Any]], None] = _ignore
         self.new_join()  # check the bounds now
         try:
             self.task_settings = quality_settings(
@@ -191,7 +191,7 @@ class LiveQuality:
         if matches:
             self.unplaced += [(ots if ots > pts else pts, actual, prediction)  # the later
                               for _, _, prediction, actual, pts, ots in matches]  # fmt: skip
-            self._on_targets([m[3] for m in matches])
+            self.on_targets([m[3] for m in matches])
         pending = self.unplaced
         if not pending:
             return
@@ -264,6 +264,10 @@ class LiveQuality:
         self.task = task or state["quality_task"]
         self.unplaced = list(state["unplaced"])
         return forgotten
+
+
+def _ignore(actuals: list[Any]) -> None:
+    """No one counts the targets."""
 
 
 def _add_fitting(stats: QualityStats, actuals: list[Any], predicted: list[Any]) -> int:

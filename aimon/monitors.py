@@ -24,9 +24,7 @@ import os
 import threading
 import time
 import weakref
-from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import numpy as np
@@ -38,21 +36,20 @@ except ImportError:  # Python 3.10
     from typing_extensions import Unpack
 
 from aimon import lifecycle
-from aimon.aggregates import Aggregates, utc
+from aimon.aggregates import utc
 from aimon.alerts.alert import Alert
 from aimon.alerts.base import Sink
 from aimon.alerts.router import Router
 from aimon.collectors.decorator import wrap
-from aimon.collectors.eventlog import EventLogWriter, events_of
+from aimon.collectors.eventlog import EventLogWriter
 from aimon.drift.reference import Reference, ReferenceError
-from aimon.drift.tracker import DriftTracker, bin_total_counts, drift_snapshot
+from aimon.drift.tracker import bin_total_counts, drift_snapshot
 from aimon.durations import Duration, parse_duration
 from aimon.errors import ConfigError
 from aimon.features import FeatureExtractor
+from aimon.fold import Fold
 from aimon.live_quality import LiveQuality
-from aimon.profiling import FeatureProfiler
-from aimon.recording import OBSERVED, Channel, Columns, Recorder, ThreadBuffer, columns_of
-from aimon.request_ids import call_ids, ids_asked
+from aimon.recording import OBSERVED, Columns, Recorder
 from aimon.settings import DriftSettings, Limits, QualitySettings, Shorthands, apply_shorthands
 from aimon.snapshot import Snapshot
 from aimon.thresholds import ThresholdsLike, make_alerting
@@ -60,13 +57,9 @@ from aimon.thresholds import ThresholdsLike, make_alerting
 if TYPE_CHECKING:
     from aimon.exporters.http import MetricsServer
 
-__all__ = ["STATE_FORMAT", "Monitor"]
+__all__ = ["Monitor"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: The layout of :meth:`Monitor.export_state`; a checkpoint of another is not restored.
-#: 2: the join buffer of predictions and outcomes, and quality statistics per slice.
-STATE_FORMAT = 2
 
 
 class Monitor:
@@ -149,7 +142,6 @@ class Monitor:
             quality,
             None if self._reference is None else self._reference.quality,
             limits.buffer_size,
-            self._fold_targets,
         )
         self._alerting = make_alerting(
             thresholds, sinks, router, limits.evaluation_interval_s, name, version
@@ -162,9 +154,7 @@ class Monitor:
         self._server: MetricsServer | None = None
         self._closed = False
         self._recorder = Recorder(limits.buffer_size, limits.high_water, limits.on_full == "fold")
-        self._recorder.hooks = weakref.ref(self)
         self._observed = self._recorder.channel(OBSERVED, given_ids=True, observed=True)
-        self._profiler = FeatureProfiler(limits.max_features, self._recorder.internal_error)
         self._reset_aggregates()
         lifecycle.LIVE.add(self)
         self._start_thread()
@@ -172,41 +162,21 @@ class Monitor:
     # -- state -------------------------------------------------------------------------
 
     def _reset_aggregates(self) -> None:
-        self._fold_lock = threading.RLock()
-        self._pending: deque[_PendingFold] = deque()
-        limits = self.limits
-        self._aggregates = Aggregates(
-            self._window_s, limits.slice_s, limits.relative_accuracy, limits.max_features,
-            limits.max_error_types, self._clock,
+        self._fold = Fold(
+            self.name, self.version, self._window_s, self.limits, self._drift_settings,
+            self._reference, self._recorder, self._quality, self._event_log, self._clock,
         )  # fmt: skip
-        self._drift: DriftTracker | None = None
-        if self._reference is not None:
-            d = self._drift_settings
-            self._drift = DriftTracker(
-                self._reference, window_s=d.window_s, events=d.events, sample_size=d.sample,
-                methods=d.resolved_methods(), min_count=d.min_count,
-            )  # fmt: skip
-        self._quality.reset()
+        self._recorder.hooks = weakref.ref(self._fold)
+
+    @property
+    def _fold_lock(self) -> Any:  # the fold's RLock (tests hold it)
+        return self._fold.lock
 
     def export_state(self) -> dict[str, Any]:
         """The aggregates (window, totals, drop counts, drift counts), folded up to now, for a
         checkpoint; :meth:`restore_state` puts them back in a Monitor of the same settings.
         Internal to aimon's own checkpoints: the objects are pickled as they are."""
-        self.flush()
-        with self._fold_lock:
-            aggregates = self._aggregates
-            return {
-                "format": STATE_FORMAT,
-                "model": self.name,
-                "version": self.version,
-                "window": aggregates.window,
-                "totals": aggregates.totals,
-                "dropped": Counter(aggregates.dropped),
-                "overflow": self._recorder.overflow,
-                "drift": self._drift,
-                "started": aggregates.started,
-                **self._quality.export_state(),
-            }
+        return self._fold.export_state()
 
     def restore_state(self, state: dict[str, Any]) -> None:
         """Continue from :meth:`export_state`'s aggregates (same model and settings).
@@ -214,30 +184,10 @@ class Monitor:
         Raises:
             ConfigError: the state is of another format, model or window.
         """
-        if state.get("format") != STATE_FORMAT:
-            raise ConfigError(f"state: format {state.get('format')!r}, expected {STATE_FORMAT}")
-        if (state["model"], state["version"]) != (self.name, self.version):
-            raise ConfigError(f"state: of model {state['model']!r}, not {self.name!r}")
-        window = state["window"]
-        current = self._aggregates.window
-        if (window.length_s, window.slice_s) != (current.length_s, current.slice_s):
-            raise ConfigError("state: the window settings changed; starting afresh")
-        with self._fold_lock:
-            aggregates = self._aggregates
-            aggregates.window = window
-            aggregates.totals = state["totals"]
-            aggregates.dropped = Counter(state["dropped"])
-            aggregates.started = float(state["started"])
-            self._recorder.overflow = int(state["overflow"])
-            saved_drift = state["drift"]
-            if self._drift is not None and saved_drift is not None:
-                if saved_drift.same_settings(self._drift):
-                    self._drift = saved_drift
-                else:  # a new reference (or drift settings): drift starts afresh against it
-                    aggregates.dropped["drift_reset"] += 1
-            forgotten = self._quality.restore_state(state, window)
-            if forgotten:  # measured another way before the restart: not comparable
-                aggregates.dropped["quality_settings_changed"] += forgotten
+        try:
+            self._fold.restore_state(state)
+        except ValueError as exc:
+            raise ConfigError(f"state: {exc}") from None
 
     def _start_thread(self) -> None:
         self._thread = lifecycle.FoldThread(
@@ -412,8 +362,8 @@ class Monitor:
             ):
                 raise ValueError("observe_many: every column must have the length of ts")
             with self._fold_lock:
-                self._aggregates.label_errors(columns)
-                self._fold_columns(columns, predictions is not None)
+                self._fold.aggregates.label_errors(columns)
+                self._fold.fold_columns(columns, predictions is not None)
         except Exception as exc:  # aimon's own failure must not reach the caller
             self._recorder.internal_error(exc)
 
@@ -439,7 +389,7 @@ class Monitor:
             when = self._clock() if ts is None else float(ts)
             if not self._quality.queue_outcome(request_id, actual, when):
                 with self._fold_lock:
-                    self._aggregates.dropped["outcome_buffer_full"] += 1
+                    self._fold.aggregates.dropped["outcome_buffer_full"] += 1
         except Exception as exc:  # aimon's own failure must not reach the caller
             self._recorder.internal_error(exc)
 
@@ -454,7 +404,7 @@ class Monitor:
                 self._quality.join_outcomes(
                     [(str(rid), actual, now if ts is None else float(ts))
                      for rid, actual, ts in outcomes],
-                    self._aggregates.window, self._aggregates.dropped, now,
+                    self._fold.aggregates.window, self._fold.aggregates.dropped, now,
                 )  # fmt: skip
         except Exception as exc:  # aimon's own failure must not reach the caller
             self._recorder.internal_error(exc)
@@ -470,138 +420,13 @@ class Monitor:
         """Count events that never reached the monitor (e.g. ``malformed`` log lines); they
         appear in ``snapshot().dropped`` and ``aimon_events_dropped_total{reason}``."""
         with self._fold_lock:
-            self._aggregates.dropped[reason] += count
+            self._fold.aggregates.dropped[reason] += count
 
     # -- folding -----------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Fold everything buffered so far into the window (also done in the background).
-
-        Each buffer is folded in chunks of about a millisecond of work, the fold lock held
-        for one chunk at a time, so a call that finds its buffer full waits at most that."""
-        recorder = self._recorder
-        for channel in recorder.channels:
-            try:
-                self._drain(channel, shed=not recorder.wait_when_full)
-            except Exception as exc:
-                recorder.internal_error(exc)
-        with self._fold_lock:
-            try:
-                outcomes = self._quality.take_queue()
-                if outcomes:
-                    now = self._clock()
-                    aggregates = self._aggregates
-                    self._quality.join_outcomes(
-                        outcomes, aggregates.window, aggregates.dropped, now
-                    )
-            except Exception as exc:
-                recorder.internal_error(exc)
-
-    def _drain(self, channel: Channel, shed: bool) -> None:
-        """Take what ``channel``'s buffers hold now into the pending folds, then fold those
-        chunk by chunk (whoever holds the fold lock next goes on with them, so a snapshot
-        never misses records a background fold has taken but not folded yet)."""
-        buffers = channel.drainable()
-        backlog = sum(len(b) for b in buffers)
-        if backlog:
-            # Under load the background fold profiles a sample of the inputs (a caller
-            # folding its own chunk, and on_full="fold", profile every one).
-            stride = channel.plan_stride(backlog, time.perf_counter()) if shed else 1
-            for buffer in buffers:
-                with self._fold_lock:
-                    taken = buffer.take()  # at once: one move of the buffer's memory
-                    if taken is not None:
-                        self._pending.append(_PendingFold(channel, taken, stride))
-        self._fold_pending()
-
-    def _fold_pending(self) -> None:
-        """Fold the pending records, about a millisecond of work per hold of the lock."""
-        pending = self._pending
-        while pending:
-            if self._recorder.waiting:  # a caller with a full buffer: let it have the lock
-                time.sleep(0.0001)
-            with self._fold_lock:
-                if not pending:
-                    return
-                job = pending[0]
-                end = min(
-                    len(job.taken), job.done + job.channel.chunk_rows(self.limits.buffer_size)
-                )
-                piece = job.taken.rows(job.done, end)
-                job.done = end
-                if end >= len(job.taken):
-                    pending.popleft()
-                self._fold_piece(job.channel, piece, job.stride)
-
-    def assist(self, channel: Channel, buffer: ThreadBuffer, wait: float) -> bool:
-        """Fold a chunk of ``buffer`` in the calling thread, waiting at most ``wait`` seconds
-        (-1: as long as it takes) for a running fold's chunk; False when it could not
-        (called by the recorder when a call finds its buffer past half full)."""
-        if not self._fold_lock.acquire(timeout=wait if wait > 0 else -1, blocking=wait != 0):
-            return False
-        try:
-            piece = buffer.take(channel.chunk_rows(max(1, self.limits.high_water)))
-            if piece is not None:
-                self._fold_piece(channel, piece, 1)
-            return True
-        finally:
-            self._fold_lock.release()
-
-    def _fold_piece(self, channel: Channel, piece: Any, stride: int) -> None:
-        """Taken records -> columns -> the fold pipeline, timed to learn what folds cost."""
-        try:
-            # Costs are learnt in this thread's CPU time: waits for the GIL are not fold work.
-            started = time.thread_time()
-            columns = columns_of(piece, channel, self._clock() - time.perf_counter())
-            self._aggregates.label_errors(columns)
-            self._identify(columns)
-            self._profiler.attach(columns, channel.capture, self._clock())
-            if stride > 1:
-                self._aggregates.count_skipped(self._profiler.sample(columns, stride))
-            profiled_from, profiled = self._fold_columns(columns, True)
-            channel.learn(
-                len(columns), profiled_from - started,
-                profiled, time.thread_time() - profiled_from,
-            )  # fmt: skip
-        except Exception as exc:
-            self._recorder.internal_error(exc)
-
-    def _identify(self, columns: Columns) -> None:
-        """The calls' request ids. Ids nobody asked for are made only when they can be known
-        later: written to the event log, or joined once outcomes are recorded (a caller
-        asking after the fold gets the same id, but nothing would join it anyway)."""
-        starts, thread = columns.starts, columns.thread
-        if starts is None or thread is None or not len(columns):
-            return
-        given = columns.request_ids
-        every = self._event_log is not None or self._quality.outcomes_seen
-        if not every and given is None and not ids_asked():
-            return  # nobody asked for an id and nothing will join one
-        tags: list[Any] = [thread] * len(columns)
-        if given is not None:
-            tags = [thread if g is None else g for g in given]
-        columns.request_ids, columns.unasked = call_ids(starts.tolist(), tags, every)
-
-    def _fold_columns(self, columns: Columns, has_outputs: bool) -> tuple[float, int]:
-        """The fold of drained (or given) calls: log, count, drift, join, profile. Returns
-        when profiling started and how many inputs it profiled."""
-        aggregates = self._aggregates
-        now = self._clock()
-        if self._event_log is not None:
-            self._event_log.write(events_of(columns, self.name, self.version))
-        aggregates.count(columns)
-        if has_outputs and self._drift is not None:
-            self._drift.add_outputs("prediction", columns.results, now)
-        if has_outputs:
-            self._quality.join_predictions(
-                columns, aggregates.window, aggregates.dropped, now, self._event_log is not None
-            )
-        profiled_from = time.thread_time()
-        return profiled_from, self._profiler.profile(columns, aggregates, self._drift, now)
-
-    def _fold_targets(self, actuals: list[Any]) -> None:
-        if self._drift is not None:
-            self._drift.add_outputs("target", actuals, self._clock())
+        """Fold everything buffered so far into the window (also done in the background)."""
+        self._fold.flush()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -609,7 +434,7 @@ class Monitor:
         """Fold what is buffered and return the state over the rolling window."""
         self.flush()
         with self._fold_lock:
-            aggregates = self._aggregates
+            aggregates = self._fold.aggregates
             now = self._clock()
             if self._quality.unplaced:
                 self._quality.count_matches([], aggregates.window, aggregates.dropped, now, True)
@@ -620,14 +445,14 @@ class Monitor:
                 dropped["buffer_full"] = recorder.overflow
             parts: dict[str, Any] = {}
             feature_bins: dict[str, dict[str, int]] = {}
-            if self._drift is not None:
-                drift, drift_window, reference_bins = drift_snapshot(self._drift, now)
+            if self._fold.drift is not None:
+                drift, drift_window, reference_bins = drift_snapshot(self._fold.drift, now)
                 parts = {
                     "drift": drift,
                     "drift_window": drift_window,
                     "reference_bins": reference_bins,
                 }
-                feature_bins = bin_total_counts(self._drift)
+                feature_bins = bin_total_counts(self._fold.drift)
             alerting = self._alerting
             if alerting is not None:
                 parts["alerts"] = alerting.active()
@@ -697,16 +522,6 @@ class Monitor:
 
     def __repr__(self) -> str:
         return f"Monitor(name={self.name!r}, version={self.version!r})"
-
-
-@dataclass(slots=True)
-class _PendingFold:
-    """Records taken from a buffer, folded chunk by chunk (``done`` so far)."""
-
-    channel: Channel
-    taken: Any
-    stride: int
-    done: int = 0
 
 
 def _load_reference(reference: Reference | str | os.PathLike[str] | None) -> Reference | None:
