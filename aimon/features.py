@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -650,7 +651,26 @@ def _read_models(run: list[Any], max_features: int, sized: bool) -> Iterator[_Bl
 
 def _plain_fields(kind: type[pydantic.BaseModel], first: pydantic.BaseModel) -> list[str] | None:
     """The field names of a model class whose ``model_dump()`` is its fields as stored in each
-    instance's ``__dict__`` (no serializers, computed or excluded fields, extras), else None."""
+    instance's ``__dict__`` (no serializers, computed or excluded fields, extras), else None.
+    The class is inspected once; each run also checks its first model's dump."""
+    try:
+        names = _PLAIN_FIELDS[kind]
+    except KeyError:
+        names = _PLAIN_FIELDS[kind] = _plain_class_fields(kind)
+    if names is None:
+        return None
+    dumped, stored = first.model_dump(), vars(first)
+    if list(dumped) != names or any(
+        dumped[name] is not stored[name] and not _reshaped_by_dump(stored[name]) for name in names
+    ):
+        return None
+    return names
+
+
+_PLAIN_FIELDS: weakref.WeakKeyDictionary[type, list[str] | None] = weakref.WeakKeyDictionary()
+
+
+def _plain_class_fields(kind: type[pydantic.BaseModel]) -> list[str] | None:
     config = kind.model_config
     decorators = kind.__pydantic_decorators__
     fields = kind.model_fields
@@ -666,13 +686,7 @@ def _plain_fields(kind: type[pydantic.BaseModel], first: pydantic.BaseModel) -> 
         or _has_serializer(kind.__pydantic_core_schema__)
     ):
         return None
-    names = list(fields)
-    dumped, stored = first.model_dump(), vars(first)
-    if list(dumped) != names or any(
-        dumped[name] is not stored[name] and not _reshaped_by_dump(stored[name]) for name in names
-    ):
-        return None
-    return names
+    return list(fields)
 
 
 def _has_serializer(schema: Any) -> bool:

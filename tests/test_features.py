@@ -548,3 +548,47 @@ def test_an_input_that_fails_its_run_costs_only_itself() -> None:
     assert batch.n_rows == 2 and batch.invalid == 1
     assert numbers(batch, "x") == [1.0, 3.0] and numbers(batch, "y") == [10.0, 30.0]
     assert batch.input_sizes is not None and batch.input_sizes.size == 3
+
+
+class Scored(pydantic.BaseModel):
+    score: float
+
+    @pydantic.field_serializer("score")
+    def as_text(self, score: float) -> str:
+        return f"{score:.1f}"
+
+
+class Tagged(pydantic.BaseModel):
+    colour: Colour
+    point: Applicant | None = None
+    extra: list[int] = []
+
+    @pydantic.computed_field  # type: ignore[prop-decorator]
+    @property
+    def double(self) -> int:
+        return 2 * len(self.extra)
+
+
+class WithEnum(pydantic.BaseModel):
+    colour: Colour
+    applicant: Applicant | None = None
+    amount: float | None = None
+
+
+@given(st.lists(st.sampled_from(range(6)), max_size=12), st.floats())
+def test_models_read_as_model_dump_gives_them(picks: list[int], x: float) -> None:
+    applicant = Applicant(age=3, income=None, region="é")
+    made = [
+        Scored(score=x),  # a serializer: read from model_dump()
+        Tagged(colour=Colour.RED, extra=[1, 2]),  # a computed field: the same
+        Tagged(colour=Colour.RED, point=applicant),
+        WithEnum(colour=Colour.RED, amount=x),  # fields as stored
+        WithEnum(colour=Colour.RED, applicant=applicant),  # a nested model: dumped to a dict
+        applicant,
+    ]
+    objs = [made[i] for i in picks]
+    batch = extract_many(objs, sizes=True)
+    assert_same_rows(batch, extract_many([obj.model_dump() for obj in objs]))
+    assert_same_rows(batch, one_at_a_time(objs))
+    assert batch.input_sizes is not None
+    assert batch.input_sizes.tolist() == [float(payload_size(obj)) for obj in objs]
