@@ -1,4 +1,5 @@
 import asyncio
+import dataclasses
 import gc
 import inspect
 import json
@@ -8,7 +9,11 @@ import time
 import traceback
 
 import numpy as np
+import pandas as pd
+import pydantic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import aimon
@@ -495,3 +500,68 @@ def test_close_stops_the_thread_and_monitor_can_be_collected():
     del m2
     gc.collect()
     assert ref() is None
+
+
+# -- every input form is profiled as the dict of the same values ------------------------------
+
+_FORM_FIELDS = ("f0", "f1", "f2")
+
+
+@dataclasses.dataclass
+class _Row:
+    f0: float
+    f1: float
+    f2: float
+
+
+class _RowModel(pydantic.BaseModel):
+    f0: float
+    f1: float
+    f2: float
+
+
+_FORMS = {
+    "list": list,
+    "tuple": tuple,
+    "ndarray": lambda values: np.array(values, dtype=np.float64),
+    "dataclass": lambda values: _Row(*values),
+    "pydantic": lambda values: _RowModel(**dict(zip(_FORM_FIELDS, values, strict=True))),
+    "dataframe": lambda values: pd.DataFrame([dict(zip(_FORM_FIELDS, values, strict=True))]),
+}
+
+
+def _profiled(rows, form) -> dict:
+    with aimon.Monitor("forms", on_full="fold") as m:
+        predict = m.watch(lambda x: 0.5)
+        for values in rows:
+            predict(form(values))
+        snap = m.snapshot()
+    assert snap.count == len(rows) and snap.totals.features_skipped == 0
+    return {
+        name: (f.count, f.missing, f.mean, f.min, f.max)
+        for name, f in sorted(snap.features.items())
+    }
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    rows=st.lists(
+        st.lists(
+            st.floats(-1e6, 1e6) | st.just(float("nan")) | st.integers(-1000, 1000),
+            min_size=3,
+            max_size=3,
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    form=st.sampled_from(sorted(_FORMS)),
+)
+def test_each_input_form_gives_the_features_of_the_same_dict(rows, form) -> None:
+    as_dicts = _profiled(rows, lambda values: dict(zip(_FORM_FIELDS, values, strict=True)))
+    got = _profiled(rows, _FORMS[form])
+    assert got.keys() == as_dicts.keys()
+    for name, (count, missing, mean, low, high) in got.items():
+        d_count, d_missing, d_mean, d_low, d_high = as_dicts[name]
+        assert (count, missing) == (d_count, d_missing)
+        for a, b in ((mean, d_mean), (low, d_low), (high, d_high)):
+            assert (a is None and b is None) or a == pytest.approx(b, rel=1e-9, abs=1e-9)
