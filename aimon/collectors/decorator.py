@@ -66,6 +66,46 @@ def wrap(
     return cast(F, watched)
 
 
+def _recorders(
+    recorder: Recorder, channel: Channel, index: int, given_id: GivenId | None
+) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The two appends of a watched call into its thread's buffer: a call that returned, and
+    one that raised. Either one's failure is counted, never raised."""
+    get_buffer = channel.buffers.get
+    new_buffer = channel.new_buffer
+    crowded = recorder.crowded
+    internal_error = recorder.internal_error
+    keeps_inputs = channel.keeps_inputs
+
+    def returned(thread: int, start: float, end: float, result: Any, args: Any, kwargs: Any,
+                 rid: str | None) -> None:  # fmt: skip
+        try:
+            buffer = get_buffer(thread) or new_buffer(thread)
+            times = buffer.times
+            if len(times) < buffer.mark or crowded(channel, buffer):
+                buffer.results.append(result)
+                if keeps_inputs:
+                    buffer.inputs.append(_input(args, kwargs, index))  # type: ignore[union-attr]
+                if given_id is not None:
+                    buffer.ids.append(rid)  # type: ignore[union-attr]
+                times.append(start)
+                times.append(end)
+        except Exception as own:  # aimon's failure must not reach the caller
+            internal_error(own)
+
+    def raised(thread: int, start: float, end: float, error: type[BaseException], args: Any,
+               kwargs: Any, rid: str | None) -> None:  # fmt: skip
+        try:
+            buffer = get_buffer(thread) or new_buffer(thread)
+            if len(buffer.times) < buffer.mark or crowded(channel, buffer):
+                data = _input(args, kwargs, index) if keeps_inputs else None
+                buffer.append_failure(start, end, error, data, rid)
+        except Exception as own:  # nor replace the user's exception
+            internal_error(own)
+
+    return returned, raised
+
+
 def _sync_wrapper(
     fn: Callable[..., Any],
     recorder: Recorder,
@@ -73,12 +113,15 @@ def _sync_wrapper(
     index: int,
     given_id: GivenId | None,
 ) -> Callable[..., Any]:
-    # Hot path: every name the call reads is a local of this closure.
+    # Hot path: every name the call reads is a local of this closure, and the append of a
+    # call that returned is written out here rather than called (a call costs ~70 ns, a
+    # tenth of the wrapper's own cost); it does what _recorders' `returned` does.
     get_buffer = channel.buffers.get
     new_buffer = channel.new_buffer
     crowded = recorder.crowded
     internal_error = recorder.internal_error
     keeps_inputs = channel.keeps_inputs
+    _, raised = _recorders(recorder, channel, index, given_id)
     clock = time.perf_counter
     holder_of = get_holder
     ident = thread_ident
@@ -94,14 +137,7 @@ def _sync_wrapper(
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
-            end = clock()
-            try:
-                buffer = get_buffer(thread) or new_buffer(thread)
-                if len(buffer.times) < buffer.mark or crowded(channel, buffer):
-                    data = _input(args, kwargs, index) if keeps_inputs else None
-                    buffer.append_failure(start, end, exc.__class__, data, rid)
-            except Exception as own:  # aimon's failure must not replace the user's exception
-                internal_error(own)
+            raised(thread, start, clock(), exc.__class__, args, kwargs, rid)
             raise
         end = clock()
         try:
@@ -115,7 +151,7 @@ def _sync_wrapper(
                     buffer.ids.append(rid)  # type: ignore[union-attr]
                 times.append(start)
                 times.append(end)
-        except Exception as own:  # nor reach the caller at all
+        except Exception as own:  # aimon's failure must not reach the caller
             internal_error(own)
         return result
 
@@ -129,47 +165,22 @@ def _async_wrapper(
     index: int,
     given_id: GivenId | None,
 ) -> Callable[..., Any]:
-    # Hot path, as _sync_wrapper; each task has a holder of its own, and nothing awaits
-    # between reading the end and appending, so tasks on one thread never interleave there.
-    get_buffer = channel.buffers.get
-    new_buffer = channel.new_buffer
-    crowded = recorder.crowded
-    internal_error = recorder.internal_error
-    keeps_inputs = channel.keeps_inputs
+    # Each task has a holder of its own, and nothing awaits between reading the end and
+    # appending, so tasks on one thread never interleave there.
+    returned, raised = _recorders(recorder, channel, index, given_id)
     clock = time.perf_counter
 
     async def watched(*args: Any, **kwargs: Any) -> Any:
         rid = None if given_id is None else given_id(args, kwargs)
         holder = new_holder()
-        thread = holder[1]
         start = clock()
         holder[0] = start if rid is None else rid
         try:
             result = await fn(*args, **kwargs)
         except Exception as exc:
-            end = clock()
-            try:
-                buffer = get_buffer(thread) or new_buffer(thread)
-                if len(buffer.times) < buffer.mark or crowded(channel, buffer):
-                    data = _input(args, kwargs, index) if keeps_inputs else None
-                    buffer.append_failure(start, end, exc.__class__, data, rid)
-            except Exception as own:  # aimon's failure must not replace the user's exception
-                internal_error(own)
+            raised(holder[1], start, clock(), exc.__class__, args, kwargs, rid)
             raise
-        end = clock()
-        try:
-            buffer = get_buffer(thread) or new_buffer(thread)
-            times = buffer.times
-            if len(times) < buffer.mark or crowded(channel, buffer):
-                buffer.results.append(result)
-                if keeps_inputs:
-                    buffer.inputs.append(_input(args, kwargs, index))  # type: ignore[union-attr]
-                if given_id is not None:
-                    buffer.ids.append(rid)  # type: ignore[union-attr]
-                times.append(start)
-                times.append(end)
-        except Exception as own:  # nor reach the caller at all
-            internal_error(own)
+        returned(holder[1], start, clock(), result, args, kwargs, rid)
         return result
 
     return watched
