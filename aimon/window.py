@@ -1,10 +1,11 @@
 """A rolling time window made of fixed-length slices of mergeable aggregates.
 
-The window is a ring of ``ceil(length / slice)`` slices. An event lands in the slice of its own
-timestamp; a slice is recycled when its time has passed out of the window, so memory is bounded
-whatever the traffic: per slice three quantile sketches of bounded size, a few counters, and
-per-feature summaries for at most ``max_features`` features. Any span of the window is the
-merge of its slices, and two replicas' slices can be merged the same way.
+The window is a ring of ``ceil(length / slice)`` slices (a :class:`~aimon.ring.SliceRing`). An
+event lands in the slice of its own timestamp; a slice is recycled when its time has passed out
+of the window, so memory is bounded whatever the traffic: per slice three quantile sketches of
+bounded size, a few counters, and per-feature summaries for at most ``max_features`` features.
+Any span of the window is the merge of its slices, and two replicas' slices can be merged the
+same way.
 
 Only the :class:`~aimon.monitor.Monitor` touches a Window; everybody else reads Snapshots.
 """
@@ -15,13 +16,15 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import partial
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from aimon.features import FeatureBatch, FeatureColumn
 from aimon.quality.metrics import QualityStats
+from aimon.ring import SliceRing
 from aimon.sketch import QuantileSketch
 
 __all__ = ["FeatureStats", "Slice", "Window", "WindowView"]
@@ -171,9 +174,17 @@ class Window:
         self.relative_accuracy = relative_accuracy
         self.max_features = max_features
         self.max_categories = max_categories
-        self._ring: list[Slice | None] = [None] * self.n_slices
+        self._ring = _slice_ring(self.n_slices, relative_accuracy)
         self._kinds: dict[str, FeatureKind] = {}
         self.first_ts: float | None = None
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        ring = state["_ring"]
+        if isinstance(ring, list):  # pickled before the SliceRing: a list of slots by sid
+            state = {**state, "_ring": _slice_ring(state["n_slices"], state["relative_accuracy"])}
+            for piece in sorted((p for p in ring if p is not None), key=lambda p: p.sid):
+                state["_ring"].put(piece.sid, piece)  # slices already out of the ring leave
+        self.__dict__.update(state)
 
     def slice_ids(self, ts: NDArray[np.float64]) -> NDArray[np.int64]:
         """The slice id of each timestamp."""
@@ -196,14 +207,15 @@ class Window:
         return sids, ~(late | future), late, future
 
     def slice_for(self, sid: int) -> Slice:
-        """The slice for ``sid``, recycling the ring slot if it holds an older slice."""
-        slot = sid % self.n_slices
-        current = self._ring[slot]
-        if current is None or current.sid < sid:
-            current = Slice(sid, self.relative_accuracy)
-            self._ring[slot] = current
-        elif current.sid > sid:
-            raise ValueError(f"slice {sid} is older than the window")  # callers place() first
+        """The slice for ``sid``, recycling the ring slot of a slice that leaves the window.
+
+        Raises:
+            ValueError: ``sid`` is older than the window's newest slice allows (callers
+                :meth:`place` timestamps first).
+        """
+        current = self._ring.get(sid)
+        if current is None:
+            raise ValueError(f"slice {sid} is older than the window")
         if self.first_ts is None or sid * self.slice_s < self.first_ts:
             self.first_ts = sid * self.slice_s
         return current
@@ -212,7 +224,7 @@ class Window:
         """Forget the slices' quality statistics that ``keep`` refuses; returns their pairs."""
         dropped = 0
         for piece in self._ring:
-            if piece is not None and piece.quality is not None and not keep(piece.quality):
+            if piece.quality is not None and not keep(piece.quality):
                 dropped += piece.quality.count
                 piece.quality = None
         return dropped
@@ -284,14 +296,17 @@ class Window:
         now_sid = math.floor(now / self.slice_s)
         oldest = now_sid - self.n_slices + 1
         total = Slice(now_sid, self.relative_accuracy)
-        for current in self._ring:
-            if current is not None and oldest <= current.sid <= now_sid:
-                total.merge(current, self.max_categories)
+        for current in self._ring.live(now_sid):
+            total.merge(current, self.max_categories)
         start = oldest * self.slice_s
         begun = max(start, started if started is not None else start)
         if self.first_ts is not None:
             begun = min(begun, max(start, self.first_ts))
         return WindowView(start=start, end=now, span_s=max(now - begun, 1e-9), total=total)
+
+
+def _slice_ring(n_slices: int, relative_accuracy: float) -> SliceRing[Slice]:
+    return SliceRing(n_slices, partial(Slice, relative_accuracy=relative_accuracy))
 
 
 def _number_label(value: float) -> str:

@@ -3,18 +3,22 @@ its Snapshot shows each feature's drift, and the numbers agree with the batch st
 
 from __future__ import annotations
 
+import math
 import pickle
 import time
+from collections import deque
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats as sps
 
 import aimon
 from aimon.drift import Reference, stats
 from aimon.drift.tracker import DriftTracker, ks_error_bound
-from aimon.features import extract
+from aimon.features import FeatureBatch, extract
 
 rng = np.random.default_rng(2024)
 REFERENCE_DATA = pd.DataFrame(
@@ -258,3 +262,71 @@ def test_a_new_reference_after_a_restart_is_the_one_drift_is_measured_against() 
     second.close()
     assert snap.drift["x"].count == 600 and snap.drift["x"].psi < 0.1  # against the new one
     assert snap.dropped["drift_reset"] == 1 and snap.totals.calls == 1200
+
+
+def age_batch(n: int, seed: int) -> FeatureBatch:
+    return extract(pd.DataFrame({"age": np.random.default_rng(seed).normal(40, 10, n)}))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    batches=st.lists(st.tuples(st.integers(1, 20), st.floats(-900, 300)), min_size=1, max_size=40)
+)
+def test_the_time_window_holds_the_rows_of_its_last_12_slices_in_any_order(
+    batches: list[tuple[int, float]],
+) -> None:
+    """Batches a little out of order (the inputs of calls made before the outputs counted at
+    fold time) count in their own slice, also when older than every slice yet made; those
+    older than the window do not count."""
+    tracker = DriftTracker(REFERENCE, window_s=3600, seed=0)  # 12 slices of 300 s
+    clock, placed = 1_000_000.0, []
+    for i, (n, offset) in enumerate(batches):
+        clock += 120.0
+        tracker.add(age_batch(n, i), clock + offset)
+        placed.append((n, math.floor((clock + offset) / 300)))
+    newest = max(key for _, key in placed)
+    now = clock + 300
+    horizon = max(newest, math.floor(now / 300))
+    want = sum(n for n, key in placed if key > horizon - 12)
+    assert tracker.rows(now) == want
+    assert tracker.verdicts(now)["age"].counts.present == want
+    assert len(tracker._ring) <= 12
+
+
+def test_a_batch_older_than_every_slice_but_inside_the_window_counts() -> None:
+    tracker = DriftTracker(REFERENCE, window_s=3600, seed=0)
+    tracker.add(age_batch(10, 0), 1_000_000.0)
+    tracker.add(age_batch(5, 1), 1_000_000.0 - 1000)  # three slices back
+    tracker.add(age_batch(7, 2), 1_000_000.0 - 3600)  # twelve back: out of the window
+    assert tracker.rows(1_000_000.0) == 15
+
+
+@pytest.mark.parametrize("events", [None, 120])
+def test_a_pickle_of_the_deque_layout_restores(events: int | None) -> None:
+    """A checkpoint taken before the SliceRing (the slices, or the chunks, in one deque sorted
+    by key) goes on as the tracker it was."""
+
+    def old_layout(tracker: DriftTracker) -> DriftTracker:
+        state = dict(pickle.loads(pickle.dumps(tracker)).__dict__)
+        ring, chunks = state.pop("_ring"), state.pop("_chunks")
+        state["_slices"] = chunks if events is not None else deque(ring)
+        old = DriftTracker.__new__(DriftTracker)
+        old.__setstate__(state)
+        return old
+
+    straight = DriftTracker(REFERENCE, window_s=3600, events=events, seed=7)
+    tracker = DriftTracker(REFERENCE, window_s=3600, events=events, seed=7)
+    now = 1_000_000.0
+    for part in range(3):
+        for i in range(20):
+            now += 250.0
+            batch = age_batch(9, 100 * part + i)
+            straight.add(batch, now)
+            tracker.add(batch, now)
+        tracker = old_layout(tracker)
+        assert tracker.rows(now) == straight.rows(now)
+        got, want = tracker.verdicts(now)["age"], straight.verdicts(now)["age"]
+        assert got.counts.bins.tolist() == want.counts.bins.tolist()
+        assert got.results == want.results
+        assert tracker.same_settings(straight)
+    assert np.array_equal(tracker.bin_totals["age"], straight.bin_totals["age"])

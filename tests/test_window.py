@@ -1,10 +1,13 @@
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aimon.features import extract_many
-from aimon.window import Window
+from aimon.ring import SliceRing
+from aimon.window import Slice, Window
 
 
 def fill(window: Window, ts: np.ndarray, latency: np.ndarray, errors: list, now: float):
@@ -137,3 +140,49 @@ def test_feature_count_is_capped():
     w = Window(length_s=60, slice_s=10, max_features=3)
     w.add_features(1, extract_many([{f"f{i}": i for i in range(10)}]))
     assert len(w.view(15.0).total.features) == 3
+
+
+def test_a_pickle_of_the_list_ring_layout_restores():
+    """A checkpoint taken before the SliceRing (the ring a list of slots, ``sid % n``, where
+    slices out of the window lingered until their slot was reused) goes on as the window it
+    was."""
+
+    def old_layout(window: Window) -> Window:
+        copy = pickle.loads(pickle.dumps(window))
+        state = dict(copy.__dict__)
+        slots = [None] * copy.n_slices
+        for sid, piece in copy._ring.items():
+            slots[sid % copy.n_slices] = piece
+        state["_ring"] = slots
+        old = Window.__new__(Window)
+        old.__setstate__(state)
+        return old
+
+    rng = np.random.default_rng(3)
+    ts = np.sort(rng.uniform(0, 200, 400))
+    lat = rng.lognormal(-4, 1, 400)
+    errs = [None if i % 7 else "E" for i in range(400)]
+    straight, w = Window(length_s=60, slice_s=10), Window(length_s=60, slice_s=10)
+    for part in (slice(0, 200), slice(200, 400)):
+        now = float(ts[part][-1])
+        fill(straight, ts[part], lat[part], errs[part], now)
+        fill(w, ts[part], lat[part], errs[part], now)
+        w = old_layout(w)
+        assert isinstance(w._ring, SliceRing)
+        want, got = straight.view(now, started=0.0), w.view(now, started=0.0)
+        assert (got.start, got.span_s, got.total.count) == (
+            want.start,
+            want.span_s,
+            want.total.count,
+        )
+        assert got.total.errors == want.total.errors
+        assert got.total.latency == want.total.latency
+    # A slice of long ago still in its slot leaves: the ring holds the newest n sids only.
+    slots = [None] * 6
+    slots[0], slots[20 % 6] = Slice(0, 0.01), Slice(20, 0.01)
+    old = Window.__new__(Window)
+    old.__setstate__({**Window(length_s=60, slice_s=10).__dict__, "_ring": slots})
+    assert [sid for sid, _ in old._ring.items()] == [20]
+    assert old.slice_for(20) is slots[2]
+    with pytest.raises(ValueError, match="older than the window"):
+        old.slice_for(0)

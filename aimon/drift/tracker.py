@@ -1,7 +1,8 @@
 """Streaming drift: live feature counts in a drift window, compared with a reference.
 
 The drift window is separate from the latency window: by default the last hour in 12 time
-slices, or the last N events (in 12 chunks of N/12). Each slice keeps, per reference
+slices (a :class:`~aimon.ring.SliceRing`), or the last N events (in chunks of N/12: the fewest
+newest chunks that hold N events). Each slice keeps, per reference
 feature, the counts in the reference's bins and categories and one reservoir of at most
 ``sample_size`` numbers (:mod:`aimon.drift.streaming`); the window is the merge of its
 slices, so memory is bounded whatever the traffic: at most 12 x ``sample_size`` numbers per
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,6 +36,7 @@ from aimon.drift.reference import OTHER, FeatureProfile, Reference
 from aimon.drift.stats import DriftResult
 from aimon.drift.streaming import FeatureCounts, count_batch, empty_counts
 from aimon.features import FeatureBatch, extract
+from aimon.ring import SliceRing
 from aimon.snapshot import DriftWindowInfo, FeatureDrift
 
 __all__ = [
@@ -68,7 +70,9 @@ def ks_error_bound(effective_size: float, alpha: float = 0.05) -> float:
 
 @dataclass(slots=True)
 class _Slice:
-    key: int
+    """The counts of one time slice or chunk of events."""
+
+    key: int  # the slice id floor(ts / slice_s), or the chunk's number
     rows: int = 0
     counts: dict[str, FeatureCounts] = field(default_factory=dict)
 
@@ -123,9 +127,13 @@ class DriftTracker:
         self.reservoir_size = sample_size
         self.methods = tuple(methods) if methods is not None else STREAMING_METHODS
         self.min_count = min_count
-        self._slices: deque[_Slice] = deque()
+        self._ring: SliceRing[_Slice] = SliceRing(_SLICES, _Slice)  # the time window
+        # The events window: a chunk is closed when it holds events // 12 rows (or more: a
+        # batch is not split), and the fewest newest chunks that hold ``events`` rows stay,
+        # so their number varies; they are a queue, not a ring.
+        self._chunks: deque[_Slice] = deque()
         self._rng = np.random.default_rng(seed)
-        self._sequence = 0
+        self._sequence = 0  # the last chunk's number
         outputs = (reference.prediction, reference.target)
         self._inputs = [n for n in reference.features if n not in outputs]
         #: Live counts per reference bin since start (Prometheus counters).
@@ -133,6 +141,19 @@ class DriftTracker:
             name: np.zeros(len(bin_labels(p)), dtype=np.int64)
             for name, p in reference.features.items()
         }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "_slices" in state:  # pickled before the SliceRing: one deque sorted by key
+            state = dict(state)
+            pieces: deque[_Slice] = state.pop("_slices")
+            state["_ring"] = SliceRing(_SLICES, _Slice)
+            state["_chunks"] = deque()
+            if state["events"] is not None:
+                state["_chunks"] = pieces
+            else:
+                for piece in pieces:
+                    state["_ring"].put(piece.key, piece)
+        self.__dict__.update(state)
 
     def same_settings(self, other: DriftTracker) -> bool:
         """Made with the same reference and settings as ``other`` (a checkpointed tracker is
@@ -191,60 +212,45 @@ class DriftTracker:
                 totals[-1] += counts.outside - outside.get(name, 0)
 
     def _slice_for(self, ts: float) -> _Slice | None:
-        slices = self._slices
-        if self.events is not None:
-            chunk = max(self.events // _SLICES, 1)
-            if not slices or slices[-1].rows >= chunk:
-                self._sequence += 1
-                slices.append(_Slice(self._sequence))
-            return slices[-1]
-        key = math.floor(ts / self.slice_s)
-        self._expire(max(key, slices[-1].key if slices else key))
-        for existing in reversed(slices):
-            if existing.key == key:
-                return existing
-            if existing.key < key:
-                break
-        if slices and key < slices[0].key:
-            return None  # older than the window
-        fresh = _Slice(key)
-        slices.append(fresh)
-        if len(slices) > 1 and slices[-2].key > key:  # out of order: keep keys sorted
-            ordered = sorted(slices, key=lambda s: s.key)
-            slices.clear()
-            slices.extend(ordered)
-        return fresh
+        """The slice (or chunk) to count into; None for a time older than the window."""
+        if self.events is None:
+            return self._ring.get(math.floor(ts / self.slice_s))
+        chunks = self._chunks
+        if not chunks or chunks[-1].rows >= max(self.events // _SLICES, 1):
+            self._sequence += 1
+            chunks.append(_Slice(self._sequence))
+        return chunks[-1]
 
     def _evict_events(self) -> None:
         """Keep the fewest newest chunks that hold ``events`` rows (to a fold's batch)."""
         if self.events is None:
             return
-        slices = self._slices
-        total = sum(s.rows for s in slices)
-        while len(slices) > 1 and total - slices[0].rows >= self.events:
-            total -= slices.popleft().rows
+        chunks = self._chunks
+        total = sum(s.rows for s in chunks)
+        while len(chunks) > 1 and total - chunks[0].rows >= self.events:
+            total -= chunks.popleft().rows
 
-    def _expire(self, now_key: int) -> None:
-        while self._slices and self._slices[0].key <= now_key - _SLICES:
-            self._slices.popleft()
+    def _live(self, now: float) -> Iterable[_Slice]:
+        """The slices (or chunks) of the window as of ``now``, oldest first."""
+        if self.events is not None:
+            return self._chunks
+        self._ring.expire(math.floor(now / self.slice_s))
+        return self._ring
 
     # -- reading -------------------------------------------------------------------------
 
     def rows(self, now: float) -> int:
         """Events in the drift window."""
-        if self.events is None:
-            self._expire(math.floor(now / self.slice_s))
-        return sum(s.rows for s in self._slices)
+        return sum(s.rows for s in self._live(now))
 
     def verdicts(self, now: float) -> dict[str, FeatureVerdict]:
         """Every reference feature's drift over the window (features without live values
         have no results)."""
-        if self.events is None:
-            self._expire(math.floor(now / self.slice_s))
+        pieces = list(self._live(now))
         out: dict[str, FeatureVerdict] = {}
         for name, profile in self.reference.features.items():
             merged = empty_counts(profile)
-            for piece in self._slices:
+            for piece in pieces:
                 counts = piece.counts.get(name)
                 if counts is not None:
                     merged.merge(counts)
