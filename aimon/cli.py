@@ -349,7 +349,7 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
     from aimon.config import load_settings
     from aimon.exporters.http import BearerAuth, MetricsServer
     from aimon.exporters.sidecar_metrics import SidecarCollector
-    from aimon.sidecar import Sidecar
+    from aimon.sidecar import MonitorSettings, Sidecar
 
     fields: dict[str, str] = {}
     for item in args.field:
@@ -389,21 +389,17 @@ def _sidecar(args: argparse.Namespace, out: TextIO) -> int:
     )
     auth = settings.auth.build()  # secrets and certificates read now: a bad one fails at start
     ssl_context = settings.tls.context()
-    monitor_settings: dict[str, object] = {
-        "window": settings.window,
-        "outcome_ttl": settings.outcome_ttl,
-        "quality_task": settings.quality_task,
-        "positive_label": settings.positive_label,
-        "quality_threshold": settings.quality_threshold,
-    }
-    if settings.reference:
-        monitor_settings["reference"] = settings.reference
+    reference = settings.reference_profile()  # read once, shared by every model's monitor
     thresholds = settings.thresholds()
     routes = settings.routes()
     router = Router(routes or [LogSink()]) if thresholds is not None or routes else None
-    if router is not None:  # one router for every model's monitor
-        monitor_settings["thresholds"] = thresholds
-        monitor_settings["router"] = router
+    monitor_settings = MonitorSettings(
+        window=settings.window,
+        reference=reference,
+        thresholds=thresholds,
+        router=router,  # one router for every model's monitor
+        quality=settings.quality(),
+    )
     sidecar = Sidecar(
         settings.log_file,
         fields=settings.fields,

@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -30,11 +31,13 @@ from pydantic_settings import (
 
 from aimon.alerts import AlertmanagerSink, FileSink, LogSink, Route, SlackSink, WebhookSink
 from aimon.alerts.base import Secret
+from aimon.drift.reference import Reference, ReferenceError
 from aimon.durations import parse_duration
 from aimon.errors import ConfigError
 from aimon.events import FieldMap
 from aimon.exporters.http import Authenticator, BasicAuth, BearerAuth
 from aimon.quality.metrics import label_from_text
+from aimon.settings import QualitySettings
 from aimon.thresholds import Rule, Thresholds
 
 __all__ = ["AuthSettings", "SidecarSettings", "SinkSettings", "TLSSettings", "load_settings"]
@@ -265,10 +268,10 @@ class SidecarSettings(BaseSettings):
     def _whole_number_label(cls, value: Any) -> Any:
         return label_from_text(value)
 
-    @field_validator("outcome_ttl")
+    @field_validator("outcome_ttl", "window")
     @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value, "outcome_ttl")
+    def _duration(cls, value: str, info: ValidationInfo) -> str:
+        parse_duration(value, info.field_name or "duration")
         return value
 
     @classmethod
@@ -298,6 +301,32 @@ class SidecarSettings(BaseSettings):
     def routes(self) -> list[Route]:
         """The sinks as routes (a LogSink when rules are set but no sink is)."""
         return [s.build() for s in self.sinks]
+
+    def reference_profile(self) -> Reference | None:
+        """The ``reference`` profile, read now (once, for every model), or None.
+
+        Raises:
+            ConfigError: the file is missing or not a reference profile.
+        """
+        if not self.reference:
+            return None
+        try:
+            return Reference.load(self.reference)
+        except ReferenceError as exc:
+            raise ConfigError(f"reference: {exc}") from None
+
+    def quality(self) -> QualitySettings:
+        """How every monitor matches outcomes with predictions and scores them.
+
+        >>> SidecarSettings(log_file="p.log", outcome_ttl="2h").quality().outcome_ttl_s
+        7200.0
+        """
+        return QualitySettings(
+            task=self.quality_task,
+            positive_label=self.positive_label,
+            threshold=self.quality_threshold,
+            outcome_ttl=self.outcome_ttl,
+        )
 
 
 def load_settings(config_file: str | None = None, **flags: Any) -> SidecarSettings:

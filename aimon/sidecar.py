@@ -23,23 +23,30 @@ twice (an outcome read or posted again is counted ``duplicate``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
+from aimon.alerts.router import Router
 from aimon.checkpoint import CheckpointStore
 from aimon.collectors.logtail import LogTailer, TailPosition
 from aimon.collectors.stream import StreamReader
+from aimon.drift.reference import Reference
+from aimon.durations import Duration, parse_duration
 from aimon.errors import ConfigError, MalformedEventError
 from aimon.events import EventCodec, FieldMap
 from aimon.monitors import Monitor
 from aimon.quality.outcomes import Outcome, decode_outcomes, outcome_from_record
+from aimon.settings import DriftSettings, Limits, QualitySettings
+from aimon.thresholds import Thresholds
 
-__all__ = ["OTHER_MODEL", "STDIN", "Sidecar"]
+__all__ = ["OTHER_MODEL", "STDIN", "MonitorSettings", "Sidecar"]
 
 log = logging.getLogger("aimon")
 
@@ -47,6 +54,58 @@ log = logging.getLogger("aimon")
 OTHER_MODEL = "other"
 #: The ``log_file`` that means standard input (no position is checkpointed: only aggregates).
 STDIN = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorSettings:
+    """What each of a sidecar's monitors (one per model and version) is made with.
+
+    Args:
+        window: the rolling window's length.
+        reference: the profile to measure drift against, one for every model.
+        thresholds: the alerting rules (None: the default rules when there is a router).
+        router: where every model's alerts go; its owner closes it (the monitors do not).
+        limits: how events are recorded and folded. Its ``on_full`` is always ``"fold"``
+            here: a log line is never dropped for want of buffer room, the read waits
+            for the fold instead.
+        drift: the drift window's settings.
+        quality: how outcomes are matched with predictions and scored.
+
+    Raises:
+        ConfigError: the window is not a duration.
+
+    >>> settings = MonitorSettings(window="10m", limits=Limits(buffer_size=1024))
+    >>> settings.limits.on_full, settings.limits.buffer_size
+    ('fold', 1024)
+    """
+
+    window: Duration = "5m"
+    reference: Reference | None = None
+    thresholds: Thresholds | None = None
+    router: Router | None = None
+    limits: Limits = field(default_factory=Limits)
+    drift: DriftSettings = field(default_factory=DriftSettings)
+    quality: QualitySettings = field(default_factory=QualitySettings)
+
+    def __post_init__(self) -> None:
+        parse_duration(self.window, "window")
+        if self.limits.on_full != "fold":
+            # frozen: the one way to set a field while making the object
+            object.__setattr__(self, "limits", dataclasses.replace(self.limits, on_full="fold"))
+
+    def monitor(self, model: str, version: str | None) -> Monitor:
+        """A new Monitor of ``model`` (and ``version``) with these settings."""
+        return Monitor(
+            model,
+            version,
+            window=self.window,
+            reference=self.reference,
+            thresholds=self.thresholds,
+            router=self.router,
+            limits=self.limits,
+            drift=self.drift,
+            quality=self.quality,
+        )
 
 
 @contextlib.contextmanager
@@ -70,8 +129,8 @@ class Sidecar:
         log_file: the prediction log to follow, or ``"-"`` for standard input.
         fields: where each Event field is in a line (``FieldMap``).
         max_models: monitors at most; events of further models go to ``other``.
-        monitor_settings: keyword arguments of every Monitor (window, reference,
-            thresholds, sinks...).
+        monitor_settings: what every Monitor is made with (window, reference, rules,
+            router...); default: ``MonitorSettings()``.
         max_line_bytes: longer lines are skipped and counted.
         poll_interval: seconds between reads when the log is idle.
         state_dir: where checkpoints live (None: no checkpoints; a restart starts over).
@@ -86,7 +145,7 @@ class Sidecar:
         *,
         fields: FieldMap | None = None,
         max_models: int = 16,
-        monitor_settings: dict[str, Any] | None = None,
+        monitor_settings: MonitorSettings | None = None,
         max_line_bytes: int = 1 << 20,
         poll_interval: float = 0.25,
         state_dir: str | None = None,
@@ -95,8 +154,7 @@ class Sidecar:
     ) -> None:
         self.codec = EventCodec(fields)
         self.max_models = max_models
-        # A log line must never be dropped for want of buffer room: fold instead.
-        self.settings = {"on_full": "fold", **(monitor_settings or {})}
+        self.settings = monitor_settings or MonitorSettings()
         self.poll_interval = poll_interval
         self.checkpoint_interval = checkpoint_interval
         self.monitors: dict[tuple[str, str | None], Monitor] = {}
@@ -145,7 +203,7 @@ class Sidecar:
             found = self.monitors.get(key)
             if found is not None:
                 return found
-        monitor = Monitor(key[0], version=key[1], **self.settings)
+        monitor = self.settings.monitor(*key)
         self.monitors[key] = monitor
         return monitor
 

@@ -8,7 +8,9 @@ import pytest
 
 from aimon.alerts import FileSink, LogSink, WebhookSink
 from aimon.config import load_settings
+from aimon.drift.reference import Reference
 from aimon.errors import ConfigError
+from aimon.settings import QualitySettings
 
 CONFIG = """
 log_file: /var/log/model/predictions.log
@@ -66,6 +68,7 @@ def test_file_then_environment_then_flags(
         ("log_file: x.log\nrules: [{name: A, metric: nope, value: 1}]\n", "field 'rules.0.metric'"),
         ("log_file: x.log\nquality_threshold: 2\n", "field 'quality_threshold'"),
         ("log_file: x.log\noutcome_ttl: soon\n", "field 'outcome_ttl'"),
+        ("log_file: x.log\nwindow: soon\n", "field 'window'"),
     ],
 )
 def test_a_bad_config_fails_naming_the_field(tmp_path: Path, text: str, message: str) -> None:
@@ -91,3 +94,17 @@ def test_quality_settings_from_the_environment_and_flags(monkeypatch: pytest.Mon
     assert settings.positive_label == 1  # a whole number: labels 0/1 are numbers
     assert (settings.quality_threshold, settings.outcome_ttl) == (0.3, "2h")
     assert load_settings(None, log_file="x.log", positive_label="fraud").positive_label == "fraud"
+    assert settings.quality() == QualitySettings(
+        task=None, positive_label=1, threshold=0.3, outcome_ttl="2h"
+    )
+
+
+def test_the_reference_is_read_once_at_the_edge(tmp_path: Path) -> None:
+    assert load_settings(None, log_file="x.log").reference_profile() is None
+    path = tmp_path / "ref.json"
+    Reference.from_frame({"age": [20, 30, 40, 50]}).save(path)
+    profile = load_settings(None, log_file="x.log", reference=str(path)).reference_profile()
+    assert profile is not None and profile.features["age"].kind == "numeric"
+    missing = load_settings(None, log_file="x.log", reference=str(tmp_path / "no.json"))
+    with pytest.raises(ConfigError, match=r"reference: .*no\.json: no such file"):
+        missing.reference_profile()

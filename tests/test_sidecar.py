@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from aimon.drift.reference import Reference
+from aimon.errors import ConfigError
 from aimon.events import FieldMap
-from aimon.sidecar import OTHER_MODEL, Sidecar
+from aimon.settings import DriftSettings, Limits
+from aimon.sidecar import OTHER_MODEL, MonitorSettings, Sidecar
 
 NOW = time.time()
 
@@ -70,6 +73,37 @@ def test_field_mapping_and_the_model_cap(tmp_path: Path) -> None:
     assert names == ["default", "m0", "m1", OTHER_MODEL]  # default + 2 models, then "other"
     assert other.totals.calls == 3 and sidecar.models_folded == 3
     assert other.latency.max == pytest.approx(0.25, rel=0.02)
+
+
+def test_every_model_gets_the_settings_and_folds_rather_than_drops(tmp_path: Path) -> None:
+    log = tmp_path / "p.log"
+    append(log, line() * 3 + line("churn") * 2)
+    reference = Reference.from_frame({"age": [20, 30, 40, 50]})
+    settings = MonitorSettings(
+        window="10m",
+        reference=reference,
+        limits=Limits(slice="1m", buffer_size=64, on_full="drop"),
+        drift=DriftSettings(window="30m"),
+    )
+    sidecar = Sidecar(str(log), monitor_settings=settings)
+    try:
+        sidecar.step()
+        snaps = {key: m.snapshot() for key, m in sidecar.monitors.items()}
+        limits = {m.limits for m in sidecar.monitors.values()}
+    finally:
+        sidecar.close()
+    assert limits == {Limits(slice="1m", buffer_size=64, on_full="fold")}
+    assert {key: s.totals.calls for key, s in snaps.items()} == {
+        ("default", None): 0, ("fraud", "1"): 3, ("churn", "1"): 2}  # fmt: skip
+    for snap in snaps.values():
+        assert (snap.window.length_s, snap.window.slice_s) == (600.0, 60.0)
+        assert snap.drift_window is not None and snap.drift_window.length_s == 1800.0
+        assert snap.reference_bins == snaps[("default", None)].reference_bins != {}
+
+
+def test_monitor_settings_check_the_window() -> None:
+    with pytest.raises(ConfigError, match="window"):
+        MonitorSettings(window="soon")
 
 
 def test_aimon_sidecar_serves_metrics_ready_and_stops_on_sigterm(tmp_path: Path) -> None:
