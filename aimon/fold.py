@@ -134,7 +134,10 @@ class Fold:
                 if not pending:
                     return
                 job = pending[0]
-                end = min(len(job.taken), job.done + job.channel.chunk_rows(self.buffer_size))
+                end = min(
+                    len(job.taken),
+                    job.done + job.channel.chunk_rows(self.buffer_size, background=True),
+                )
                 piece = job.taken.rows(job.done, end)
                 job.done = end
                 if end >= len(job.taken):

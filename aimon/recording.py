@@ -363,16 +363,21 @@ class Channel:
         if inputs >= _SMALL_DRAIN:
             self.input_cost = _smooth(self.input_cost, input_s / inputs)
 
-    def chunk_rows(self, limit: int) -> int:
-        """Records a caller folds at once past the high-water mark: about
-        :data:`ASSIST_BUDGET_S` of fold work by what folds have cost so far."""
+    def chunk_rows(self, limit: int, background: bool = False) -> int:
+        """Records folded at once (by a caller past the high-water mark, or by the
+        background fold under its lock): about :data:`ASSIST_BUDGET_S` of fold work by what
+        folds have cost so far, but never fewer than a floor. A fold has a cost per chunk
+        too (per feature: a column built, a summary merged; about 1-3 ms at 20 features), so
+        tiny chunks would cost more per row than the rows themselves."""
         per_row = self.record_cost + (self.input_cost if self.keeps_inputs else 0.0)
-        if per_row <= 0.0:
-            return min(limit, _SMALL_DRAIN)
-        return max(1, min(limit, int(ASSIST_BUDGET_S / per_row)))
+        rows = _SMALL_DRAIN if per_row <= 0.0 else int(ASSIST_BUDGET_S / per_row)
+        floor = _BACKGROUND_FLOOR if background else _ASSIST_FLOOR
+        return max(1, min(limit, max(floor, rows)))
 
 
 _SMALL_DRAIN = 256  # drains smaller than this are always profiled in full and teach nothing
+_ASSIST_FLOOR = 512  # rows a caller folds at once at least
+_BACKGROUND_FLOOR = 4096  # rows the background fold folds under its lock at least
 _FOLD_SHARE = 0.5  # of the wall time between drains, at most, for the fold of one channel
 _MAX_STRIDE = 256
 #: What one call past the high-water mark spends folding its own buffer, at most (about);

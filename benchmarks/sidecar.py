@@ -36,7 +36,7 @@ import orjson
 from reporting import report_targets, write_result
 
 from aimon.drift import Reference
-from aimon.sidecar import Sidecar
+from aimon.sidecar import MonitorSettings, Sidecar
 
 FEATURES = 10
 BLOCK = 100_000  # distinct lines; longer logs repeat them
@@ -78,7 +78,9 @@ def reference() -> Reference:
 
 
 def make_sidecar(path: Path, window: str = "5m") -> Sidecar:
-    return Sidecar(str(path), monitor_settings={"reference": reference(), "window": window})
+    return Sidecar(
+        str(path), monitor_settings=MonitorSettings(reference=reference(), window=window)
+    )
 
 
 def drain(sidecar: Sidecar) -> int:
