@@ -778,13 +778,14 @@ def _label_ids(indexes: list[pd.Index]) -> tuple[list[int], list[list[Any]]]:
 
 
 def _read_frames(run: list[Any], max_features: int, sized: bool) -> Iterator[_Block]:
-    """DataFrames: a run with the same columns and the same numpy blocks is stacked block by
-    block, then converted column by column as :func:`_frame_block` converts one frame.
+    """DataFrames: a run with the same columns and the same blocks (dtypes and positions) is
+    stacked block by block, then converted column by column as :func:`_frame_block` converts
+    one frame: numpy blocks by numpy, an extension array concatenated and read as a Series.
 
     Written for speed on purpose: this reads pandas' block manager (``_mgr.blocks``), because
     ``pd.concat``, ``DataFrame.dtypes`` and ``memory_usage`` each cost tens of microseconds per
-    frame, more than all the rest. Frames with extension dtypes or dates are read alone, and so
-    is a run whose frames look otherwise than expected (the batch fails, see :func:`_read_run`).
+    frame, more than all the rest. A run whose frames look otherwise than expected fails its
+    batch and is read one frame at a time (see :func:`_read_run`).
     """
     parts = [_frame_blocks(frame) for frame in run]
     label_ids, labels_of = _label_ids([frame.columns for frame in run])
@@ -792,13 +793,16 @@ def _read_frames(run: list[Any], max_features: int, sized: bool) -> Iterator[_Bl
         None if part is None else (at, part[0]) for at, part in zip(label_ids, parts, strict=True)
     ]
     for start, end, key in _spans(keys):
+        frames = run[start:end]
         if key is None:
-            yield from _one_by_one(run[start:end], max_features, sized)
+            yield from _one_by_one(frames, max_features, sized)
             continue
         labels, layout = labels_of[key[0]], key[1]
         group = [part for part in parts[start:end] if part is not None]
+        n = sum(part[3] for part in group)
         stacked = [
-            np.concatenate([part[1][b] for part in group], axis=1) for b in range(len(layout))
+            _stack_blocks(dtype, [part[1][b] for part in group])
+            for b, (dtype, _) in enumerate(layout)
         ]
         where: dict[int, tuple[int, int]] = {}
         for b, (_, locs) in enumerate(layout):
@@ -807,42 +811,67 @@ def _read_frames(run: list[Any], max_features: int, sized: bool) -> Iterator[_Bl
                 where[position] = (b, i)
         if sorted(where) != list(range(len(labels))):
             raise ValueError("unexpected block layout")
-        n = stacked[0].shape[1] if stacked else sum(map(len, run[start:end]))
         block = _Block(n)
         for j, label in enumerate(labels):
             if len(block.columns) >= max_features:
                 block.invalid += n
                 continue
             b, i = where[j]
-            values = stacked[b][i]
-            if values.dtype.kind in "biuf":
-                numbers = values.astype(np.float64)
-                numbers[~np.isfinite(numbers)] = np.nan
-                column, invalid = FeatureColumn(numbers), 0
-            else:
-                column, invalid = _column_from_values(values.tolist())
+            column, invalid = _stacked_column(stacked[b], i, n)
             block.columns[_safe_str(label)] = column
             block.invalid += invalid
-        if sized:  # memory_usage(index=False) of numpy blocks: their bytes
-            block.sizes = np.array([part[2] for part in group], dtype=np.float64)
+        if sized:  # memory_usage(index=False, deep=False), summed over the blocks
+            block.sizes = np.array([part[2] for part in group])
         yield block
 
 
-def _frame_blocks(frame: pd.DataFrame) -> tuple[Any, list[NDArray[Any]], int] | None:
-    """A frame's block layout (dtype and column positions of each block), its blocks' 2-D
-    values and their bytes; None when a block is not a plain numpy array of numbers or objects."""
+def _frame_blocks(frame: pd.DataFrame) -> tuple[Any, list[Any], float, int] | None:
+    """A frame's block layout (each block's dtype and column positions), its blocks' values,
+    their bytes as ``memory_usage`` counts them and the frame's rows; None for numpy blocks of
+    a kind :func:`_series_column` reads otherwise (complex numbers)."""
     layout = []
     arrays = []
     nbytes = 0
     for blk in frame._mgr.blocks:
         values = blk.values
-        if type(values) is not np.ndarray or values.ndim != 2 or values.dtype.kind not in "biufO":
-            return None
+        dtype = values.dtype
+        if type(values) is np.ndarray:
+            if dtype.kind not in "biufO":
+                return None
+            nbytes += values.nbytes
+        else:  # an extension array, read as Series.memory_usage reads it
+            usage = getattr(values, "memory_usage", None)
+            nbytes += usage(deep=False) if usage is not None else values.nbytes
         locs = blk.mgr_locs.indexer
-        layout.append((values.dtype, locs if isinstance(locs, slice) else tuple(locs.tolist())))
+        layout.append((dtype, locs if isinstance(locs, slice) else tuple(locs.tolist())))
         arrays.append(values)
-        nbytes += values.nbytes
-    return tuple(layout), arrays, nbytes
+    rows = arrays[0].shape[-1] if arrays else len(frame)
+    return tuple(layout), arrays, float(nbytes), rows
+
+
+def _stack_blocks(dtype: Any, blocks: list[Any]) -> Any:
+    """One block position over a run of frames, rows side by side: a 2-D numpy array, one
+    extension array, or None for dates (not tracked yet)."""
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return None
+    if isinstance(dtype, np.dtype):
+        return np.concatenate(blocks, axis=1)
+    if blocks[0].ndim != 1:
+        raise ValueError("an extension block of more than one column")
+    return type(blocks[0])._concat_same_type(blocks)
+
+
+def _stacked_column(stacked: Any, i: int, n: int) -> tuple[FeatureColumn, int]:
+    if stacked is None:
+        return FeatureColumn(np.full(n, np.nan)), 0
+    if type(stacked) is not np.ndarray:
+        return _series_column(pd.Series(stacked))
+    values = stacked[i]
+    if values.dtype.kind in "biuf":
+        numbers = values.astype(np.float64)
+        numbers[~np.isfinite(numbers)] = np.nan
+        return FeatureColumn(numbers), 0
+    return _column_from_values(values.tolist())
 
 
 _READERS: dict[type, _Reader] = {

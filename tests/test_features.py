@@ -592,3 +592,36 @@ def test_models_read_as_model_dump_gives_them(picks: list[int], x: float) -> Non
     assert_same_rows(batch, one_at_a_time(objs))
     assert batch.input_sizes is not None
     assert batch.input_sizes.tolist() == [float(payload_size(obj)) for obj in objs]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.text(max_size=3)),
+            st.one_of(st.none(), st.integers(-5, 5)),
+            st.sampled_from(["u", "v", "w"]),
+            st.one_of(st.none(), st.booleans()),
+        ),
+        max_size=10,
+    )
+)
+def test_frames_of_extension_dtypes_and_dates_read_as_one_at_a_time(
+    rows: list[tuple[str | None, int | None, str, bool | None]],
+) -> None:
+    frames = [
+        pd.DataFrame(
+            {
+                "s": pd.array([s], dtype="string"),
+                "n": pd.array([n], dtype="Int64"),
+                "cat": pd.Categorical([c]),  # categories differ from frame to frame
+                "flag": pd.array([flag], dtype="boolean"),
+                "when": pd.to_datetime(["2024-01-01"]).tz_localize("UTC"),
+                "x": [1.5],
+            }
+        )
+        for s, n, c, flag in rows
+    ]
+    batch = extract_many(frames, sizes=True)
+    assert_same_rows(batch, one_at_a_time(frames))
+    assert batch.input_sizes is not None
+    assert batch.input_sizes.tolist() == [float(payload_size(f)) for f in frames]
