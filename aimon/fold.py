@@ -158,6 +158,19 @@ class Fold:
         finally:
             self.lock.release()
 
+    def hand_over(self, channel: Channel, buffer: ThreadBuffer) -> bool:
+        """Move a full ``buffer``'s records to the pending folds without waiting for the fold
+        lock (a running fold goes on with them), unless the pending folds already hold
+        twice a buffer's worth; False then."""
+        waiting = sum(len(job.taken) - job.done for job in list(self.pending))
+        if waiting >= 2 * self.buffer_size:
+            return False
+        taken = buffer.take()
+        if taken is not None:
+            stride = channel.plan_stride(len(taken), time.perf_counter())
+            self.pending.append(_PendingFold(channel, taken, stride))
+        return True
+
     def _fold_piece(self, channel: Channel, piece: Any, stride: int) -> None:
         """Taken records -> columns -> the fold pipeline, timed to learn what folds cost."""
         try:

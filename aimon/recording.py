@@ -426,6 +426,10 @@ class FoldHooks(Protocol):
         """Fold a chunk of ``buffer`` now, waiting at most ``wait`` seconds for a running
         fold; False when it did not."""
 
+    def hand_over(self, channel: Channel, buffer: ThreadBuffer) -> bool:
+        """Give a full ``buffer``'s records to the running fold (never waits); False when
+        it holds too many already."""
+
 
 class Recorder:
     """The part of a Monitor that the hot path touches: its channels, their bounds, and the
@@ -470,8 +474,11 @@ class Recorder:
                 buffer.mark = min(len(buffer.times) + 2 * _RETRY_STEP, 2 * self.capacity)
             if len(buffer) < self.capacity:
                 return True
-            # Full: a fold holds the lock for one chunk (about ASSIST_BUDGET_S) at a time, and
-            # lets a waiting caller in between two chunks.
+            # Full while a fold runs: hand the records to it (up to a bound), else wait for
+            # the lock, which a fold holds for one chunk at a time and yields to a waiting
+            # caller between two chunks.
+            if not self.wait_when_full and hooks.hand_over(channel, buffer):
+                return True
             with self.lock:
                 self.waiting += 1
             try:
