@@ -385,8 +385,17 @@ _MAX_STRIDE = 256
 ASSIST_BUDGET_S = 0.001
 #: Calls between two tries of a caller to fold while a fold is running.
 _RETRY_STEP = 1024
-#: How long a call that finds its buffer full waits for a running fold's chunk to end.
+#: How long a call that finds its buffer full waits for a running fold's chunk to end, when
+#: other threads record into the same channel (a server: beyond, the call is dropped)...
 _FULL_WAIT_S = 0.005
+#: ...and when its thread records alone (a loop: it cannot overload a server, and a wait is
+#: its back-pressure; the background fold beside a thread that never releases the GIL gets
+#: it back only every switch interval, so one of its chunks can take this long).
+_ALONE_WAIT_S = 1.0
+
+
+def _wait(channel: Channel) -> float:
+    return _FULL_WAIT_S if len(channel.buffers) > 1 else _ALONE_WAIT_S
 
 
 def _smooth(average: float, sample: float) -> float:
@@ -482,7 +491,7 @@ class Recorder:
             with self.lock:
                 self.waiting += 1
             try:
-                if hooks.assist(channel, buffer, -1.0 if self.wait_when_full else _FULL_WAIT_S):
+                if hooks.assist(channel, buffer, -1.0 if self.wait_when_full else _wait(channel)):
                     return True
             finally:
                 with self.lock:
