@@ -1,0 +1,79 @@
+"""Runs of dicts, flat lists and tuples, plain numpy arrays and scalars."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+
+from aimon.features.alone import _array_block, _one_by_one
+from aimon.features.columns import _Block, _place, _record_columns, _value_column
+from aimon.features.dicts import _dict_rows
+from aimon.features.runs import _spans
+from aimon.features.sizes import _settle_sizes
+from aimon.features.values import _SCALAR_TYPES
+
+
+def _read_dicts(run: list[Any], max_features: int, sized: bool) -> Iterator[_Block]:
+    yield _dict_rows(run, max_features, sized=sized)
+
+
+def _read_sequences(run: list[Any], max_features: int, sized: bool) -> Iterator[_Block]:
+    """Flat lists and tuples of scalars (one row each, ``f0``...): a run of one length is one
+    block, read column by column. Nested or empty ones are read alone."""
+    widths = [len(items) if items and type(items[0]) in _SCALAR_TYPES else None for items in run]
+    for start, end, width in _spans(widths):
+        rows = run[start:end]
+        if width is None:
+            yield from _one_by_one(rows, max_features, sized)
+            continue
+        n = end - start
+        block = _Block(n, np.zeros(n) if sized else None)
+        names = [f"f{j}" for j in range(width)]
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        size, visited = _record_columns(block, 0, names, columns, max_features, sized=sized)
+        if block.sizes is not None:
+            block.sizes += 2 + width + size  # brackets, separators
+            _settle_sizes(block.sizes, 1 + visited, rows)
+        yield block
+
+
+def _read_arrays(run: list[Any], max_features: int, sized: bool) -> Iterator[_Block]:
+    """Plain numpy arrays: a run of one dtype and shape (for 2-D: one width) is stacked into
+    one 2-D block. Structured arrays and arrays of more dimensions are read alone."""
+    keys = [
+        None if a.dtype.names is not None or a.ndim > 2 else (a.dtype, a.ndim, a.shape[-1:])
+        for a in run
+    ]
+    for start, end, key in _spans(keys):
+        arrays = run[start:end]
+        if key is None:
+            yield from _one_by_one(arrays, max_features, sized)
+            continue
+        _, ndim, last_axis = key
+        if ndim == 2:
+            matrix = np.concatenate(arrays)
+        elif ndim == 1:  # np.concatenate, as np.stack costs a view per array
+            matrix = np.concatenate(arrays).reshape(len(arrays), *last_axis)
+        else:
+            matrix = np.concatenate([a.reshape(1) for a in arrays]).reshape(-1, 1)
+        block = _array_block(matrix, max_features)
+        if sized:
+            nbytes = map(attrgetter("nbytes"), arrays)
+            block.sizes = np.fromiter(nbytes, dtype=np.float64, count=len(arrays))
+        yield block
+
+
+def _read_scalars(run: list[Any], max_features: int, sized: bool) -> Iterator[_Block]:
+    """Numbers, strings and ``None``: one row each, in the column ``f0``."""
+    column, invalid, size, _ = _value_column(run, 0, sized=sized)
+    block = _Block(len(run))
+    block.invalid += invalid
+    _place(block, "f0", column, 0, max_features)
+    if sized:
+        sizes = np.zeros(len(run)) + size
+        sizes[column.label_mask()] -= 2.0  # a string alone is measured without quotes
+        block.sizes = sizes
+    yield block

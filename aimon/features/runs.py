@@ -1,0 +1,33 @@
+"""Runs: consecutive inputs of one form, read as one block."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from aimon.features.alone import _one_by_one
+from aimon.features.columns import _Block
+
+_Reader = Callable[[list[Any], int, bool], Iterator[_Block]]
+
+
+def _spans(keys: Sequence[Any]) -> Iterator[tuple[int, int, Any]]:
+    """(start, end, key) of each span of equal consecutive keys; a ``None`` key spans one."""
+    start, n = 0, len(keys)
+    while start < n:
+        key = keys[start]
+        end = start + 1
+        if key is not None:
+            while end < n and keys[end] == key:
+                end += 1
+        yield start, end, key
+        start = end
+
+
+def _read_run(read: _Reader, run: list[Any], max_features: int, sized: bool) -> list[_Block]:
+    try:
+        return list(read(run, max_features, sized))
+    except Exception:
+        # A hostile input (a __len__ that lies, an attribute that raises...) fails the batch:
+        # its run is read again one input at a time, so only that input is lost.
+        return list(_one_by_one(run, max_features, sized))
