@@ -16,15 +16,17 @@ buffer's lock, which the drain also holds, so error rows and their positions agr
 
 Load shedding: profiling inputs costs the fold far more per call than the call costs the
 caller. A call that finds its buffer past the high-water mark wakes the fold thread and, when
-no fold is running, folds a bounded chunk of its own buffer itself (about a millisecond of
-work: :meth:`Channel.chunk_rows`), so a single-threaded tight loop never fills its buffer. The
-background fold sheds input profiling to a uniform sample when draining everything would take
-more than half the time between drains (:meth:`Channel.plan_stride`); the calls themselves
-(count, latency, outcome, output size) are never sampled. A buffer that is still full after
-that (threads outrunning the fold) drops the call and counts it, or, with ``on_full="fold"``,
-waits for a fold.
+no fold is running, folds a chunk of its own buffer itself (about a millisecond of work, at
+least 512 calls: :meth:`Channel.chunk_rows`), so a single-threaded tight loop never fills its
+buffer. The background fold sheds input profiling to a uniform sample when draining
+everything would take more than half the time between drains (:meth:`Channel.plan_stride`);
+the calls themselves (count, latency, outcome, output size) are never sampled. A buffer full
+while a fold runs is handed to that fold (:meth:`FoldHooks.hand_over`, bounded); beyond, the
+call waits for the fold's chunk, briefly when other threads record into the channel (a
+server: then it is dropped and counted), longer when its thread records alone (a loop), and
+as long as it takes with ``on_full="fold"`` (:meth:`Recorder.crowded`).
 
-This module imports nothing from the Monitor: the Monitor hands the recorder its fold hooks.
+This module imports nothing from the Monitor: the fold hands the recorder its hooks.
 """
 
 from __future__ import annotations
