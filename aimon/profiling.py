@@ -9,6 +9,8 @@ that input only. Under load the background fold profiles a uniform sample (see
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import repeat
+from operator import is_
 from typing import Any, Protocol
 
 import numpy as np
@@ -67,9 +69,9 @@ class FeatureProfiler:
                 columns.out_size[:] = 8.0
             else:
                 columns.out_size[:] = [payload_size(result) for result in columns.results]
-            errors = [i for i, e in enumerate(columns.errors) if e is not None]
-            if errors:
-                columns.out_size[errors] = np.nan
+            if columns.errors.count(None) != len(columns.errors):
+                failed = [i for i, e in enumerate(columns.errors) if e is not None]
+                columns.out_size[failed] = np.nan
         if not capture.features:  # sizes only
             columns.in_size[:paired] = [
                 np.nan if x is None else payload_size(x) for x in inputs[:paired]
@@ -110,7 +112,7 @@ class FeatureProfiler:
                 sources = inputs
             else:
                 sources = [inputs[i] for i in np.flatnonzero(mask).tolist()]
-            if any(source is None for source in sources):  # sampled out, or no features
+            if any(map(is_, sources, repeat(None))):  # sampled out, or no features
                 sources = [source for source in sources if source is not None]
             if not sources:
                 continue
