@@ -403,6 +403,16 @@ def one_at_a_time(objs: list[Any]) -> FeatureBatch:
     return FeatureBatch(batch.n_rows, batch.columns, batch.invalid, sizes)
 
 
+def assert_reads_as(objs: list[Any], rows: list[Any]) -> None:
+    """``objs`` read as one batch give the rows of ``rows`` (dicts or models), the rows of
+    each object read alone, and each object's payload size."""
+    batch = extract_many(objs, sizes=True)
+    assert_same_rows(batch, extract_many(rows))
+    assert_same_rows(batch, one_at_a_time(objs))
+    assert batch.input_sizes is not None
+    assert batch.input_sizes.tolist() == [float(payload_size(x)) for x in objs]
+
+
 _models: dict[int, type[pydantic.BaseModel]] = {}
 _dataclasses: dict[int, type] = {}
 
@@ -475,11 +485,7 @@ def test_a_batch_of_one_form_reads_as_its_dicts_and_as_each_input_alone(
 
 @given(st.lists(scalar_cells, max_size=30))
 def test_a_batch_of_scalars_is_the_column_f0(values: list[Any]) -> None:
-    batch = extract_many(values, sizes=True)
-    assert_same_rows(batch, extract_many([{"f0": v} for v in values]))
-    assert_same_rows(batch, one_at_a_time(values))
-    assert batch.input_sizes is not None
-    assert batch.input_sizes.tolist() == [float(payload_size(v)) for v in values]
+    assert_reads_as(values, [{"f0": v} for v in values])
 
 
 @given(st.lists(st.lists(numeric_cells, min_size=3, max_size=3), min_size=1, max_size=12))
@@ -487,11 +493,7 @@ def test_frames_of_many_rows_read_as_their_rows(rows: list[list[Any]]) -> None:
     frames = [
         pd.DataFrame([as_dict(row) for row in rows[i : i + 2]]) for i in range(0, len(rows), 2)
     ]
-    batch = extract_many(frames, sizes=True)
-    assert_same_rows(batch, extract_many([as_dict(row) for row in rows]))
-    assert_same_rows(batch, one_at_a_time(frames))
-    assert batch.input_sizes is not None
-    assert batch.input_sizes.tolist() == [float(payload_size(f)) for f in frames]
+    assert_reads_as(frames, [as_dict(row) for row in rows])
 
 
 @given(
@@ -514,11 +516,7 @@ def test_mixed_forms_interleaved_keep_their_order(rows: list[tuple[str, list[Any
         make = {"scalar": lambda r: r[0], "dict": as_dict}.get(form) or FORMS[form]
         objs.append(make(row))
         dicts.append(as_dict(row))
-    batch = extract_many(objs, sizes=True)
-    assert_same_rows(batch, extract_many(dicts))
-    assert_same_rows(batch, one_at_a_time(objs))
-    assert batch.input_sizes is not None
-    assert batch.input_sizes.tolist() == [float(payload_size(x)) for x in objs]
+    assert_reads_as(objs, dicts)
 
 
 def test_dict_sizes_are_payload_size_whatever_the_values() -> None:
@@ -587,11 +585,7 @@ def test_models_read_as_model_dump_gives_them(picks: list[int], x: float) -> Non
         applicant,
     ]
     objs = [made[i] for i in picks]
-    batch = extract_many(objs, sizes=True)
-    assert_same_rows(batch, extract_many([obj.model_dump() for obj in objs]))
-    assert_same_rows(batch, one_at_a_time(objs))
-    assert batch.input_sizes is not None
-    assert batch.input_sizes.tolist() == [float(payload_size(obj)) for obj in objs]
+    assert_reads_as(objs, [obj.model_dump() for obj in objs])
 
 
 @given(
