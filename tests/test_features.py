@@ -623,3 +623,34 @@ def test_frames_of_extension_dtypes_and_dates_read_as_one_at_a_time(
     assert_same_rows(batch, alone)
     assert batch.input_sizes is not None and alone.input_sizes is not None
     assert batch.input_sizes.tolist() == sizes == alone.input_sizes.tolist()
+
+
+@given(
+    st.lists(
+        st.lists(
+            st.floats(allow_nan=True, allow_infinity=True) | st.integers(-5, 5) | st.booleans(),
+            min_size=3,
+            max_size=3,
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_float_dicts_in_one_key_order_read_as_in_any_order(rows: list[list[Any]], rng: Any) -> None:
+    """Dicts of floats in one key order take the fast path; the same dicts with their keys
+    in shuffled orders take the general one: the same rows and sizes."""
+    names = ["a", "b", "c"]
+    ordered = [dict(zip(names, row, strict=True)) for row in rows]
+    shuffled = []
+    for row in ordered:
+        keys = list(row)
+        rng.shuffle(keys)
+        shuffled.append({k: row[k] for k in keys})
+    shuffled.append({"c": 1.0, "a": 2.0, "b": 3.0})  # one row that surely is out of order
+    ordered.append({"a": 2.0, "b": 3.0, "c": 1.0})
+    fast, general = extract_many(ordered, sizes=True), extract_many(shuffled, sizes=True)
+    assert_same_rows(fast, general)
+    assert fast.input_sizes is not None and general.input_sizes is not None
+    assert fast.input_sizes.tolist() == general.input_sizes.tolist()
+    assert fast.input_sizes.tolist() == [float(payload_size(r)) for r in ordered]

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from aimon.features.columns import _Block, _record_columns
-from aimon.features.sizes import _SIZE_BUDGET, _settle_sizes, _size
+from aimon.features.batch import FeatureColumn
+from aimon.features.columns import _Block, _place, _record_columns
+from aimon.features.sizes import _FIXED_SIZES, _SIZE_BUDGET, _settle_sizes, _size
 from aimon.features.values import _safe_str
 
 
@@ -28,6 +29,9 @@ def _dict_rows(
     With ``sized``, each row's :func:`payload_size` comes from its keys and its values' sizes;
     ``depth`` is that of the dict in the payload (2 for a pydantic model's ``model_dump()``;
     ``originals`` then are the models)."""
+    fast = _float_rows(rows, max_features, sized, depth, originals)
+    if fast is not None:
+        return fast
     n = len(rows)
     block = _Block(n, np.zeros(n) if sized else None)
     visited = np.zeros(n)
@@ -41,6 +45,36 @@ def _dict_rows(
             block.sizes[start:end] = 2 + keys_size + size  # braces
             visited[start:end] = depth + len(names) + seen  # the dict (and model), its keys
     if block.sizes is not None:
+        _settle_sizes(block.sizes, visited, rows if originals is None else originals)
+    return block
+
+
+def _float_rows(
+    rows: Sequence[Mapping[Any, Any]],
+    max_features: int,
+    sized: bool,
+    depth: int,
+    originals: Sequence[Any] | None,
+) -> _Block | None:
+    """The common case at C speed: every row has the first row's text keys in its order, and
+    every value is a float. One pass reads the values and one their types, one numpy call
+    makes the matrix; the block is what the general path gives (None: not this case)."""
+    keys = tuple(rows[0]) if rows else ()
+    if not keys or set(map(type, keys)) != {str} or any(map(keys.__ne__, map(tuple, rows))):
+        return None
+    values: list[Any] = list(itertools.chain.from_iterable(map(dict.values, rows)))  # type: ignore[arg-type]
+    if set(map(type, values)) != {float}:
+        return None
+    n, width = len(rows), len(keys)
+    matrix = np.array(values, dtype=np.float64).reshape(n, width).T.copy()  # a row a feature
+    matrix[~np.isfinite(matrix)] = np.nan
+    block = _Block(n, np.zeros(n) if sized else None)
+    for name, column in zip(keys, matrix, strict=True):
+        _place(block, name, FeatureColumn(column), 0, max_features)
+    if block.sizes is not None:
+        keys_size = sum(_size(name, [_SIZE_BUDGET], depth) + 2 for name in keys)  # ":" ","
+        block.sizes[:] = 2 + keys_size + _FIXED_SIZES[float] * width  # braces
+        visited = np.full(n, float(depth + 2 * width))  # the dict, its keys, its values
         _settle_sizes(block.sizes, visited, rows if originals is None else originals)
     return block
 
