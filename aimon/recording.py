@@ -330,7 +330,7 @@ class Channel:
         alive: set[int] | None = None
         for ident, buffer in list(self.buffers.items()):
             buffers.append(buffer)
-            if len(buffer) == 0 and not self.observed:
+            if len(buffer) == 0:
                 if alive is None:
                     alive = {t.ident for t in threading.enumerate() if t.ident is not None}
                 if ident not in alive:

@@ -588,3 +588,21 @@ def test_each_input_form_gives_the_features_of_the_same_dict(rows, form) -> None
         assert (count, missing) == (d_count, d_missing)
         for a, b in ((mean, d_mean), (low, d_low), (high, d_high)):
             assert (a is None and b is None) or a == pytest.approx(b, rel=1e-9, abs=1e-9)
+
+
+def test_buffers_of_threads_that_ended_are_let_go():
+    with aimon.Monitor("threads", flush_interval=3600) as m:
+        predict = m.watch(lambda x: x)
+
+        def work():
+            predict(1)
+            m.observe(latency_s=0.01)
+
+        for _ in range(20):
+            t = threading.Thread(target=work)
+            t.start()
+            t.join()
+        m.flush()  # drains them; the empty buffers of ended threads are let go
+        m.flush()  # and drained once more from the retired list
+        assert all(len(c.buffers) <= 1 for c in m._recorder.channels)
+        assert m.snapshot().count == 40
