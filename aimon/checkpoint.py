@@ -80,7 +80,10 @@ def _read(path: Path) -> dict[str, Any]:
     digest, body = data[len(_MAGIC) : len(_MAGIC) + _DIGEST], data[len(_MAGIC) + _DIGEST :]
     if hashlib.sha256(body).digest() != digest:
         raise ValueError("checksum mismatch (half-written or corrupt)")
-    payload = pickle.loads(body)  # aimon's own file, mode 0600
+    try:
+        payload = pickle.loads(body)  # aimon's own file, mode 0600
+    except (AttributeError, ImportError) as exc:  # a class since renamed or moved
+        raise ValueError(f"written by another version of aimon ({exc})") from None
     if not isinstance(payload, dict):
         raise ValueError("unexpected content")
     return payload

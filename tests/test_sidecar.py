@@ -183,6 +183,29 @@ def test_a_restart_continues_from_the_checkpoint_exactly(tmp_path: Path) -> None
         third.close()
 
 
+def test_a_checkpoint_of_another_aimon_version_falls_back_not_fatal(tmp_path: Path) -> None:
+    """A checkpoint pickling a class since renamed (``aimon.totals.Totals`` became
+    ``RunningTotals``) is unusable, not fatal: the previous one is tried, then afresh."""
+    import hashlib
+
+    from aimon import checkpoint
+
+    log, state = tmp_path / "p.log", tmp_path / "state"
+    append(log, line() * 3)
+    state.mkdir()
+    body = b"\x80\x04caimon.totals\nTotals\n."  # a reference to the old class
+    old = checkpoint._MAGIC + hashlib.sha256(body).digest() + body
+    (state / "checkpoint").write_bytes(old)
+    fresh = Sidecar(str(log), state_dir=str(state))
+    try:
+        problems = fresh.store.problems  # type: ignore[union-attr]
+        assert len(problems) == 1 and "another version of aimon" in problems[0]
+        fresh.step()
+        assert counts(fresh) == (3, 0)
+    finally:
+        fresh.close()
+
+
 def test_a_corrupt_checkpoint_falls_back_to_the_previous_one(tmp_path: Path) -> None:
     log, state = tmp_path / "p.log", tmp_path / "state"
     append(log, line() * 4)
