@@ -113,16 +113,20 @@ class Fold:
         never misses records a background fold has taken but not folded yet)."""
         buffers = channel.drainable()
         backlog = sum(len(b) for b in buffers)
-        if backlog:
-            # Under load the background fold profiles a sample of the inputs (a caller
-            # folding its own chunk, and on_full="fold", profile every one).
-            stride = channel.plan_stride(backlog, time.perf_counter()) if shed else 1
-            for buffer in buffers:
-                with self.lock:
-                    taken = buffer.take()  # at once: one move of the buffer's memory
-                    if taken is not None:
-                        self.pending.append(_PendingFold(channel, taken, stride))
+        # Under load the background fold profiles a sample of the inputs (a caller folding
+        # its own chunk, and on_full="fold", profile every one).
+        stride = channel.plan_stride(backlog, time.perf_counter()) if shed and backlog else 1
+        for buffer in buffers:  # every one: a hand-over may be moving records right now
+            self._pend(channel, buffer, stride)
         self._fold_pending()
+
+    def _pend(self, channel: Channel, buffer: ThreadBuffer, stride: int) -> None:
+        """Move ``buffer``'s records to the pending folds, under the buffer's lock: a drain
+        (which takes the same lock) finds them in one place or the other, never in neither."""
+        with buffer.lock:
+            taken = buffer.take()  # at once: one move of the buffer's memory
+            if taken is not None:
+                self.pending.append(_PendingFold(channel, taken, stride))
 
     def _fold_pending(self) -> None:
         """Fold the pending records, about a millisecond of work per hold of the lock."""
@@ -151,7 +155,7 @@ class Fold:
         if not self.lock.acquire(timeout=wait if wait > 0 else -1, blocking=wait != 0):
             return False
         try:
-            piece = buffer.take(channel.chunk_rows(max(1, self.high_water)))
+            piece = buffer.take(channel.chunk_rows(self.high_water))
             if piece is not None:
                 self._fold_piece(channel, piece, 1)
             return True
@@ -165,10 +169,7 @@ class Fold:
         waiting = sum(len(job.taken) - job.done for job in list(self.pending))
         if waiting >= 2 * self.buffer_size:
             return False
-        taken = buffer.take()
-        if taken is not None:
-            stride = channel.plan_stride(len(taken), time.perf_counter())
-            self.pending.append(_PendingFold(channel, taken, stride))
+        self._pend(channel, buffer, channel.plan_stride(len(buffer), time.perf_counter()))
         return True
 
     def _fold_piece(self, channel: Channel, piece: Any, stride: int) -> None:
@@ -179,7 +180,7 @@ class Fold:
             columns = columns_of(piece, channel, self.clock() - time.perf_counter())
             self.aggregates.label_errors(columns)
             self._identify(columns)
-            self.profiler.attach(columns, channel.capture, self.clock())
+            self.profiler.attach(columns, channel.capture)
             if stride > 1:
                 self.aggregates.count_skipped(self.profiler.sample(columns, stride))
             profiled_from, profiled = self.fold_columns(columns, True)

@@ -137,7 +137,6 @@ class Monitor:
         self._clock = clock
         self._reference = _load_reference(reference)
         self._drift_settings = drift
-        drift.resolved_methods()
         self._quality = LiveQuality(
             quality,
             None if self._reference is None else self._reference.quality,
@@ -352,7 +351,7 @@ class Monitor:
                 _numbers(output_size, n), outputs,
             )  # fmt: skip
             if features is not None and any(f is not None for f in features):
-                columns.inputs, columns.input_ts = list(features), when
+                columns.inputs = list(features)
             if request_ids is not None and any(r is not None for r in request_ids):
                 columns.request_ids = [None if r is None else str(r) for r in request_ids]
             if (

@@ -43,25 +43,18 @@ class FeatureProfiler:
         self._on_error = on_error
         self._rng = np.random.default_rng()
 
-    def attach(self, columns: Columns, capture: Capture | None, now: float) -> None:
-        """Give ``columns`` the feature sources of its calls' inputs (or, for a capture of
-        sizes only, measure the input sizes now)."""
+    def attach(self, columns: Columns, capture: Capture | None) -> None:
+        """Give ``columns`` the feature sources of its calls' inputs (one per call, taken
+        from the buffer with its record), or, for a capture of sizes only, measure the input
+        sizes now."""
         inputs = columns.inputs
         if capture is None or inputs is None:
             columns.inputs = None
             return
         if capture is OBSERVED:  # features given as they are, sizes given
-            if inputs.count(None) == len(inputs):
+            if all(map(is_, inputs, repeat(None))):  # by identity: an array has no truth
                 columns.inputs = None
-            else:
-                columns.input_ts = columns.ts
             return
-        n = len(columns)
-        # Inputs pair with records by position in their thread's buffer; inputs beyond the
-        # records (none, with whole records drained) are placed at now.
-        input_ts = np.full(len(inputs), now)
-        paired = min(n, len(inputs))
-        input_ts[:paired] = columns.ts[:paired]
         if KeywordInput in set(map(type, inputs)):
             inputs = [capture.input_of(recorded) for recorded in inputs]
         if capture.sizes:
@@ -73,12 +66,10 @@ class FeatureProfiler:
                 failed = [i for i, e in enumerate(columns.errors) if e is not None]
                 columns.out_size[failed] = np.nan
         if not capture.features:  # sizes only
-            columns.in_size[:paired] = [
-                np.nan if x is None else payload_size(x) for x in inputs[:paired]
-            ]
+            columns.in_size[:] = [np.nan if x is None else payload_size(x) for x in inputs]
             columns.inputs = None
             return
-        columns.inputs, columns.input_ts = inputs, input_ts
+        columns.inputs = inputs
         columns.sizes_from_inputs = capture.sizes
         columns.extractor = capture.extractor
 
@@ -97,11 +88,11 @@ class FeatureProfiler:
     ) -> int:
         """Count the features (and input sizes) of ``columns``' inputs, one batch per slice.
         Returns how many inputs were profiled."""
-        inputs, input_ts = columns.inputs, columns.input_ts
-        if inputs is None or input_ts is None:
+        inputs = columns.inputs
+        if inputs is None:
             return 0
         profiled = 0
-        sids, live, late, _ = aggregates.window.place(input_ts, now)
+        sids, live, late, _ = aggregates.window.place(columns.ts, now)
         groups: list[tuple[int | None, NDArray[np.bool_]]] = [
             (sid, live & (sids == sid)) for sid in np.unique(sids[live]).tolist()
         ]
@@ -123,7 +114,7 @@ class FeatureProfiler:
             if batch.n_rows:
                 aggregates.add_features(sid, batch)
                 if drift is not None:
-                    drift.add(batch, float(input_ts[mask].max()))
+                    drift.add(batch, float(columns.ts[mask].max()))
         return profiled
 
     def _extract(

@@ -128,7 +128,9 @@ class ThreadBuffer:
         self.ids: list[str | None] | None = [] if ids else None  # given request ids
         self.sizes: array[float] | None = array("d") if sizes else None  # input, output
         self.errors: dict[int, type[BaseException] | str] = {}  # row -> what it raised
-        self.lock = threading.Lock()  # rows that raised, and the drain
+        # rows that raised, and the drain (re-entrant: a hand-over moves records to the
+        # fold's pending queue with it held, see Fold._pend)
+        self.lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self.times) // 2
@@ -203,19 +205,6 @@ class ThreadBuffer:
                 self.errors = rest
         return _Taken(self.ident, times, results, inputs, ids, sizes, errors)
 
-    def clear(self) -> None:
-        """Forget every record (a forked child's copy of its parent's)."""
-        self.lock = threading.Lock()
-        del self.times[:]
-        del self.results[:]
-        if self.inputs is not None:
-            del self.inputs[:]
-        if self.ids is not None:
-            del self.ids[:]
-        if self.sizes is not None:
-            del self.sizes[:]
-        self.errors = {}
-
 
 @dataclass(slots=True)
 class _Taken:
@@ -262,8 +251,7 @@ class Columns:
     in_size: NDArray[np.float64]
     out_size: NDArray[np.float64]
     results: list[Any]
-    inputs: list[Any] | None = None  # feature sources (None: no features)
-    input_ts: NDArray[np.float64] | None = None  # when each input's call started
+    inputs: list[Any] | None = None  # feature sources, one per call (None: no features)
     sizes_from_inputs: bool = False  # input sizes come from the inputs
     extractor: FeatureExtractor | None = None  # the user's, applied to each input first
     request_ids: list[str | None] | None = None  # None: no ids at all
@@ -340,8 +328,6 @@ class Channel:
 
     def reset_after_fork(self) -> None:
         """Forget the parent's records (the wrappers keep this channel's dict)."""
-        for buffer in self.buffers.values():
-            buffer.clear()
         self.buffers.clear()
         self._retired = []
 

@@ -606,3 +606,15 @@ def test_buffers_of_threads_that_ended_are_let_go():
         m.flush()  # and drained once more from the retired list
         assert all(len(c.buffers) <= 1 for c in m._recorder.channels)
         assert m.snapshot().count == 40
+
+
+def test_observed_array_features_are_profiled():
+    """Features given to observe() as arrays (which have no truth value) are read, and the
+    calls counted."""
+    with aimon.Monitor("arrays") as m:
+        m.observe(latency_s=0.01, features=np.array([1.0, 2.0]))
+        m.observe(latency_s=0.01, features=np.array([3.0, 4.0]))
+        m.observe(latency_s=0.01)
+        snap = m.snapshot()
+    assert snap.count == 3 and snap.internal_errors == 0
+    assert snap.features["f0"].mean == 2.0 and snap.features["f1"].count == 2
