@@ -21,7 +21,7 @@ from aimon.recording import Columns
 from aimon.sketch import QuantileSketch
 from aimon.snapshot import FeatureSummary, Histogram, Summary, Totals, WindowInfo
 from aimon.totals import BucketCounts, RunningTotals
-from aimon.window import FeatureStats, Window, WindowView
+from aimon.window import FeatureStats, Window, WindowView, slice_groups
 
 __all__ = ["Aggregates"]
 
@@ -83,7 +83,7 @@ class Aggregates:
         totals.latency.add_many(latency)
         totals.input_size.add_many(in_size)
         totals.output_size.add_many(out_size)
-        for sid, mask in _groups(sids, live):
+        for sid, mask in slice_groups(sids, live):
             self.window.slice_for(sid).add(
                 columns.latency if mask is None else columns.latency[mask],
                 _pick(errors, mask) if any_errors else [],
@@ -166,15 +166,6 @@ class Aggregates:
             features_skipped=totals.features_skipped,
             **extra,
         )
-
-
-def _groups(
-    sids: NDArray[np.int64], live: NDArray[np.bool_]
-) -> list[tuple[int, NDArray[np.bool_] | None]]:
-    """The slices the live rows fall in, with each one's rows (None: all rows)."""
-    if live.all() and sids.size and sids[0] == sids[-1] and (sids == sids[0]).all():
-        return [(int(sids[0]), None)]
-    return [(sid, live & (sids == sid)) for sid in np.unique(sids[live]).tolist()]
 
 
 def _pick(errors: list[str | None], mask: NDArray[np.bool_] | None) -> list[str]:

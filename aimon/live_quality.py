@@ -28,7 +28,7 @@ from aimon.quality.metrics import (
 )
 from aimon.recording import Columns
 from aimon.settings import QualitySettings
-from aimon.window import Window
+from aimon.window import Window, slice_groups
 
 __all__ = ["LiveQuality"]
 
@@ -211,8 +211,8 @@ class LiveQuality:
         when = np.array([p[0] for p in pending], dtype=np.float64)
         sids, live, _, _ = window.place(when, now)
         _, positive, threshold = self.task_settings
-        for sid in np.unique(sids[live]).tolist():
-            rows = np.flatnonzero(live & (sids == sid)).tolist()
+        for sid, mask in slice_groups(sids, live):
+            rows = range(len(pending)) if mask is None else np.flatnonzero(mask).tolist()
             target = window.slice_for(sid)
             if target.quality is None:
                 target.quality = QualityStats(

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from aimon.aggregates import Aggregates
 from aimon.features import FeatureBatch, FeatureExtractor, extract_many, payload_size
 from aimon.recording import OBSERVED, Capture, Columns, KeywordInput
+from aimon.window import slice_groups
 
 __all__ = ["FeatureProfiler", "FeatureSink"]
 
@@ -93,16 +94,15 @@ class FeatureProfiler:
             return 0
         profiled = 0
         sids, live, late, _ = aggregates.window.place(columns.ts, now)
-        groups: list[tuple[int | None, NDArray[np.bool_]]] = [
-            (sid, live & (sids == sid)) for sid in np.unique(sids[live]).tolist()
-        ]
+        groups: list[tuple[int | None, NDArray[np.bool_] | None]] = [*slice_groups(sids, live)]
         if late.any():
             groups.append((None, late))
         for sid, mask in groups:
-            if len(groups) == 1 and mask.all():
-                sources = inputs
+            if mask is None:
+                sources, when = inputs, columns.ts
             else:
                 sources = [inputs[i] for i in np.flatnonzero(mask).tolist()]
+                when = columns.ts[mask]
             if any(map(is_, sources, repeat(None))):  # sampled out, or no features
                 sources = [source for source in sources if source is not None]
             if not sources:
@@ -114,7 +114,7 @@ class FeatureProfiler:
             if batch.n_rows:
                 aggregates.add_features(sid, batch)
                 if drift is not None:
-                    drift.add(batch, float(columns.ts[mask].max()))
+                    drift.add(batch, float(when.max()))
         return profiled
 
     def _extract(

@@ -27,7 +27,7 @@ from aimon.quality.metrics import QualityStats
 from aimon.ring import SliceRing
 from aimon.sketch import QuantileSketch
 
-__all__ = ["FeatureStats", "Slice", "Window", "WindowView"]
+__all__ = ["FeatureStats", "Slice", "Window", "WindowView", "slice_groups"]
 
 FeatureKind = Literal["numeric", "categorical"]
 OTHER_LABEL = "__other__"
@@ -303,6 +303,23 @@ class Window:
         if self.first_ts is not None:
             begun = min(begun, max(start, self.first_ts))
         return WindowView(start=start, end=now, span_s=max(now - begun, 1e-9), total=total)
+
+
+def slice_groups(
+    sids: NDArray[np.int64], live: NDArray[np.bool_]
+) -> list[tuple[int, NDArray[np.bool_] | None]]:
+    """The slices that the live rows of :meth:`Window.place` fall in, each with its rows as
+    a mask (None: every row, the usual case of a fold within one slice).
+
+    >>> slice_groups(np.array([3, 3]), np.array([True, True]))
+    [(3, None)]
+    >>> [(sid, mask.tolist()) for sid, mask in slice_groups(np.array([3, 4, 3]),
+    ...                                                    np.array([True, True, False]))]
+    [(3, [True, False, False]), (4, [False, True, False])]
+    """
+    if live.all() and sids.size and sids[0] == sids[-1] and (sids == sids[0]).all():
+        return [(int(sids[0]), None)]
+    return [(sid, live & (sids == sid)) for sid in np.unique(sids[live]).tolist()]
 
 
 def _slice_ring(n_slices: int, relative_accuracy: float) -> SliceRing[Slice]:
