@@ -52,7 +52,7 @@ from aimon.live_quality import LiveQuality
 from aimon.recording import OBSERVED, Columns, Recorder
 from aimon.settings import DriftSettings, Limits, QualitySettings, Shorthands, apply_shorthands
 from aimon.snapshot import Snapshot
-from aimon.thresholds import ThresholdsLike, make_alerting
+from aimon.rule_engine import ThresholdsLike, make_alerting
 
 if TYPE_CHECKING:
     from aimon.exporters.http import MetricsServer

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aimon.errors import ConfigError
+from aimon.rule_engine import Evaluator
 from aimon.snapshot import DriftWindowInfo, FeatureDrift, Snapshot, Summary
-from aimon.thresholds import Evaluator, Rule, Thresholds
+from aimon.thresholds import Rule, Thresholds
 
 T0 = 1_700_000_000.0
 
