@@ -43,11 +43,49 @@ class FeatureProfiler:
         self.max_features = max_features
         self._on_error = on_error
         self._rng = np.random.default_rng()
+        #: Inputs (or results) that could not be read at all: their calls count, unprofiled.
+        self.unreadable = 0
 
     def attach(self, columns: Columns, capture: Capture | None) -> None:
         """Give ``columns`` the feature sources of its calls' inputs (one per call, taken
         from the buffer with its record), or, for a capture of sizes only, measure the input
-        sizes now."""
+        sizes now. An input or result that cannot be read (a hostile class) costs its own
+        call's sizes and features only: the others are read one by one then."""
+        try:
+            self._attach(columns, capture)
+        except Exception as exc:
+            self._on_error(exc)
+            assert capture is not None and capture is not OBSERVED  # those raise nothing
+            self._attach_alone(columns, capture)
+
+    def _attach_alone(self, columns: Columns, capture: Capture) -> None:
+        inputs: list[Any] = list(columns.inputs or ())
+        for i, recorded in enumerate(inputs):
+            row = slice(i, i + 1)  # the sizes are views: written in place
+            one = Columns(
+                columns.ts[row], columns.latency[row], columns.errors[row],
+                columns.in_size[row], columns.out_size[row], columns.results[row], [recorded],
+            )  # fmt: skip
+            try:
+                self._attach(one, capture)
+            except Exception:
+                one.results = [None]  # the result's size unknown, its input still read
+                one.inputs = [recorded]
+                try:
+                    self._attach(one, capture)
+                except Exception:
+                    one.inputs = None
+                    self.unreadable += 1
+                columns.out_size[i] = np.nan
+            inputs[i] = None if one.inputs is None else one.inputs[0]
+        if capture.features:
+            columns.inputs = inputs
+            columns.sizes_from_inputs = capture.sizes
+            columns.extractor = capture.extractor
+        else:
+            columns.inputs = None
+
+    def _attach(self, columns: Columns, capture: Capture | None) -> None:
         inputs = columns.inputs
         if capture is None or inputs is None:
             columns.inputs = None
@@ -89,6 +127,9 @@ class FeatureProfiler:
     ) -> int:
         """Count the features (and input sizes) of ``columns``' inputs, one batch per slice.
         Returns how many inputs were profiled."""
+        if self.unreadable:
+            aggregates.dropped["unreadable_input"] += self.unreadable
+            self.unreadable = 0
         inputs = columns.inputs
         if inputs is None:
             return 0
@@ -108,7 +149,13 @@ class FeatureProfiler:
             if not sources:
                 continue
             profiled += len(sources)
-            batch, input_sizes = self._extract(sources, columns)
+            try:
+                batch, input_sizes = self._extract(sources, columns)
+            except Exception as exc:  # one hostile input: the others are read without it
+                self._on_error(exc)
+                readable = [x for x in sources if self._readable(x, columns)]
+                self.unreadable += len(sources) - len(readable)
+                batch, input_sizes = self._extract(readable, columns)
             if input_sizes is not None:
                 aggregates.add_input_sizes(sid, input_sizes)
             if batch.n_rows:
@@ -132,6 +179,13 @@ class FeatureProfiler:
         rows = [self._apply(extractor, x) for x in sources]
         rows = [row for row in rows if row is not None]
         return extract_many(rows, max_features=self.max_features), input_sizes
+
+    def _readable(self, source: Any, columns: Columns) -> bool:
+        try:
+            self._extract([source], columns)
+        except Exception:
+            return False
+        return True
 
     def _apply(self, extractor: FeatureExtractor, source: Any) -> Any:
         try:
