@@ -209,20 +209,29 @@ class Fold:
 
     def fold_columns(self, columns: Columns, has_outputs: bool) -> tuple[float, int]:
         """The fold of drained (or given) calls: log, count, drift, join, profile. Returns
-        when profiling started and how many inputs it profiled."""
+        when profiling started and how many inputs it profiled.
+
+        The stages after the log and the count are independent: one failing (an output
+        nothing can read) is counted as an internal error and the others go on."""
         aggregates = self.aggregates
         now = self.clock()
         if self.event_log is not None:
             self.event_log.write(events_of(columns, self.model, self.version))
         aggregates.count(columns)
         if has_outputs and self.drift is not None:
-            self.drift.add_outputs("prediction", columns.results, now)
+            self._stage(self.drift.add_outputs, "prediction", columns.results, now)
         if has_outputs:
-            self.quality.join_predictions(
-                columns, aggregates.window, aggregates.dropped, now, self.event_log is not None
-            )
+            logged = self.event_log is not None
+            join = self.quality.join_predictions
+            self._stage(join, columns, aggregates.window, aggregates.dropped, now, logged)
         profiled_from = time.thread_time()
         return profiled_from, self.profiler.profile(columns, aggregates, self.drift, now)
+
+    def _stage(self, stage: Callable[..., None], *args: Any) -> None:
+        try:
+            stage(*args)
+        except Exception as exc:
+            self.recorder.internal_error(exc)
 
     def fold_targets(self, actuals: list[Any]) -> None:
         if self.drift is not None:

@@ -145,7 +145,11 @@ class LiveQuality:
         ):
             if rid is None or error is not None:
                 continue
-            value = output if output.__class__ in plain else _quality_value(output)
+            try:
+                value = output if output.__class__ in plain else _quality_value(output)
+            except Exception:  # an output nothing can read: this call has nothing to join
+                dropped["unreadable_output"] += 1
+                continue
             if value is not None:
                 rows.append((rid, value, ts))
         join = self.join

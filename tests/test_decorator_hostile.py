@@ -46,3 +46,30 @@ def test_an_unhashable_class_costs_its_own_call_only(where: str, sizes: bool) ->
             assert snap.internal_errors >= 1  # counted (and logged once), never raised
     finally:
         mon.close()
+
+
+def test_an_unreadable_output_costs_its_own_join_only(tmp_path: Any) -> None:
+    """Logged calls are joined with outcomes; one output nothing can read is left out of the
+    join, and the rest of its fold batch (features, other joins) goes on."""
+    mon = aimon.Monitor("hostile", window="1h", log_to=tmp_path / "events.jsonl")
+    try:
+        ids: list[str] = []
+
+        @mon.watch
+        def predict(x: dict[str, float]) -> Any:
+            ids.append(aimon.current_request_id() or "")
+            return Hostile() if x["a"] == 5.0 else 1
+
+        for i in range(100):
+            predict({"a": float(i)})
+        mon.flush()
+        for rid in ids:
+            mon.record_outcome(rid, 1)
+        snap = mon.snapshot()
+        assert snap.count == 100
+        assert snap.features["a"].count == 100
+        assert snap.dropped["unreadable_output"] == 1
+        assert snap.quality is not None
+        assert snap.quality.count == 99
+    finally:
+        mon.close()
