@@ -16,16 +16,16 @@ from typing import Any
 import numpy as np
 
 from aimon.errors import ConfigError, MalformedEventError
+from aimon.quality.inference import infer_task
 from aimon.quality.join import JoinBuffer, MatchFields
 from aimon.quality.metrics import (
     QualityError,
     QualityMetrics,
-    QualityStats,
     TaskKind,
-    infer_task,
     quality_change,
     quality_settings,
 )
+from aimon.quality.stats import QualityStats
 from aimon.recording import Columns
 from aimon.settings import QualitySettings
 from aimon.window import Window, slice_groups

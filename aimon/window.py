@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from aimon.features import FeatureBatch, FeatureColumn
-from aimon.quality.metrics import QualityStats
+from aimon.quality.stats import QualityStats
 from aimon.ring import SliceRing
 from aimon.sketch import QuantileSketch
 

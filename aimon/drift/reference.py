@@ -31,7 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aimon.errors import AimonError
 from aimon.features import FeatureColumn, extract
-from aimon.quality.metrics import Label, QualityError, QualityMetrics, TaskKind, quality_metrics
+from aimon.quality.metrics import Label, QualityError, QualityMetrics, TaskKind
+from aimon.quality.stats import quality_metrics
 
 __all__ = [
     "OTHER",

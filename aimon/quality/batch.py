@@ -17,10 +17,10 @@ from aimon.quality.metrics import (
     QualityMetrics,
     TaskKind,
     quality_change,
-    quality_metrics,
     quality_settings,
 )
 from aimon.quality.outcomes import decode_outcomes
+from aimon.quality.stats import quality_metrics
 
 __all__ = ["JoinSummary", "ModelQuality", "QualityReport", "evaluate_files"]
 
