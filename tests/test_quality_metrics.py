@@ -183,7 +183,13 @@ def test_regression_equals_sklearn(pairs: tuple[list[float], list[float]]) -> No
     assert m.count == len(y)
     assert close(m.mae, oracle(skm.mean_absolute_error, y, p))
     assert close(m.rmse, oracle(skm.root_mean_squared_error, y, p))
-    assert close(m.mape, oracle(skm.mean_absolute_percentage_error, y, p))
+    defined = [i for i, actual in enumerate(y) if actual != 0.0]  # MAPE leaves out zeros
+    assert m.mape_excluded == len(y) - len(defined)
+    if defined:
+        y_d, p_d = [y[i] for i in defined], [p[i] for i in defined]
+        assert close(m.mape, oracle(skm.mean_absolute_percentage_error, y_d, p_d))
+    else:
+        assert m.mape is None
     if len(y) < 2:
         assert m.r2 is None  # sklearn: NaN and a warning
     elif min(y) == max(y):
@@ -271,11 +277,35 @@ def test_r2_edge_cases() -> None:
     assert quality_metrics([0.1] * 3, [0.1, 0.2, 0.1], task="regression").r2 == 0.0
 
 
-def test_mape_uses_sklearns_epsilon() -> None:
-    y, p = [0.0, 2.0], [1.0, 1.0]
-    m = quality_metrics(y, p, task="regression")
-    assert close(m.mape, skm.mean_absolute_percentage_error(y, p))
-    assert m.mape is not None and m.mape > 1e15
+def test_mape_leaves_out_zero_actuals_on_real_data() -> None:
+    """Issue 14: a zero target made MAPE ~1e15 (scikit-learn's eps in the denominator).
+    On the diabetes data with some targets set to 0, MAPE is over the other pairs and the
+    zeros are counted in ``mape_excluded``; the batch and the merged statistics agree."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import LinearRegression
+
+    x, y = load_diabetes(return_X_y=True)
+    predicted = LinearRegression().fit(x, y).predict(x)
+    actual = y.copy()
+    actual[::25] = 0.0  # outcomes recorded as 0: a refund, a sensor reading nothing
+    zeros = actual == 0.0
+    m = quality_metrics(actual, predicted, task="regression")
+    assert m.mape_excluded == int(zeros.sum()) == 18
+    want = skm.mean_absolute_percentage_error(actual[~zeros], predicted[~zeros])
+    assert close(m.mape, want)
+    assert m.values()["mape"] < 1.0  # about 0.39, not 2.6e15
+    assert close(m.mae, skm.mean_absolute_error(actual, predicted))  # zeros still count here
+    stats = QualityStats("regression")
+    for part in np.array_split(np.arange(actual.size), 7):
+        stats.add(actual[part], predicted[part])
+    assert_same_metrics(stats.metrics(), m, rel=1e-9)
+    assert stats.metrics().mape_excluded == m.mape_excluded
+
+
+def test_mape_is_none_when_every_actual_is_zero() -> None:
+    m = quality_metrics([0.0, 0.0], [1.0, 0.0], task="regression")
+    assert (m.mape, m.mape_excluded, m.mae) == (None, 2, 0.5)
+    assert "mape" not in m.values()
 
 
 def test_bool_and_string_actuals() -> None:

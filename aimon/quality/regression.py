@@ -1,5 +1,6 @@
 """Regression metrics from mergeable sums: MAE, RMSE, MAPE and R², equal to
-``sklearn.metrics`` on the same pairs."""
+``sklearn.metrics`` on the same pairs, except that MAPE leaves out the pairs whose actual is 0
+(see :mod:`aimon.quality.stats`)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,18 @@ __all__ = ["RegressionSums"]
 
 
 class RegressionSums:
-    """Regression sums; the actuals' spread as mean and squared deviations (Chan's merge)."""
+    """Regression sums; the actuals' spread as mean and squared deviations (Chan's merge).
+    The absolute percentage errors are summed over the ``ape_count`` pairs whose actual is
+    not 0: a percentage of 0 is undefined."""
 
-    __slots__ = ("abs_sum", "ape_sum", "high", "low", "m2", "mean", "n", "sq_sum")
+    __slots__ = ("abs_sum", "ape_count", "ape_sum", "high", "low", "m2", "mean", "n", "sq_sum")
 
     def __init__(self) -> None:
         self.n = 0
         self.abs_sum = 0.0
         self.sq_sum = 0.0
         self.ape_sum = 0.0
+        self.ape_count = 0
         self.mean = 0.0
         self.m2 = 0.0
         self.low = math.inf
@@ -38,7 +42,9 @@ class RegressionSums:
         part.n = int(actual.size)
         part.abs_sum = float(np.sum(error))
         part.sq_sum = float(np.sum(error * error))
-        part.ape_sum = float(np.sum(error / np.maximum(np.abs(actual), EPS)))
+        defined = actual != 0.0
+        part.ape_count = int(np.count_nonzero(defined))
+        part.ape_sum = float(np.sum(error[defined] / np.maximum(np.abs(actual[defined]), EPS)))
         part.mean = float(np.mean(actual))
         part.m2 = float(np.sum((actual - part.mean) ** 2))
         part.low, part.high = float(actual.min()), float(actual.max())
@@ -59,6 +65,7 @@ class RegressionSums:
         self.abs_sum += other.abs_sum
         self.sq_sum += other.sq_sum
         self.ape_sum += other.ape_sum
+        self.ape_count += other.ape_count
         self.low = min(self.low, other.low)
         self.high = max(self.high, other.high)
 
@@ -70,15 +77,18 @@ class RegressionSums:
 
     def metrics(self) -> dict[str, Any]:
         """MAE, RMSE, MAPE and R² as :class:`~aimon.quality.metrics.QualityMetrics` fields
-        (none without pairs; R² from two pairs on)."""
+        (none without pairs; R² from two pairs on; MAPE with an actual that is not 0), and
+        ``mape_excluded``, the pairs left out of MAPE."""
         n = self.n
         if n == 0:
             return {}
         out: dict[str, Any] = {
             "mae": self.abs_sum / n,
             "rmse": math.sqrt(self.sq_sum / n),
-            "mape": self.ape_sum / n,
+            "mape_excluded": n - self.ape_count,
         }
+        if self.ape_count:
+            out["mape"] = self.ape_sum / self.ape_count
         if n >= 2:
             if self.sq_sum == 0.0:
                 out["r2"] = 1.0

@@ -35,8 +35,12 @@ scikit-learn warns or raises, the behaviour here is defined as follows:
   is 1.0 for perfect predictions, else 0.0 (scikit-learn's ``force_finite=True``); constant
   means equal values, detected exactly, where scikit-learn's two-pass variance can leave a
   rounding residue (for ``[0.1, 0.1, 0.1]`` it divides by 5e-35 and returns -1.7e31).
-* **MAPE** divides by ``max(|actual|, eps)``, scikit-learn's definition, so an actual of 0
-  with a wrong prediction gives a huge value, not infinity.
+* **MAPE** is the mean of ``|prediction - actual| / |actual|`` over the pairs whose actual
+  is not 0; pairs with an actual of 0, where a percentage error is undefined, are left out
+  and counted in ``mape_excluded`` (MAE, RMSE and R² still count them), and with no other
+  pair MAPE is ``None``. scikit-learn divides by ``max(|actual|, eps)`` instead, so one
+  actual of 0 with a wrong prediction adds ``error / 2.2e-16`` to its sum (a MAPE of 1e15
+  and more, issue 14); on the pairs whose actual is not 0 the two are equal.
 
 :class:`QualityStats` is the streaming form: sufficient statistics that merge by addition
 (confusion counts, sums of errors, the actuals' mean and squared deviations merged by Chan's
