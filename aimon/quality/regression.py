@@ -44,7 +44,8 @@ class RegressionSums:
         part.sq_sum = float(np.sum(error * error))
         defined = actual != 0.0
         part.ape_count = int(np.count_nonzero(defined))
-        part.ape_sum = float(np.sum(error[defined] / np.maximum(np.abs(actual[defined]), EPS)))
+        ratio = error / np.maximum(np.abs(actual), EPS)
+        part.ape_sum = float(np.sum(ratio, where=defined))
         part.mean = float(np.mean(actual))
         part.m2 = float(np.sum((actual - part.mean) ** 2))
         part.low, part.high = float(actual.min()), float(actual.max())
