@@ -69,6 +69,7 @@ class Fold:
         self.clock = clock
         self.buffer_size = limits.buffer_size
         self.high_water = limits.high_water
+        self.held_bytes = limits.held_bytes
         self.lock = threading.RLock()
         self.pending: deque[_PendingFold] = deque()
         self.aggregates = Aggregates(
@@ -167,7 +168,7 @@ class Fold:
         lock (a running fold goes on with them), unless the pending folds already hold
         twice a buffer's worth; False then."""
         waiting = sum(len(job.taken) - job.done for job in list(self.pending))
-        if waiting >= 2 * self.buffer_size:
+        if waiting >= 2 * self.buffer_size or waiting * channel.record_bytes >= self.held_bytes:
             return False
         self._pend(channel, buffer, channel.plan_stride(len(buffer), time.perf_counter()))
         return True

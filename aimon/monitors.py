@@ -50,9 +50,9 @@ from aimon.features import FeatureExtractor
 from aimon.fold import Fold
 from aimon.live_quality import LiveQuality
 from aimon.recording import OBSERVED, Columns, Recorder
+from aimon.rule_engine import ThresholdsLike, make_alerting
 from aimon.settings import DriftSettings, Limits, QualitySettings, Shorthands, apply_shorthands
 from aimon.snapshot import Snapshot
-from aimon.rule_engine import ThresholdsLike, make_alerting
 
 if TYPE_CHECKING:
     from aimon.exporters.http import MetricsServer
@@ -152,7 +152,9 @@ class Monitor:
         )
         self._server: MetricsServer | None = None
         self._closed = False
-        self._recorder = Recorder(limits.buffer_size, limits.high_water, limits.on_full == "fold")
+        self._recorder = Recorder(
+            limits.buffer_size, limits.high_water, limits.on_full == "fold", limits.held_bytes
+        )
         self._observed = self._recorder.channel(OBSERVED, given_ids=True, observed=True)
         self._reset_aggregates()
         lifecycle.LIVE.add(self)

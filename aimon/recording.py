@@ -43,7 +43,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from aimon.features import FeatureExtractor
+from aimon.features import FeatureExtractor, payload_size
 
 __all__ = [
     "OBSERVED",
@@ -120,8 +120,9 @@ class ThreadBuffer:
     ) -> None:
         self.ident = ident
         self.high_water = 2 * high_water  # in floats, two per call
-        #: ``len(times)`` from which a call asks the recorder for room (see Recorder.crowded)
-        self.mark = self.high_water
+        #: ``len(times)`` from which a call asks the recorder for room (see Recorder.crowded);
+        #: low at first, so the first calls' size is probed before many are held
+        self.mark = 2 * min(high_water, PROBE_RECORDS)
         self.times = array("d")  # start, end of each call
         self.results: list[Any] = []
         self.inputs: list[Any] | None = [] if inputs else None
@@ -178,7 +179,7 @@ class ThreadBuffer:
                 n = min(n, limit)
             if n == 0:
                 return None
-            self.mark = self.high_water
+            self.mark = min(self.high_water, 2 * PROBE_RECORDS)
             times = np.frombuffer(self.times[: 2 * n], dtype=np.float64)
             del self.times[: 2 * n]
             results = self.results[:n]
@@ -295,6 +296,7 @@ class Channel:
         self.last_drain = time.perf_counter()
         self.record_cost = 0.0  # fold seconds per record, smoothed
         self.input_cost = 0.0  # fold seconds per profiled input, smoothed
+        self.record_bytes = 0.0  # bytes a buffered record holds (its input and result), probed
 
     def new_buffer(self, ident: int) -> ThreadBuffer:
         """The buffer of thread ``ident``, made on its first call."""
@@ -331,6 +333,21 @@ class Channel:
         self.buffers.clear()
         self._retired = []
 
+    def room(self, buffer: ThreadBuffer, held_bytes: int) -> int:
+        """Records ``buffer`` may hold within its share of ``held_bytes``, by the size of a
+        sample of its newest records (their inputs and results, as :func:`payload_size`
+        estimates them); a held reference keeps the whole object alive."""
+        n = len(buffer)
+        if n:
+            rows = range(n // 2, n, max(1, (n - n // 2) // _PROBE_SAMPLE))[:_PROBE_SAMPLE]
+            inputs = buffer.inputs
+            sample = [payload_size(buffer.results[i]) for i in rows]
+            if inputs is not None:
+                sample += [payload_size(inputs[i]) for i in rows]
+            self.record_bytes = max(_RECORD_OVERHEAD, sum(sample) / len(rows))
+        share = held_bytes / max(1, len(self.buffers))
+        return max(1, int(share / max(self.record_bytes, _RECORD_OVERHEAD)))
+
     # -- load shedding ---------------------------------------------------------------------
 
     def plan_stride(self, backlog: int, now: float) -> int:
@@ -364,6 +381,10 @@ class Channel:
 
 
 _SMALL_DRAIN = 256  # drains smaller than this are always profiled in full and teach nothing
+#: Records a buffer holds before the first probe of their size, and after each drain.
+PROBE_RECORDS = 16
+_PROBE_SAMPLE = 4  # records whose size a probe estimates
+_RECORD_OVERHEAD = 64.0  # bytes a record costs whatever it holds (times, list slots, result)
 _ASSIST_FLOOR = 512  # rows a caller folds at once at least
 _BACKGROUND_FLOOR = 4096  # rows the background fold folds under its lock at least
 _FOLD_SHARE = 0.5  # of the wall time between drains, at most, for the fold of one channel
@@ -439,9 +460,12 @@ class Recorder:
             instead of being dropped.
     """
 
-    def __init__(self, capacity: int, high_water: int, wait_when_full: bool) -> None:
+    def __init__(
+        self, capacity: int, high_water: int, wait_when_full: bool, held_bytes: int = 64 << 20
+    ) -> None:
         self.capacity = capacity
         self.high_water = high_water
+        self.held_bytes = held_bytes
         self.wait_when_full = wait_when_full
         self.channels: list[Channel] = []
         self.hooks: Callable[[], FoldHooks | None] = lambda: None
@@ -459,17 +483,31 @@ class Recorder:
         return channel
 
     def crowded(self, channel: Channel, buffer: ThreadBuffer) -> bool:
-        """``buffer`` is past its high-water mark: wake the fold thread, fold a chunk here if
-        no fold is running, and say whether the call still has room (False: dropped, and
-        counted)."""
+        """``buffer`` is past its mark: probe the size of what it holds; past its high-water
+        mark (in records, or half its share of ``held_bytes``), wake the fold thread, fold a
+        chunk here if no fold is running, and say whether the call still has room (False:
+        dropped, and counted).
+
+        The size probes are spaced geometrically (16, 32, 64... records after a drain), so a
+        buffer holds about twice its byte share at most while its records keep their size.
+        """
+        n = len(buffer)
+        room = channel.room(buffer, self.held_bytes // 2)
+        high_water = min(self.high_water, room)
+        buffer.high_water = 2 * high_water
+        if n < high_water:  # a probe, and room: probe again at twice as many records
+            buffer.mark = 2 * min(high_water, 2 * n)
+            return True
+        capacity = min(self.capacity, 2 * room)
         self.wake_event.set()
         hooks = self.hooks()
         if hooks is not None:
             if not hooks.assist(channel, buffer, 0.0):
                 # A fold is running (it takes the buffer soon): ask again a step further on,
                 # not at every call.
-                buffer.mark = min(len(buffer.times) + 2 * _RETRY_STEP, 2 * self.capacity)
-            if len(buffer) < self.capacity:
+                step = min(_RETRY_STEP, high_water)
+                buffer.mark = min(len(buffer.times) + 2 * step, 2 * capacity)
+            if len(buffer) < capacity:
                 return True
             # Full while a fold runs: hand the records to it (up to a bound), else wait for
             # the lock, which a fold holds for one chunk at a time and yields to a waiting
@@ -484,7 +522,7 @@ class Recorder:
             finally:
                 with self.lock:
                     self.waiting -= 1
-        elif len(buffer) < self.capacity:
+        elif len(buffer) < capacity:
             return True
         with self.lock:
             self.overflow += 1

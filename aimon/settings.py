@@ -50,6 +50,9 @@ class Limits:
         relative_accuracy: of the latency and size quantiles (0.01 = 1 %).
         max_features: features tracked at most.
         max_error_types: distinct error type labels at most (the rest count as ``other``).
+        held_bytes: bytes of inputs and results a watched function's buffers hold between
+            folds, about (estimated from samples of the calls): past half of it a call folds
+            a chunk itself, at all of it its buffer is full.
     """
 
     slice: Duration = "10s"
@@ -60,10 +63,13 @@ class Limits:
     relative_accuracy: float = 0.01
     max_features: int = 512
     max_error_types: int = 32
+    held_bytes: int = 64 << 20
 
     def __post_init__(self) -> None:
         if not isinstance(self.buffer_size, int) or self.buffer_size < 1:
             raise ConfigError(f"buffer_size: must be at least 1, got {self.buffer_size!r}")
+        if not isinstance(self.held_bytes, int) or self.held_bytes < 1:
+            raise ConfigError(f"held_bytes: must be at least 1 byte, got {self.held_bytes!r}")
         if self.on_full not in ("drop", "fold"):
             raise ConfigError(f"on_full: must be 'drop' or 'fold', got {self.on_full!r}")
         if not 0 < self.relative_accuracy < 1:
@@ -193,6 +199,7 @@ class Shorthands(TypedDict, total=False):
     relative_accuracy: float
     max_features: int
     max_error_types: int
+    held_bytes: int
     drift_window: Duration
     drift_events: int | None
     drift_sample: int

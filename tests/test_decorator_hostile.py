@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
+import numpy as np
 import pytest
 
 import aimon
@@ -71,5 +73,31 @@ def test_an_unreadable_output_costs_its_own_join_only(tmp_path: Any) -> None:
         assert snap.dropped["unreadable_output"] == 1
         assert snap.quality is not None
         assert snap.quality.count == 99
+    finally:
+        mon.close()
+
+
+@pytest.mark.parametrize("capture", [{}, {"features": False, "sizes": False}])
+def test_big_inputs_and_results_are_held_by_bytes_not_count(capture: dict[str, bool]) -> None:
+    """1 MiB arrays in and out of predict: the buffers hold about ``held_bytes`` of them
+    between folds (all 400 calls counted), not every call's arrays until the next fold."""
+    held = 8 << 20
+    mon = aimon.Monitor("big", window="1h", held_bytes=held)
+    try:
+
+        @mon.watch(**capture)
+        def predict(x: np.ndarray) -> np.ndarray:
+            return x + 1.0
+
+        tracemalloc.start()
+        try:
+            for i in range(400):
+                predict(np.full(1 << 17, float(i)))  # 1 MiB
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert mon.snapshot().count == 400
+        # before: every call's input and result held until the fold thread woke (~800 MiB)
+        assert peak < 8 * held, f"peak {peak / 2**20:.0f} MiB"
     finally:
         mon.close()

@@ -53,13 +53,21 @@ def _read_arrays(run: list[Any], max_features: int, sized: bool) -> Iterator[_Bl
             yield from _one_by_one(arrays, max_features, sized)
             continue
         _, ndim, last_axis = key
+        read = arrays
+        cut = 0  # values past max_features, not copied (an input may be megabytes)
+        if ndim and last_axis[0] > max_features:
+            read = [a[..., :max_features] for a in arrays]
+            rows = len(arrays) if ndim == 1 else sum(a.shape[0] for a in arrays)
+            cut = (last_axis[0] - max_features) * rows
+            last_axis = (max_features,)
         if ndim == 2:
-            matrix = np.concatenate(arrays)
+            matrix = np.concatenate(read)
         elif ndim == 1:  # np.concatenate, as np.stack costs a view per array
-            matrix = np.concatenate(arrays).reshape(len(arrays), *last_axis)
+            matrix = np.concatenate(read).reshape(len(read), *last_axis)
         else:
-            matrix = np.concatenate([a.reshape(1) for a in arrays]).reshape(-1, 1)
+            matrix = np.concatenate([a.reshape(1) for a in read]).reshape(-1, 1)
         block = _array_block(matrix, max_features)
+        block.invalid += cut
         if sized:
             nbytes = map(attrgetter("nbytes"), arrays)
             block.sizes = np.fromiter(nbytes, dtype=np.float64, count=len(arrays))
