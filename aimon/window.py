@@ -267,8 +267,11 @@ class Window:
             if n_numeric:
                 good = values[finite]
                 stats.n += n_numeric
-                stats.sum += float(good.sum())
-                stats.sum_sq += float(np.dot(good, good))
+                # Values near the float range overflow the sums to inf (mean, std reported
+                # as inf), silently: a warning per fold would flood the server's stderr.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    stats.sum += float(good.sum())
+                    stats.sum_sq += float(np.dot(good, good))
                 stats.min = min(stats.min, float(good.min()))
                 stats.max = max(stats.max, float(good.max()))
         elif kind == "categorical":

@@ -99,6 +99,25 @@ def test_wasserstein_equals_scipy(case: str) -> None:
     assert close(normed.statistic, raw.statistic / max(np.std(finite(ref)), 0.001))
 
 
+def test_wasserstein_near_the_float_range_is_neither_zero_nor_noisy() -> None:
+    # Issue 14 item 7: the reference's std overflowed to inf, so the normed distance was 0,
+    # and numpy's overflow warnings went to stderr.
+    rng = np.random.default_rng(3)
+    ref = rng.choice([1.7e308, -1.7e308, 0.0, 1e308], 500)
+    cur = rng.choice([1.7e308, 1.7e308, 0.0, 1e308], 400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        normed = stats.wasserstein(ref, cur)
+        raw = stats.wasserstein(ref, cur, normed=False)
+    # The normed distance does not depend on the unit: the same data scaled down to where
+    # scipy and numpy cannot overflow is the oracle.
+    small_ref, small_cur = ref / 2.0**1000, cur / 2.0**1000
+    expected = sps.wasserstein_distance(small_ref, small_cur) / np.std(small_ref)
+    assert normed.statistic > 0.1 and normed.drifted
+    assert close(normed.statistic, expected)
+    assert close(raw.statistic, sps.wasserstein_distance(small_ref, small_cur) * 2.0**1000)
+
+
 def test_weighted_current_with_unit_weights_is_the_plain_test() -> None:
     ref, cur = (np.sort(finite(x)) for x in NUMERIC["tied"])
     plain = stats.ks_sorted(ref, cur)

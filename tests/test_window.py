@@ -1,4 +1,6 @@
+import math
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -134,6 +136,17 @@ def test_category_labels_are_capped():
     assert len(labels) <= 5
     assert sum(labels.values()) == 200
     assert labels["__other__"] > 0
+
+
+def test_values_near_the_float_range_are_summarised_without_warnings():
+    # Issue 14 item 7: the sum of squares overflowed with a RuntimeWarning on every fold.
+    w = Window(length_s=60, slice_s=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w.add_features(1, extract_many([{"x": v} for v in (1.7e308, -1.7e308, 1.7e308)]))
+    x = w.view(15.0).total.features["x"]
+    assert (x.n, x.min, x.max) == (3, -1.7e308, 1.7e308)
+    assert math.isinf(x.sum_sq)
 
 
 def test_feature_count_is_capped():

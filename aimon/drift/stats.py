@@ -59,6 +59,8 @@ __all__ = [
 _KS_MAX_EXACT = 10_000
 # Evidently divides the Wasserstein distance by max(std(reference), this).
 _WASSERSTEIN_MIN_NORM = 0.001
+# Values beyond this are scaled down before the Wasserstein distance (see _power_of_two_scale).
+_LARGE = 2.0**500
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,12 +474,29 @@ def wasserstein_sorted(
     sides: tuple[Sample, Sample] | None = None,
 ) -> DriftResult:
     """The Wasserstein distance of two sorted, cleaned samples (current optionally weighted)."""
+    scale = _power_of_two_scale(reference, current)
+    if scale != 1.0:
+        reference, current = reference / scale, current / scale
     points, ref_cdf, cur_cdf = _merged_cdfs(reference, current, current_weights)
     distance = float(np.sum(np.abs(ref_cdf[:-1] - cur_cdf[:-1]) * np.diff(points)))
     if normed:
-        distance /= max(float(np.std(reference)), _WASSERSTEIN_MIN_NORM)
+        distance /= max(float(np.std(reference)), _WASSERSTEIN_MIN_NORM / scale)
+    else:
+        with np.errstate(over="ignore"):  # a distance beyond the largest float is inf
+            distance = float(np.float64(distance) * scale)
     method = "wasserstein" if normed else "wasserstein_raw"
     limit = threshold if threshold is not None else (0.1 if normed else math.inf)
     ref_side: Sample | NDArray[Any] = sides[0] if sides else np.array([reference.size])
     cur_side: Sample | NDArray[Any] = sides[1] if sides else np.array([current.size])
     return _result(method, distance, None, limit, ref_side, cur_side)
+
+
+def _power_of_two_scale(*samples: NDArray[np.float64]) -> float:
+    """1, or for values near the float range (``|x| > 2**500``) a power of two near the
+    largest: dividing by it is exact, and spreads, squares and the standard deviation of the
+    scaled values cannot overflow (they did: the std of +-1.7e308 was inf, the normed
+    distance 0)."""
+    largest = max((float(np.max(np.abs(s[[0, -1]]))) for s in samples if s.size), default=0.0)
+    if largest <= _LARGE:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(largest)[1] - 1)
