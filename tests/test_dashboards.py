@@ -15,7 +15,11 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    HistogramMetricFamily,
+    SummaryMetricFamily,
+)
 
 from aimon.exporters import prometheus as exporter
 from aimon.exporters.sidecar_metrics import SidecarCollector
@@ -52,6 +56,8 @@ def exported_metrics() -> set[str]:
             names.add(f"{name}_total")
         elif kind is HistogramMetricFamily:
             names.update(f"{name}{s}" for s in ("_bucket", "_sum", "_count"))
+        elif kind is SummaryMetricFamily:
+            names.update(f"{name}{s}" for s in ("", "_sum", "_count"))
         else:
             names.add(name)
     return names

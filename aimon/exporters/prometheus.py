@@ -16,6 +16,7 @@ from prometheus_client.core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
+    SummaryMetricFamily,
 )
 from prometheus_client.registry import Collector
 
@@ -86,7 +87,12 @@ class AimonCollector(Collector):
         yield from render(self.snapshots())
 
 
-_Family = type[CounterMetricFamily] | type[GaugeMetricFamily] | type[HistogramMetricFamily]
+_Family = (
+    type[CounterMetricFamily]
+    | type[GaugeMetricFamily]
+    | type[HistogramMetricFamily]
+    | type[SummaryMetricFamily]
+)
 
 #: Every family the exporter writes: key -> (kind, metric name, help, labels after the base).
 _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
@@ -100,9 +106,9 @@ _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
               "Input payload size (estimated for containers).", ()),
     "output": (HistogramMetricFamily, "aimon_output_bytes",
                "Output payload size (estimated for containers).", ()),
-    "quantiles": (GaugeMetricFamily, "aimon_latency_seconds",
-                  "Latency quantiles over the rolling window, from a 1%-relative-error sketch.",
-                  ("quantile", "window")),
+    "quantiles": (SummaryMetricFamily, "aimon_latency_seconds",
+                  "Latency quantiles over the rolling window, from a 1%-relative-error sketch "
+                  "(_sum and _count: since start, as a summary's are).", ("window",)),
     "error_ratio": (GaugeMetricFamily, "aimon_error_ratio",
                     "Errors / predictions over the rolling window.", ("window",)),
     "throughput": (GaugeMetricFamily, "aimon_throughput",
@@ -172,9 +178,7 @@ def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
             ("output", totals.output_size),
         ):
             f[key].add_metric(base, buckets=_histogram_buckets(hist), sum_value=hist.sum)
-        for q, value in (("0.5", snap.latency.p50), ("0.95", snap.latency.p95),
-                         ("0.99", snap.latency.p99)):  # fmt: skip
-            f["quantiles"].add_metric([*base, q, window], math.nan if value is None else value)
+        _render_quantiles(f["quantiles"], base, window, snap)
         f["error_ratio"].add_metric([*base, window], snap.error_rate)
         f["throughput"].add_metric([*base, window], snap.throughput)
         f["window_count"].add_metric([*base, window], snap.count)
@@ -188,6 +192,18 @@ def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
         _render_alerts(f, base, snap)
         _render_quality(f, base, snap)
     yield from f.values()
+
+
+def _render_quantiles(
+    family: SummaryMetricFamily, base: list[str], window: str, snap: Snapshot
+) -> None:
+    # A summary, not gauges: a `quantile` label on a gauge fails `promtool check metrics`.
+    labels = dict(zip((*BASE_LABELS, "window"), (*base, window), strict=True))
+    for q, value in (("0.5", snap.latency.p50), ("0.95", snap.latency.p95),
+                     ("0.99", snap.latency.p99)):  # fmt: skip
+        sample = math.nan if value is None else value
+        family.add_sample(family.name, {**labels, "quantile": q}, sample)
+    family.add_metric([*base, window], snap.totals.latency.count, snap.totals.latency.sum)
 
 
 def _render_quality(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
