@@ -47,7 +47,7 @@ class Aggregates:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.window = Window(window_s, slice_s, relative_accuracy, max_features)
-        self.totals = RunningTotals(max_error_types)
+        self.totals = RunningTotals(max_error_types, max_features)
         self.dropped: Counter[str] = Counter()
         self.started = clock()
         self._clock = clock
@@ -99,8 +99,18 @@ class Aggregates:
 
     def add_features(self, sid: int | None, batch: FeatureBatch) -> None:
         """Count a batch of feature rows: missing values since start, and the slice's
-        per-feature summaries (``sid`` None: late, totals only)."""
+        per-feature summaries (``sid`` None: late, totals only). Features past the cap of
+        distinct names (over the process's life) are not counted: their values are counted
+        in ``dropped["feature_over_cap"]``."""
         totals = self.totals
+        admits = totals.feature_names.admits
+        if not all(map(admits, batch.columns)):
+            names = totals.feature_names.names
+            kept = {name: c for name, c in batch.columns.items() if name in names}
+            self.dropped["feature_over_cap"] += sum(
+                int(c.present_mask().sum()) for name, c in batch.columns.items() if name not in kept
+            )
+            batch = FeatureBatch(batch.n_rows, kept, batch.invalid, batch.input_sizes)
         for name, column in batch.columns.items():
             present = column.present_mask()
             missing = batch.n_rows - int(present.sum())

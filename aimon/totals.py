@@ -8,12 +8,15 @@ buckets of many replicas and take a fleet-wide quantile with ``histogram_quantil
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["LATENCY_BUCKETS", "SIZE_BUCKETS", "BucketCounts", "RunningTotals"]
+__all__ = ["LATENCY_BUCKETS", "SIZE_BUCKETS", "BucketCounts", "LabelCap", "RunningTotals"]
+
+_DEFAULT_MAX_FEATURES = 512  # of a checkpoint from before the feature cap
 
 #: Latency bucket upper bounds in seconds (100 us .. 60 s, 1-2.5-5 steps). 0.5 s is a bound
 #: so that the default p95 threshold can be checked exactly from the buckets.
@@ -63,16 +66,49 @@ class BucketCounts:
         return [int(c) for c in np.cumsum(self.counts)]
 
 
+class LabelCap:
+    """The distinct values a label takes over a process's life, at most ``limit`` (state that
+    outlives windows must not grow with what a caller sends). The first ``limit`` names are
+    admitted for good; a later new name is refused, and counted.
+
+    >>> cap = LabelCap(2)
+    >>> [cap.admits(n) for n in ("a", "b", "c", "a")], cap.refused
+    ([True, True, False, True], 1)
+    """
+
+    __slots__ = ("limit", "names", "refused")
+
+    def __init__(self, limit: int, names: Iterable[str] = ()) -> None:
+        self.limit = limit
+        self.names: set[str] = set(names)
+        self.refused = 0
+
+    def admits(self, name: str) -> bool:
+        """Whether ``name`` is (now) one of the admitted names."""
+        names = self.names
+        if name in names:
+            return True
+        if len(names) < self.limit:
+            names.add(name)
+            return True
+        self.refused += 1
+        return False
+
+
 class RunningTotals:
     """Everything counted since start: calls by outcome, errors by type, bucket counts (its
     frozen picture in a Snapshot is :class:`aimon.snapshot.Totals`).
 
     Error types beyond ``max_error_types`` distinct names are counted as ``"other"`` so a
-    model raising ever-new exception classes cannot blow up label cardinality.
+    model raising ever-new exception classes cannot blow up label cardinality; features
+    beyond ``max_features`` distinct names are not counted at all (see
+    :meth:`aimon.aggregates.Aggregates.add_features`). Both caps hold for the process's life.
     """
 
-    def __init__(self, max_error_types: int = 32) -> None:
+    def __init__(self, max_error_types: int = 32, max_features: int = 512) -> None:
         self.max_error_types = max_error_types
+        self.error_types = LabelCap(max_error_types)
+        self.feature_names = LabelCap(max_features)
         self.calls = 0
         self.errors: Counter[str] = Counter()
         self.latency = BucketCounts(LATENCY_BUCKETS)
@@ -89,6 +125,12 @@ class RunningTotals:
 
     def error_label(self, error_type: str) -> str:
         """The label an error type is counted under (capped cardinality)."""
-        if error_type in self.errors or len(self.errors) < self.max_error_types:
-            return error_type
-        return "other"
+        return error_type if self.error_types.admits(error_type) else "other"
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A checkpoint from before the caps: they start from the names it counted.
+        self.__dict__.update(state)
+        if "error_types" not in state:
+            known = [name for name in self.errors if name != "other"]
+            self.error_types = LabelCap(self.max_error_types, known)
+            self.feature_names = LabelCap(_DEFAULT_MAX_FEATURES, self.feature_values)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import aimon
+from aimon.totals import RunningTotals
 
 
 class _UnhashableMeta(type):
@@ -101,3 +102,73 @@ def test_big_inputs_and_results_are_held_by_bytes_not_count(capture: dict[str, b
         assert peak < 8 * held, f"peak {peak / 2**20:.0f} MiB"
     finally:
         mon.close()
+
+
+def test_error_types_are_capped_within_one_fold_batch() -> None:
+    """300,000 distinct error names in one batch: 32 labels and ``other``, all counted
+    (the cap read totals updated only after the batch, so every name got a label)."""
+    mon = aimon.Monitor("errors", window="1h", on_full="fold")
+    try:
+        for i in range(300_000):
+            mon.observe(latency_s=0.01, error=f"Error{i}")
+        snap = mon.snapshot()
+        assert snap.count == 300_000
+        assert len(snap.errors) == 33 and snap.errors["other"] == 300_000 - 32
+        assert len(mon._fold.aggregates.totals.errors) == 33
+    finally:
+        mon.close()
+
+
+def test_error_classes_through_the_decorator_are_capped() -> None:
+    mon = aimon.Monitor("errors", window="1h", max_error_types=8)
+    try:
+        classes = [type(f"Failure{i}", (Exception,), {}) for i in range(5_000)]
+
+        @mon.watch(features=False)
+        def predict(i: int) -> float:
+            raise classes[i]()
+
+        for i in range(5_000):
+            with pytest.raises(classes[i]):
+                predict(i)
+        snap = mon.snapshot()
+        assert snap.error_count == 5_000
+        assert len(snap.errors) == 9 and snap.errors["other"] == 5_000 - 8
+    finally:
+        mon.close()
+
+
+def test_feature_names_are_capped_over_the_process_life() -> None:
+    """Every fold batch brings 50 new feature names: the names counted stop at the cap, for
+    good (it held per batch only: 51,200 series after 2M rows), and the values of the
+    names refused are counted."""
+    mon = aimon.Monitor("features", window="1h", max_features=64)
+    try:
+
+        @mon.watch
+        def predict(x: dict[str, float]) -> float:
+            return 1.0
+
+        for i in range(40):
+            predict({f"k{i}_{j}": 1.0 for j in range(50)})
+            mon.flush()
+        snap = mon.snapshot()
+        totals = mon._fold.aggregates.totals
+        assert len(snap.features) == 64
+        assert len(totals.feature_values) == len(totals.feature_missing) <= 64
+        assert snap.dropped["feature_over_cap"] == 40 * 50 - 64
+    finally:
+        mon.close()
+
+
+def test_totals_of_a_checkpoint_from_before_the_caps_are_capped_from_its_names() -> None:
+    totals = RunningTotals(max_error_types=2)
+    totals.errors.update({"A": 3, "B": 1})
+    totals.feature_values.update({"x": 5})
+    state = totals.__dict__.copy()
+    for new in ("error_types", "feature_names"):
+        del state[new]  # as pickled before the caps
+    old = RunningTotals.__new__(RunningTotals)
+    old.__setstate__(state)
+    assert [old.error_label(e) for e in ("A", "C", "B")] == ["A", "other", "B"]
+    assert old.feature_names.admits("x")
