@@ -64,7 +64,7 @@ class Aggregates:
 
     def count(self, columns: Columns) -> None:
         """Count calls into the totals and their live ones into the window."""
-        sids, live, late, future = self.window.place(columns.ts, self._clock())
+        sids, live, late, future = self.window.place(columns.end_ts(), self._clock())
         if late.any():
             self.dropped["late"] += int(late.sum())
         if future.any():

@@ -134,16 +134,17 @@ class FeatureProfiler:
         if inputs is None:
             return 0
         profiled = 0
-        sids, live, late, _ = aggregates.window.place(columns.ts, now)
+        ends = columns.end_ts()
+        sids, live, late, _ = aggregates.window.place(ends, now)
         groups: list[tuple[int | None, NDArray[np.bool_] | None]] = [*slice_groups(sids, live)]
         if late.any():
             groups.append((None, late))
         for sid, mask in groups:
             if mask is None:
-                sources, when = inputs, columns.ts
+                sources, when = inputs, ends
             else:
                 sources = [inputs[i] for i in np.flatnonzero(mask).tolist()]
-                when = columns.ts[mask]
+                when = ends[mask]
             if any(map(is_, sources, repeat(None))):  # sampled out, or no features
                 sources = [source for source in sources if source is not None]
             if not sources:

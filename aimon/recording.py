@@ -243,7 +243,9 @@ class Columns:
 
     ``ts`` is when each call started (epoch seconds), ``latency`` its duration (NaN when
     unknown), ``errors`` the name of what it raised (None: success), the sizes in bytes (NaN:
-    unknown), ``results`` the model's outputs (None for a call that raised).
+    unknown), ``results`` the model's outputs (None for a call that raised). A call is
+    counted in the window when it ended (:meth:`end_ts`), as a Prometheus histogram observes
+    it: a call longer than the window still lands in it.
     """
 
     ts: NDArray[np.float64]
@@ -261,9 +263,17 @@ class Columns:
     # for ids still to make: the perf_counter start of each row, and the rows' thread
     starts: NDArray[np.float64] | None = None
     thread: int | None = None
+    ends: NDArray[np.float64] | None = None  # see end_ts
 
     def __len__(self) -> int:
         return int(self.ts.size)
+
+    def end_ts(self) -> NDArray[np.float64]:
+        """When each call ended (epoch seconds; its start when its latency is unknown)."""
+        if self.ends is None:
+            latency = self.latency
+            self.ends = np.where(np.isfinite(latency), self.ts + latency, self.ts)
+        return self.ends
 
 
 def _error_name(error: type[BaseException] | str) -> str:
@@ -419,6 +429,7 @@ def columns_of(piece: _Taken, channel: Channel, offset: float) -> Columns:
     ts = starts + offset
     # an observed call's record holds its latency, a watched call's its end (one float
     # fewer for the caller to compute)
+    ends = None if channel.observed else times[1::2] + offset
     latency = times[1::2].copy() if channel.observed else times[1::2] - starts
     errors: list[str | None] = [None] * n
     for row, error in piece.errors.items():
@@ -433,7 +444,7 @@ def columns_of(piece: _Taken, channel: Channel, offset: float) -> Columns:
     return Columns(
         ts, latency, errors, in_size, out_size, piece.results, piece.inputs,
         request_ids=ids, starts=None if channel.observed else starts,
-        thread=None if channel.observed else piece.ident,
+        thread=None if channel.observed else piece.ident, ends=ends,
     )  # fmt: skip
 
 
