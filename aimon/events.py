@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import reprlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from aimon.errors import MalformedEventError
+from aimon.text import valid_text
 
 __all__ = ["Event", "EventCodec", "EventColumns", "FieldMap", "decode_event", "encode_event"]
 
@@ -247,15 +249,45 @@ _NONE = type(None)
 
 def _parse_json(line: str | bytes) -> Any:
     """orjson (about four times the stdlib's speed) and, for what it refuses but the stdlib
-    reads (NaN, Infinity), the stdlib."""
+    reads (NaN, Infinity), the stdlib.
+
+    Raises:
+        MalformedEventError: ``json`` for text that is not JSON, not UTF-8, or nested deeper
+            than orjson's limit (1,024 levels: the stdlib would recurse until Python's limit);
+            ``unicode`` for a string holding a lone surrogate (``"\\ud800"``), which no
+            label or log line can carry (orjson refuses it too).
+    """
     try:
         return orjson.loads(line)
     except orjson.JSONDecodeError:
         pass
     try:
-        return json.loads(line)
+        # decoded here: given bytes, the stdlib would guess UTF-16 or UTF-32 from NUL bytes
+        record = json.loads(line.decode("utf-8-sig") if isinstance(line, bytes) else line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedEventError("json", f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedEventError("json", "nested too deeply") from None
+    if _holds_lone_surrogate(record):
+        raise MalformedEventError("unicode", "a string holds a lone surrogate (\\ud800-\\udfff)")
+    return record
+
+
+def _holds_lone_surrogate(record: Any) -> bool:
+    """A key or string anywhere in ``record`` that does not encode to UTF-8 (iterative: the
+    record may be nested as deep as the parser allowed)."""
+    stack = [record]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if valid_text(node) != node:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def _lookup(record: Mapping[str, Any], path: str) -> Any:
@@ -271,7 +303,9 @@ def _lookup(record: Mapping[str, Any], path: str) -> Any:
 
 def _parse_ts(raw: Any) -> float:
     if isinstance(raw, bool):
-        raise MalformedEventError("ts", f"timestamp must be RFC 3339 or epoch seconds, got {raw!r}")
+        raise MalformedEventError(
+            "ts", f"timestamp must be RFC 3339 or epoch seconds, got {_shown(raw)}"
+        )
     if isinstance(raw, int | float):
         value = float(raw)
     elif isinstance(raw, str):
@@ -283,25 +317,33 @@ def _parse_ts(raw: Any) -> float:
                 text = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
                 parsed = datetime.fromisoformat(text)
             except ValueError:
-                raise MalformedEventError("ts", f"unreadable timestamp {raw!r}") from None
+                raise MalformedEventError("ts", f"unreadable timestamp {_shown(raw)}") from None
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=timezone.utc)
             value = parsed.timestamp()
     else:
-        raise MalformedEventError("ts", f"timestamp must be RFC 3339 or epoch seconds, got {raw!r}")
+        raise MalformedEventError(
+            "ts", f"timestamp must be RFC 3339 or epoch seconds, got {_shown(raw)}"
+        )
     if not math.isfinite(value) or value < 0:
-        raise MalformedEventError("ts", f"timestamp out of range: {raw!r}")
+        raise MalformedEventError("ts", f"timestamp out of range: {_shown(raw)}")
     return value
+
+
+def _shown(raw: Any) -> str:
+    """A field's value for an error message: bounded in length and depth (a plain ``repr``
+    of a value nested a thousand levels deep raises RecursionError)."""
+    return reprlib.repr(raw)
 
 
 def _optional_number(raw: Any, field: str) -> float | None:
     if raw is None or raw is _MISSING:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise MalformedEventError(field, f"{field} must be a number, got {raw!r}")
+        raise MalformedEventError(field, f"{field} must be a number, got {_shown(raw)}")
     value = float(raw)
     if not math.isfinite(value) or value < 0:
-        raise MalformedEventError(field, f"{field} must be a finite number >= 0, got {raw!r}")
+        raise MalformedEventError(field, f"{field} must be a finite number >= 0, got {_shown(raw)}")
     return value
 
 
@@ -310,7 +352,7 @@ def _optional_text(raw: Any, field: str) -> str | None:
         return None
     if isinstance(raw, str | int | float) and not isinstance(raw, bool):
         return str(raw)
-    raise MalformedEventError(field, f"{field} must be a string, got {raw!r}")
+    raise MalformedEventError(field, f"{field} must be a string, got {_shown(raw)}")
 
 
 def _error_type(raw: Any) -> str | None:
@@ -322,8 +364,11 @@ def _error_type(raw: Any) -> str | None:
         return raw
     if isinstance(raw, Mapping):
         kind = raw.get("type")
-        return str(kind) if kind else "Error"
-    raise MalformedEventError("error", f"error must be null, a string or a boolean, got {raw!r}")
+        # str() of a nested value could recurse past Python's limit: only scalars name a type
+        return str(kind) if kind and isinstance(kind, str | int | float) else "Error"
+    raise MalformedEventError(
+        "error", f"error must be null, a string or a boolean, got {_shown(raw)}"
+    )
 
 
 def _format_ts(ts: float) -> str:
@@ -497,7 +542,13 @@ class EventCodec:
         if event.request_id is not None:
             record[f.request_id] = event.request_id
         nested = _nest(record)
-        return json.dumps(nested, separators=(",", ":"), allow_nan=False, default=str)
+        line = json.dumps(nested, separators=(",", ":"), allow_nan=False, default=str)
+        if "\\ud" in line and _holds_lone_surrogate(nested):
+            # the reader counts such a line malformed: write U+FFFD rather than lose the event
+            line = json.dumps(
+                _valid_strings(nested), separators=(",", ":"), allow_nan=False, default=str
+            )
+        return line
 
 
 def _json_value(value: Any) -> Any:
@@ -516,6 +567,18 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _json_value(v) for k, v in value.items()}
     return str(value)
+
+
+def _valid_strings(value: Any) -> Any:
+    """``value`` (as :func:`_json_value` made it) with every key and string made
+    :func:`~aimon.text.valid_text`."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, list):
+        return [_valid_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {valid_text(k): _valid_strings(v) for k, v in value.items()}
+    return value
 
 
 def _nest(record: dict[str, Any]) -> dict[str, Any]:

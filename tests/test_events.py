@@ -258,3 +258,58 @@ def test_request_id_round_trips_and_numbers_become_text():
     assert sorted(r for g in groups for r in g.request_ids) == ["7", "a"]
     with pytest.raises(MalformedEventError):
         codec.decode('{"ts": 1, "request_id": true}')
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+#: Lines an attacker (or a broken writer) can put in a log: each must be malformed, by reason.
+HOSTILE_LINES = [
+    ('{"ts": 1, "x": %s}' % _nested(100_000), "json"),  # past every parser's depth
+    (_nested(5000), "json"),
+    ('{"ts": 1, "latency_ms": %s}' % _nested(1020), "latency"),  # orjson reads it; repr cannot
+    ('{"ts": %s}' % _nested(1020), "ts"),
+    ('{"ts": 1, "model": %s}' % _nested(1020), "model"),
+    ('{"ts": 1, "model": "m\\ud800"}', "unicode"),
+    ('{"ts": 1, "error": "E\\udfff"}', "unicode"),
+    ('{"ts": 1, "version": "\\udc80"}', "unicode"),
+    ('{"ts": 1, "features": {"\\ud800": 1}}', "unicode"),
+    ('{"ts": 1, "features": {"a": ["\\ud83d"]}, "latency_ms": NaN}', "unicode"),
+    ('{"ts": 1, "model": "a\x00b"}', "json"),  # a raw NUL: a control character in a string
+    ("\x00\x00\x00{", "json"),
+]
+
+
+@pytest.mark.parametrize(("line", "reason"), HOSTILE_LINES)
+def test_hostile_lines_are_malformed_never_an_exception(line: str, reason: str) -> None:
+    with pytest.raises(MalformedEventError) as caught:
+        decode_event(line)
+    assert caught.value.reason == reason
+    assert len(str(caught.value)) < 400  # the value is shown bounded, not whole
+    groups, malformed = EventCodec().decode_many([line.encode(), b'{"ts": 5, "model": "m"}'])
+    assert dict(malformed) == {reason: 1}
+    assert [len(g) for g in groups] == [1]
+
+
+def test_bytes_that_are_not_utf8_are_malformed_never_guessed_as_utf16() -> None:
+    utf16 = '{"ts": 5, "model": "m"}'.encode("utf-16-le")  # NUL bytes the stdlib would sniff
+    latin1 = '{"ts": 5, "model": "caf\xe9"}'.encode("latin-1")
+    groups, malformed = EventCodec().decode_many([utf16, latin1, b"\xff\xfe{"])
+    assert groups == [] and dict(malformed) == {"json": 3}
+
+
+def test_an_error_type_nested_deeply_is_named_error() -> None:
+    event = decode_event('{"ts": 1, "error": {"type": %s}}' % _nested(1020))
+    assert event.error == "Error"
+
+
+def test_valid_surrogate_pairs_are_text_and_encode_writes_no_lone_surrogate() -> None:
+    assert decode_event('{"ts": 1, "model": "\\ud83d\\ude00"}').model == "\U0001f600"
+    event = Event(ts=1.0, model="m\ud800", error="E\udfff", request_id="r\udc00",
+                  features={"a\ud800": "x\ud801", "b": [1, "\ud802"]}, prediction="\U0001f600")  # fmt: skip
+    line = encode_event(event)
+    back = decode_event(line)  # the sidecar reads what the library writes
+    assert back.model == "m\ufffd" and back.error == "E\ufffd" and back.request_id == "r\ufffd"
+    assert back.features == {"a\ufffd": "x\ufffd", "b": [1, "\ufffd"]}
+    assert back.prediction == "\U0001f600"
