@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -143,9 +143,14 @@ class Aggregates:
             span_s=view.span_s,
         )
 
-    def window_fields(self, view: WindowView) -> dict[str, Any]:
-        """The Snapshot's fields about the rolling window."""
+    def window_fields(self, view: WindowView, running: Sequence[float] = ()) -> dict[str, Any]:
+        """The Snapshot's fields about the rolling window (``running``: the ages of the calls
+        in flight, counted in the latency as lower bounds)."""
         total = view.total
+        latency = total.latency
+        if running:
+            latency = latency.copy()
+            latency.add_many(np.asarray(running, dtype=np.float64))
         error_count = sum(total.errors.values())
         return {
             "window": self.window_info(view),
@@ -155,7 +160,9 @@ class Aggregates:
             "error_rate": error_count / total.count if total.count else 0.0,
             "errors": dict(total.errors),
             "throughput": total.count / max(view.span_s, min(1.0, self.window.slice_s)),
-            "latency": summary(total.latency),
+            "latency": summary(latency),
+            "in_flight": len(running),
+            "oldest_in_flight_s": max(running) if running else None,
             "input_size": summary(total.input_size),
             "output_size": summary(total.output_size),
             "features": {name: feature_summary(s) for name, s in total.features.items()},

@@ -40,7 +40,7 @@ from aimon.aggregates import utc
 from aimon.alerts.alert import Alert
 from aimon.alerts.base import Sink
 from aimon.alerts.router import Router
-from aimon.collectors.decorator import wrap
+from aimon.collectors.decorator import running_starts, wrap
 from aimon.collectors.eventlog import EventLogWriter
 from aimon.drift.reference import Reference, ReferenceError
 from aimon.drift.tracker import bin_total_counts, drift_snapshot
@@ -463,7 +463,7 @@ class Monitor:
                 model=self.name,
                 version=self.version,
                 taken_at=utc(now),
-                **aggregates.window_fields(view),
+                **aggregates.window_fields(view, self._running_ages()),
                 dropped=dropped,
                 late=dropped.get("late", 0),
                 internal_errors=recorder.internal_errors,
@@ -473,6 +473,14 @@ class Monitor:
                 ),
                 **parts,
             )
+
+    def _running_ages(self) -> list[float]:
+        """How long each watched call in flight has been running, in seconds."""
+        starts = running_starts(self._recorder.channels)
+        if not starts:
+            return []
+        now = time.perf_counter()
+        return [max(0.0, now - start) for start in starts]
 
     # -- alerts ------------------------------------------------------------------------
 

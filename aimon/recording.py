@@ -307,6 +307,8 @@ class Channel:
         self.record_cost = 0.0  # fold seconds per record, smoothed
         self.input_cost = 0.0  # fold seconds per profiled input, smoothed
         self.record_bytes = 0.0  # bytes a buffered record holds (its input and result), probed
+        #: async calls in flight: their holder's id -> start (sync ones are on the stacks)
+        self.running: dict[int, float] = {}
 
     def new_buffer(self, ident: int) -> ThreadBuffer:
         """The buffer of thread ``ident``, made on its first call."""

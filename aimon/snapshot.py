@@ -156,7 +156,11 @@ class Snapshot(_Frozen):
         error_rate: errors / calls in the window (0.0 when there were no calls).
         errors: errors in the window by exception type name.
         throughput: calls per second over the elapsed part of the window.
-        latency: p50/p95/p99/mean/min/max of call latency in seconds.
+        latency: p50/p95/p99/mean/min/max of call latency in seconds, over the calls that
+            ended in the window and those still running (each at its age so far, a lower
+            bound of its latency: a hung call shows, and can fire a latency rule).
+        in_flight: watched calls running now (sync calls on any thread, async ones in any
+            task); ``oldest_in_flight_s`` how long the oldest has been running.
         input_size, output_size: payload sizes in bytes.
         features: per-feature summaries over the window.
         dropped: events not counted, by reason (``buffer_full``, ``late``, ``future``,
@@ -207,3 +211,5 @@ class Snapshot(_Frozen):
     reference_quality: QualityMetrics | None = None
     quality_change: dict[str, float] = {}
     outcomes: dict[str, int] = {}
+    in_flight: int = 0
+    oldest_in_flight_s: float | None = None

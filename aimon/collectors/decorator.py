@@ -9,21 +9,27 @@ A call that raised takes the slower path (:meth:`~aimon.recording.ThreadBuffer.a
 
 The wrappers are plain closures, one for sync and one for async functions; the settings they
 read per call are locals of the closure.
+
+Calls still running (a hung request) are found without a cost on the hot path:
+:func:`running_starts` reads the start of each sync wrapper's frame on the threads' stacks;
+an async call, suspended off any stack, notes its start in its channel's ``running``.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from types import CodeType, FrameType
 from typing import Any, TypeVar, cast
 
 from aimon.features import FeatureExtractor
 from aimon.recording import Capture, Channel, KeywordInput, Recorder
 from aimon.request_ids import get_holder, new_holder, thread_ident
 
-__all__ = ["wrap"]
+__all__ = ["running_starts", "wrap"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 GivenId = Callable[[tuple[Any, ...], dict[str, Any]], "str | None"]
@@ -170,20 +176,53 @@ def _async_wrapper(
     returned, raised = _recorders(recorder, channel, index, given_id)
     clock = time.perf_counter
 
+    running = channel.running
+
     async def watched(*args: Any, **kwargs: Any) -> Any:
         rid = None if given_id is None else given_id(args, kwargs)
         holder = new_holder()
         start = clock()
         holder[0] = start if rid is None else rid
+        key = id(holder)
+        running[key] = start
         try:
             result = await fn(*args, **kwargs)
         except Exception as exc:
             raised(holder[1], start, clock(), exc.__class__, args, kwargs, rid)
             raise
+        finally:
+            running.pop(key, None)
         returned(holder[1], start, clock(), result, args, kwargs, rid)
         return result
 
     return watched
+
+
+#: The code of the sync wrapper's call: its frames on a stack are calls in flight.
+_SYNC_CALL = next(
+    code
+    for code in _sync_wrapper.__code__.co_consts
+    if isinstance(code, CodeType) and code.co_name == "watched"
+)
+
+
+def running_starts(channels: Collection[Channel]) -> list[float]:
+    """The ``perf_counter`` starts of the watched calls of ``channels`` running now."""
+    wanted = {id(channel) for channel in channels}
+    starts: list[float] = []
+    for top in sys._current_frames().values():
+        frame: FrameType | None = top
+        while frame is not None:
+            if frame.f_code is _SYNC_CALL:
+                local = frame.f_locals  # the call's start, channel; its end once it returned
+                if "end" not in local and id(local.get("channel")) in wanted:
+                    start = local.get("start")
+                    if start is not None:
+                        starts.append(start)
+            frame = frame.f_back
+    for channel in channels:
+        starts.extend(list(channel.running.values()))
+    return starts
 
 
 def _input(args: tuple[Any, ...], kwargs: dict[str, Any], index: int) -> Any:
