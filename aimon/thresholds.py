@@ -194,8 +194,10 @@ def _example_context() -> dict[str, Any]:
 
 def default_rules() -> list[Rule]:
     """The defaults of the design: p95 latency 500 ms, error rate 1 %, model drift 0.05 as
-    the largest KS statistic, PSI 0.2 per feature; and accuracy 0.05 below the reference's
-    for 30 minutes over at least 200 matched pairs (only with a reference quality)."""
+    the largest KS statistic beyond chance (family-wise false-alarm rate under 5 %, see
+    :mod:`aimon.drift.dataset`), PSI 0.2 per feature; and accuracy 0.05 below the
+    reference's for 30 minutes over at least 200 matched pairs (only with a reference
+    quality)."""
     return [
         Rule(name="LatencyP95High", metric="latency_p95", op=">", value=0.5, for_=60,
              min_count=20, severity="warning"),

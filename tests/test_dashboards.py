@@ -229,8 +229,12 @@ def test_thresholds_are_coloured() -> None:
     psi = [{"color": "green", "value": None}, {"color": "yellow", "value": 0.1},
            {"color": "red", "value": 0.2}]  # fmt: skip
     assert steps["Value #A"] == [psi] and steps["Value #B"] == [psi]
-    assert steps["Value #C"] == [
-        [{"color": "green", "value": None}, {"color": "red", "value": 0.05}]
+    assert steps["Value #C"] == []  # raw KS: above 0.05 by chance, so never red at 0.05
+    model_drift = next(p for p in overview["panels"] if p["title"].startswith("Model drift"))
+    assert model_drift["targets"][0]["expr"].startswith("aimon_drift_max_ks{")
+    assert model_drift["fieldConfig"]["defaults"]["thresholds"]["steps"] == [
+        {"color": "green", "value": None},
+        {"color": "red", "value": 0.05},
     ]
 
 
@@ -240,8 +244,8 @@ def test_provisioning_points_at_the_dashboards_directory() -> None:
     (provider,) = providers["providers"]
     assert provider["type"] == "file"
     path = provider["options"]["path"]
-    # README's Grafana step mounts dashboards/grafana/ there.
-    readme = (ROOT / "README.md").read_text()
+    # The docs' Grafana step mounts dashboards/grafana/ there.
+    readme = (ROOT / "docs" / "prometheus-grafana.md").read_text()
     assert f"dashboards/grafana:{path}" in readme
     sources = yaml.safe_load((GRAFANA / "provisioning" / "datasources.yml").read_text())
     (source,) = sources["datasources"]

@@ -15,7 +15,11 @@ the window's empirical CDFs, which the Dvoretzky-Kiefer-Wolfowitz inequality bou
 ``sqrt(ln(2 / alpha) / (2 n))`` with probability ``1 - alpha`` (n: the sample's effective
 size; with alpha = 0.05: 0.042 for one full slice of 1024 values, 0.012 for twelve).
 :func:`ks_error_bound` computes it and each :class:`~aimon.snapshot.FeatureDrift` carries
-it. PSI, Jensen-Shannon and chi-square use the exact counts, not the sample.
+it (0 while the reservoirs hold every value of the window). PSI, Jensen-Shannon and
+chi-square use the exact counts, not the sample.
+
+The window's ``max_ks`` is not the largest raw KS statistic but the largest beyond chance,
+with a family-wise false-alarm rate of 5 % over the features (:mod:`aimon.drift.dataset`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from aimon.drift.dataset import ks_beyond_chance
 from aimon.drift.detector import FeatureInputs, profile_inputs, run_methods
 from aimon.drift.methods import applies
 from aimon.drift.reference import OTHER, FeatureProfile, Reference
@@ -86,6 +91,14 @@ class FeatureVerdict:
     results: dict[str, DriftResult]
     verdict: DriftResult | None  # the default method's (Evidently's choice), given enough values
     ks_error_bound: float | None
+    ks_sizes: tuple[float, float] | None = None  # KS's samples: the reference's, the live one's
+
+    def ks_test(self) -> tuple[float, float, float] | None:
+        """The KS statistic with its two sample sizes (None without a KS result)."""
+        ks = self.results.get("ks")
+        if ks is None or self.ks_sizes is None:
+            return None
+        return (ks.statistic, *self.ks_sizes)
 
 
 class DriftTracker:
@@ -266,10 +279,14 @@ class DriftTracker:
         verdict = None
         if counts.present >= self.min_count:
             verdict = next(iter(run_methods(inputs, None).values()), None)
-        bound = None
-        if profile.kind == "numeric":
-            bound = ks_error_bound(_effective_size(inputs))
-        return FeatureVerdict(profile, counts, results, verdict, bound)
+        if profile.kind != "numeric" or inputs.reference_sorted is None:
+            return FeatureVerdict(profile, counts, results, verdict, None)
+        live = _effective_size(inputs)
+        # Reservoirs that kept every value they saw are the window itself: KS is exact.
+        exact = all(r.seen == r.values.size for r in counts.reservoirs)
+        bound = 0.0 if exact else ks_error_bound(live)
+        sizes = (float(inputs.reference_sorted.size), live)
+        return FeatureVerdict(profile, counts, results, verdict, bound, sizes)
 
 
 def _effective_size(inputs: FeatureInputs) -> float:
@@ -334,7 +351,8 @@ def drift_snapshot(
     """The Snapshot's drift parts: per feature, the window's summary, and reference bins."""
     reference = tracker.reference
     drift: dict[str, FeatureDrift] = {}
-    for name, verdict in tracker.verdicts(now).items():
+    verdicts = tracker.verdicts(now)
+    for name, verdict in verdicts.items():
         counts, profile = verdict.counts, verdict.profile
         total = counts.present + counts.missing
         drift[name] = FeatureDrift(
@@ -351,7 +369,7 @@ def drift_snapshot(
         )
     inputs = [n for n in drift if n not in (reference.prediction, reference.target)]
     drifted = [n for n, d in drift.items() if d.drifted]
-    ks_values = [d.ks for n, d in drift.items() if d.ks is not None and n in inputs]
+    ks_tests = [t for n in inputs if (t := verdicts[n].ks_test()) is not None]
     info = DriftWindowInfo(
         events=tracker.rows(now),
         length_s=None if tracker.events is not None else tracker.window_s,
@@ -360,7 +378,7 @@ def drift_snapshot(
         drifted=drifted,
         prediction=reference.prediction,
         target=reference.target,
-        max_ks=max(ks_values) if ks_values else None,
+        max_ks=ks_beyond_chance(ks_tests),
     )
     bins = {
         name: dict(zip(bin_labels(p), reference_ratios(p), strict=True))

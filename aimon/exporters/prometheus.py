@@ -134,6 +134,10 @@ _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
                        "The reference's share of each bin or category.", ("feature", "bin")),
     "drift_events": (GaugeMetricFamily, "aimon_drift_window_events",
                      "Events in the drift window.", ()),
+    "max_ks": (GaugeMetricFamily, "aimon_drift_max_ks",
+               "The largest KS statistic across input features beyond chance (less its "
+               "Bonferroni critical value, family-wise 5 %): what the ModelDrift rule reads.",
+               ()),
     "alert_state": (GaugeMetricFamily, "aimon_alert_state",
                     "Alert rule state: 0 inactive, 1 pending, 2 firing.", ("rule",)),
     "quality": (GaugeMetricFamily, "aimon_model_quality",
@@ -231,6 +235,8 @@ def _render_drift(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
     if snap.drift_window is None:
         return
     f["drift_events"].add_metric(base, snap.drift_window.events)
+    if snap.drift_window.max_ks is not None:
+        f["max_ks"].add_metric(base, snap.drift_window.max_ks)
     for feature, drift in sorted(snap.drift.items()):
         f["drifted"].add_metric([*base, feature], float(drift.drifted))
         for method in _DRIFT_NUMBERS:
