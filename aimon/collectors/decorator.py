@@ -86,7 +86,9 @@ def _recorders(
     def returned(thread: int, start: float, end: float, result: Any, args: Any, kwargs: Any,
                  rid: str | None) -> None:  # fmt: skip
         try:
-            buffer = get_buffer(thread) or new_buffer(thread)
+            buffer = get_buffer(thread)  # not `or`: an empty buffer is falsy (__len__)
+            if buffer is None:
+                buffer = new_buffer(thread)
             times = buffer.times
             if len(times) < buffer.mark or crowded(channel, buffer):
                 buffer.results.append(result)
@@ -102,7 +104,9 @@ def _recorders(
     def raised(thread: int, start: float, end: float, error: type[BaseException], args: Any,
                kwargs: Any, rid: str | None) -> None:  # fmt: skip
         try:
-            buffer = get_buffer(thread) or new_buffer(thread)
+            buffer = get_buffer(thread)  # not `or`: an empty buffer is falsy (__len__)
+            if buffer is None:
+                buffer = new_buffer(thread)
             if len(buffer.times) < buffer.mark or crowded(channel, buffer):
                 data = _input(args, kwargs, index) if keeps_inputs else None
                 buffer.append_failure(start, end, error, data, rid)
@@ -147,7 +151,9 @@ def _sync_wrapper(
             raise
         end = clock()
         try:
-            buffer = get_buffer(thread) or new_buffer(thread)
+            buffer = get_buffer(thread)  # not `or`: an empty buffer is falsy (__len__)
+            if buffer is None:
+                buffer = new_buffer(thread)
             times = buffer.times
             if len(times) < buffer.mark or crowded(channel, buffer):
                 buffer.results.append(result)
