@@ -201,7 +201,7 @@ class _Endpoints:
         authorization: str | None = None,
         method: str = "GET",
         body: Callable[[int], bytes] | None = None,
-        content_length: int | None = None,
+        content_length: str | None = None,
     ) -> Response:
         route = _route(path)
         if self.auth is not None and (self.protect_probes or route not in PROBES):
@@ -214,26 +214,41 @@ class _Endpoints:
             return self._handle(route, accept)
 
     def _post_outcomes(
-        self, method: str, body: Callable[[int], bytes] | None, content_length: int | None
+        self, method: str, body: Callable[[int], bytes] | None, content_length: str | None
     ) -> Response:
         """``POST /outcomes``: a JSON array of outcome objects (not inside ``guard``: the
-        handler checkpoints what it recorded before answering)."""
+        handler checkpoints what it recorded before answering).
+
+        The ``Content-Length`` header is checked before a byte of the body is read: absent
+        (411), not a plain decimal number (400: ``-1`` would read to the end of the stream)
+        or over the limit (413)."""
         assert self.outcomes is not None
         if method != "POST":
             headers = [("Content-Type", "text/plain; charset=utf-8"), ("Allow", "POST")]
             return "405 Method Not Allowed", headers, b"POST a JSON array of outcomes\n"
         limit = self.max_body_bytes
-        if content_length is None or body is None:
+        declared = (content_length or "").strip()
+        if not declared or body is None:
             return _json_error("411 Length Required", "a Content-Length header is required")
-        if content_length > limit:
+        if not (declared.isascii() and declared.isdigit()):
+            return _json_error("400 Bad Request", "Content-Length must be a decimal byte count")
+        length = int(declared)
+        if length > limit:
             return _json_error(
                 "413 Content Too Large", f"the body is over {limit} bytes: post smaller batches"
             )
-        raw = body(content_length)
+        raw = body(length)
+        if len(raw) < length:
+            return _json_error("400 Bad Request", "the body is shorter than its Content-Length")
         try:
             records = json.loads(raw)
+        except RecursionError:
+            return _json_error("400 Bad Request", "the body is nested too deeply")
         except (ValueError, UnicodeDecodeError) as exc:
             return _json_error("400 Bad Request", f"the body is not valid JSON: {exc}")
+        problem = _bad_text(records)
+        if problem is not None:
+            return _json_error("400 Bad Request", problem)
         try:
             accepted = self.outcomes(records)
         except ValueError as exc:
@@ -256,6 +271,27 @@ class _Endpoints:
             payload = json.dumps(body, allow_nan=False, default=str).encode()
             return "200 OK", [("Content-Type", "application/json")], payload
         return "404 Not Found", [("Content-Type", "text/plain; charset=utf-8")], b"not found\n"
+
+
+def _bad_text(decoded: Any) -> str | None:
+    """Why a decoded JSON body cannot be taken (a string with a lone surrogate, which is no
+    valid UTF-8 and would break every later ``/metrics``, or with a NUL), or None."""
+    stack = [decoded]
+    while stack:  # not recursive: json.loads already accepted the depth, this must too
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "strings must not hold NUL characters"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "strings must be valid Unicode (a lone surrogate such as \\ud800 is not)"
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return None
 
 
 def _json_error(status: str, message: str) -> Response:
@@ -296,11 +332,6 @@ def make_wsgi_app(
     )
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        length = environ.get("CONTENT_LENGTH")
-        try:
-            content_length = int(length) if length else None
-        except ValueError:
-            content_length = None
         stream = environ.get("wsgi.input")
         status, headers, body = endpoints.handle(
             environ.get("PATH_INFO", "/"),
@@ -308,7 +339,7 @@ def make_wsgi_app(
             environ.get("HTTP_AUTHORIZATION"),
             environ.get("REQUEST_METHOD", "GET"),
             stream.read if stream is not None else None,
-            content_length,
+            environ.get("CONTENT_LENGTH"),
         )
         start_response(status, [*headers, ("Content-Length", str(len(body)))])
         return [body] if environ.get("REQUEST_METHOD", "GET") != "HEAD" else [b""]
@@ -377,6 +408,9 @@ _SOCKET_TIMEOUT_S = 30.0
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # socketserver's default of 5 drops SYNs under a burst of scrapes: each dropped one is
+    # retried by the client's kernel after a second.
+    request_queue_size = 128
     ssl_context: ssl.SSLContext | None = None
 
     def finish_request(self, request: Any, client_address: Any) -> None:
