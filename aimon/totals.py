@@ -18,12 +18,11 @@ __all__ = ["LATENCY_BUCKETS", "SIZE_BUCKETS", "BucketCounts", "LabelCap", "Runni
 
 _DEFAULT_MAX_FEATURES = 512  # of a checkpoint from before the feature cap
 
-#: Latency bucket upper bounds in seconds (100 us .. 60 s, 1-2.5-5 steps). 0.5 s is a bound
-#: so that the default p95 threshold can be checked exactly from the buckets.
-LATENCY_BUCKETS: tuple[float, ...] = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 60.0,
-)  # fmt: skip
+#: Latency bucket upper bounds in seconds: 0.5 s x 1.02^k, from 98 us to 60.3 s (674
+#: bounds). histogram_quantile interpolates inside one bucket, so a fleet quantile from the
+#: summed buckets is within 2 % of the true one (the 1-2.5-5 steps were 35 % off); 0.5 s is
+#: a bound so that the default p95 threshold is checked exactly.
+LATENCY_BUCKETS: tuple[float, ...] = tuple(0.5 * 1.02**k for k in range(-431, 243))
 
 #: Payload size bucket upper bounds in bytes: powers of four from 64 B to 64 MiB.
 SIZE_BUCKETS: tuple[float, ...] = tuple(float(64 * 4**k) for k in range(11))
