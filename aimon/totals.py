@@ -127,9 +127,13 @@ class RunningTotals:
         return error_type if self.error_types.admits(error_type) else "other"
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        # A checkpoint from before the caps: they start from the names it counted.
         self.__dict__.update(state)
         if "error_types" not in state:
+            # A checkpoint from before the caps: they start from the names it counted.
             known = [name for name in self.errors if name != "other"]
             self.error_types = LabelCap(self.max_error_types, known)
             self.feature_names = LabelCap(_DEFAULT_MAX_FEATURES, self.feature_values)
+        if not np.array_equal(self.latency.bounds, LATENCY_BUCKETS):
+            # Counted in other buckets (an older aimon): the histogram starts again, which
+            # Prometheus reads as a counter reset; a replica's buckets must match its fleet's.
+            self.latency = BucketCounts(LATENCY_BUCKETS)

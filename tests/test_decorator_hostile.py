@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import aimon
-from aimon.totals import RunningTotals
 
 
 class _UnhashableMeta(type):
@@ -159,16 +158,3 @@ def test_feature_names_are_capped_over_the_process_life() -> None:
         assert snap.dropped["feature_over_cap"] == 40 * 50 - 64
     finally:
         mon.close()
-
-
-def test_totals_of_a_checkpoint_from_before_the_caps_are_capped_from_its_names() -> None:
-    totals = RunningTotals(max_error_types=2)
-    totals.errors.update({"A": 3, "B": 1})
-    totals.feature_values.update({"x": 5})
-    state = totals.__dict__.copy()
-    for new in ("error_types", "feature_names"):
-        del state[new]  # as pickled before the caps
-    old = RunningTotals.__new__(RunningTotals)
-    old.__setstate__(state)
-    assert [old.error_label(e) for e in ("A", "C", "B")] == ["A", "other", "B"]
-    assert old.feature_names.admits("x")
