@@ -21,6 +21,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from aimon.snapshot import Histogram, Snapshot
+from aimon.text import valid_text
 
 __all__ = ["AimonCollector", "SnapshotSource", "SnapshotSources", "window_label"]
 
@@ -195,7 +196,21 @@ def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
         _render_drift(f, base, snap)
         _render_alerts(f, base, snap)
         _render_quality(f, base, snap)
-    yield from f.values()
+    families = list(f.values())
+    _valid_labels(families)
+    yield from families
+
+
+def _valid_labels(families: list[Any]) -> None:
+    """Label values made :func:`~aimon.text.valid_text`: one lone surrogate (kept in a
+    checkpoint of an older aimon, or from an exception class's name) failed the UTF-8
+    encoding of the whole exposition, so every scrape answered 500."""
+    for family in families:
+        for sample in family.samples:
+            labels = sample.labels
+            for name, value in labels.items():
+                if not value.isascii():
+                    labels[name] = valid_text(value)
 
 
 def _render_quantiles(

@@ -11,6 +11,7 @@ import numpy as np
 from aimon.features.batch import FeatureColumn, FloatArray
 from aimon.features.sizes import _FIXED_SIZES, Sizes, _fixed_sizes, _object_sizes, _quoted_sizes
 from aimon.features.values import _NUMBER_OR_NONE, _SCALAR_TYPES, _classify
+from aimon.text import valid_text
 
 
 class _Block:
@@ -137,6 +138,8 @@ def _record_columns(
 
 def _place(block: _Block, name: str, column: FeatureColumn, at: int, max_features: int) -> None:
     """Write ``column`` into ``block``'s feature ``name`` from row ``at`` on."""
+    if not name.isascii():  # a name is a label: it must encode (one a block, not a row)
+        name = valid_text(name)
     existing = block.columns.get(name)
     n = column.values.size
     if existing is None and at == 0 and n == block.n:
