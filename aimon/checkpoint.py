@@ -4,7 +4,9 @@ has counted, so that after a crash both resume from the same moment.
 A checkpoint is written atomically: to a temporary file (mode 0600), fsynced, the previous
 checkpoint kept as ``checkpoint.prev``, renamed into place, and the directory fsynced. A
 checkpoint carries a checksum; one that is half-written or corrupt is reported and the
-previous one used instead, never fatal.
+previous one used instead, never fatal. One that exists but cannot be read (permission
+denied, a directory in its place) is not corrupt: starting afresh would silently drop what it
+holds, so :meth:`CheckpointStore.load` raises :class:`~aimon.errors.CheckpointError` instead.
 
 The payload is pickled: it holds aimon's own aggregate objects (windows, sketches, counts).
 Only aimon writes these files, in a directory of its own; never point ``state_dir`` at a
@@ -18,8 +20,11 @@ import hashlib
 import logging
 import os
 import pickle
+import stat
 from pathlib import Path
 from typing import Any
+
+from aimon.errors import CheckpointError
 
 __all__ = ["CheckpointStore"]
 
@@ -30,20 +35,45 @@ _DIGEST = 32
 
 
 class CheckpointStore:
-    """Checkpoints in ``state_dir`` (created with mode 0700 if missing)."""
+    """Checkpoints in ``state_dir`` (created with mode 0700 if missing).
+
+    Raises:
+        CheckpointError: ``state_dir`` cannot be created (or is not a directory).
+    """
 
     def __init__(self, state_dir: str | os.PathLike[str]) -> None:
         self.dir = Path(state_dir)
-        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            message = f"{self.dir}: cannot use as the state directory: {_cause(exc)}"
+            raise CheckpointError(message) from None
         self.path = self.dir / "checkpoint"
         self.previous = self.dir / "checkpoint.prev"
         self.problems: list[str] = []  # what was wrong with checkpoints found at load
 
     def save(self, payload: dict[str, Any]) -> None:
-        """Write ``payload`` as the new checkpoint, atomically."""
-        body = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        """Write ``payload`` as the new checkpoint, atomically; the previous one stays in
+        place when this fails.
+
+        Raises:
+            CheckpointError: it cannot be written (a full disk, a read-only directory, a
+                directory in the checkpoint's place...) or pickled.
+        """
+        try:
+            body = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, RecursionError, TypeError, AttributeError) as exc:
+            raise CheckpointError(f"{self.path}: cannot pickle the state: {exc}") from None
         data = _MAGIC + hashlib.sha256(body).digest() + body
         temp = self.dir / f".checkpoint.{os.getpid()}.tmp"
+        try:
+            self._write(temp, data)
+        except OSError as exc:
+            message = f"{self.path}: cannot write the checkpoint: {_cause(exc)}"
+            raise CheckpointError(message) from None
+        _fsync_dir(self.dir)
+
+    def _write(self, temp: Path, data: bytes) -> None:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -54,27 +84,52 @@ class CheckpointStore:
                 os.replace(self.path, self.previous)
             os.replace(temp, self.path)
         except BaseException:
-            temp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # (a read-only directory: it was never made)
+                temp.unlink(missing_ok=True)
             raise
-        _fsync_dir(self.dir)
 
     def load(self) -> dict[str, Any] | None:
-        """The newest good checkpoint, or None. A bad one is noted in :attr:`problems`
-        (and logged) and the previous one tried."""
+        """The newest good checkpoint, or None. A bad one (corrupt, half-written, of another
+        version) is noted in :attr:`problems` (and logged) and the previous one tried.
+
+        Raises:
+            CheckpointError: a checkpoint exists but cannot be read (permission denied, not a
+                regular file, an I/O error): it may be good, so it is not skipped.
+        """
         for candidate in (self.path, self.previous):
-            if not candidate.exists():
-                continue
             try:
-                return _read(candidate)
-            except (OSError, ValueError, pickle.UnpicklingError, EOFError) as exc:
+                mode = candidate.stat().st_mode
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise _unreadable(candidate, _cause(exc)) from None
+            if not stat.S_ISREG(mode):  # a directory, or a FIFO whose read would block
+                raise _unreadable(candidate, "not a regular file")
+            try:
+                data = candidate.read_bytes()
+            except OSError as exc:
+                raise _unreadable(candidate, _cause(exc)) from None
+            try:
+                return _decode(data)
+            except (ValueError, pickle.UnpicklingError, EOFError) as exc:
                 problem = f"{candidate}: unusable checkpoint ({exc}); trying an older one"
                 self.problems.append(problem)
                 log.warning("%s", problem)
         return None
 
 
-def _read(path: Path) -> dict[str, Any]:
-    data = path.read_bytes()
+def _cause(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _unreadable(path: Path, cause: str) -> CheckpointError:
+    return CheckpointError(
+        f"{path}: the checkpoint exists but cannot be read ({cause}); starting afresh would "
+        "lose what it holds: make it readable by this user, or move it away to start over"
+    )
+
+
+def _decode(data: bytes) -> dict[str, Any]:
     if not data.startswith(_MAGIC):
         raise ValueError("not an aimon checkpoint")
     digest, body = data[len(_MAGIC) : len(_MAGIC) + _DIGEST], data[len(_MAGIC) + _DIGEST :]

@@ -21,3 +21,7 @@ class MalformedEventError(AimonError, ValueError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class CheckpointError(AimonError):
+    """A checkpoint cannot be read or written; the message names the file and the cause."""

@@ -17,7 +17,20 @@ Outcomes (ground truth, see :mod:`aimon.quality.outcomes`) come from a second lo
 its ``model``/``version`` names; otherwise to the only model's monitor, or the default one.
 The checkpoint holds the outcomes log's position and every monitor's join buffer; a post is
 checkpointed before it is acknowledged. So a restart neither loses an outcome nor matches one
-twice (an outcome read or posted again is counted ``duplicate``).
+twice (an outcome read or posted again is counted ``duplicate``). An outcome naming a model
+the prediction log never named creates no monitor (anyone who can post could otherwise fill
+``max_models``): it goes to the monitor that holds its request id, or is counted in
+:attr:`Sidecar.outcomes_rejected` (``unknown_model``).
+
+A monitor exists once its model had traffic (a prediction, a malformed line for the default
+model, an outcome); one restored idle from a checkpoint is not kept, so no idle monitor is
+exported.
+
+A checkpoint that exists but cannot be read stops the sidecar at start
+(:class:`~aimon.errors.CheckpointError`). One that cannot be written (a full disk, a
+read-only directory) does not stop it: the failure is counted
+(:attr:`Sidecar.checkpoint_failures`), ``/ready`` answers 503 until a checkpoint is written
+again, and each later checkpoint tries again.
 """
 
 from __future__ import annotations
@@ -39,11 +52,12 @@ from aimon.collectors.logtail import LogTailer, TailPosition
 from aimon.collectors.stream import StreamReader
 from aimon.drift.reference import Reference
 from aimon.durations import Duration, parse_duration
-from aimon.errors import ConfigError, MalformedEventError
+from aimon.errors import CheckpointError, ConfigError, MalformedEventError
 from aimon.events import EventCodec, FieldMap
 from aimon.monitors import Monitor
 from aimon.quality.outcomes import Outcome, decode_outcomes, outcome_from_record
 from aimon.settings import DriftSettings, Limits, QualitySettings
+from aimon.snapshot import Snapshot
 from aimon.thresholds import Thresholds
 
 __all__ = ["OTHER_MODEL", "STDIN", "MonitorSettings", "Sidecar"]
@@ -122,6 +136,16 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _idle(snap: Snapshot) -> bool:
+    """Nothing came to the monitor: no call, no drop, no outcome, no internal error."""
+    return not (
+        snap.totals.calls
+        or any(snap.dropped.values())
+        or any(snap.outcomes.values())
+        or snap.internal_errors
+    )
+
+
 class Sidecar:
     """Tail ``log_file`` and feed one :class:`~aimon.Monitor` per (model, version).
 
@@ -164,6 +188,10 @@ class Sidecar:
         self.outcome_lines = 0
         self.outcomes_posted = 0
         self.outcomes_malformed: Counter[str] = Counter()
+        self.outcomes_rejected: Counter[str] = Counter()
+        self.checkpoint_failures = 0
+        self.checkpoint_error: str | None = None  # why the last checkpoint failed, if it did
+        self.last_checkpoint_at: float | None = None  # epoch seconds of the last one written
         self._caught_up = False
         self._lock = threading.RLock()
         self._last_checkpoint = time.monotonic()
@@ -186,7 +214,6 @@ class Sidecar:
             self.outcomes_tailer = LogTailer(
                 outcomes_file, position=outcomes_position, max_line_bytes=max_line_bytes
             )
-        self.default_monitor()
 
     def default_monitor(self) -> Monitor:
         """The monitor of the default model: malformed lines are counted there."""
@@ -244,7 +271,8 @@ class Sidecar:
     def post_outcomes(self, records: Any) -> int:
         """Record outcomes given as a JSON array of outcome objects (``POST /outcomes``);
         all or none: raises ``ValueError`` naming the first bad item. They are checkpointed
-        before this returns (with a ``state_dir``). Returns how many were recorded."""
+        before this returns (with a ``state_dir``); raises ``CheckpointError`` when that
+        failed (they are recorded, not yet safe). Returns how many were recorded."""
         if not isinstance(records, list):
             raise ValueError("expected a JSON array of outcome objects")
         outcomes = []
@@ -257,6 +285,11 @@ class Sidecar:
             self._route_outcomes(outcomes)
             self.outcomes_posted += len(outcomes)
             self.checkpoint()
+            if self.checkpoint_error is not None:
+                raise CheckpointError(
+                    f"{len(outcomes)} outcomes recorded but not checkpointed (a restart now "
+                    f"would lose them): {self.checkpoint_error}"
+                )
         return len(outcomes)
 
     def _route_outcomes(self, outcomes: list[Outcome]) -> None:
@@ -270,21 +303,45 @@ class Sidecar:
                 named.setdefault((outcome.model, outcome.version), []).append(outcome)
             else:
                 unnamed.append(outcome)
-        batches = [(self._monitor(*key), items) for key, items in named.items()]
+        batches = []
+        for (model, version), items in named.items():
+            found = self._named_monitor(model, version)
+            if found is not None:
+                batches.append((found, items))
+            else:  # by request id, like an unnamed outcome, but never to the fallback
+                batches += self._by_request_id(items, list(self.monitors.values()), None)
         if unnamed:
             monitors = list(self.monitors.values())
-            ids = [o.request_id for o in unnamed]
-            known = [(m, m.known_request_ids(ids)) for m in monitors] if len(monitors) > 1 else []
-            fallback = self._fallback_monitor()
-            routed: dict[int, list[Outcome]] = {}
-            by_id = {id(m): m for m in monitors}
-            by_id[id(fallback)] = fallback
-            for outcome in unnamed:
-                target = next((m for m, ids_ in known if outcome.request_id in ids_), fallback)
-                routed.setdefault(id(target), []).append(outcome)
-            batches += [(by_id[key], items) for key, items in routed.items()]
+            searched = monitors if len(monitors) > 1 else []
+            batches += self._by_request_id(unnamed, searched, self._fallback_monitor())
         for monitor, items in batches:
             monitor.record_outcomes([(o.request_id, o.actual, o.ts) for o in items])
+
+    def _named_monitor(self, model: str, version: str | None) -> Monitor | None:
+        """The monitor an outcome naming ``model`` (and ``version``) belongs to, if the
+        prediction log named that model: its exact key, or (no version given) the model's
+        only monitor. Never a new one."""
+        found = self.monitors.get((model, version))
+        if found is None and version is None:
+            same = [m for (name, _), m in self.monitors.items() if name == model]
+            found = same[0] if len(same) == 1 else None
+        return found
+
+    def _by_request_id(
+        self, outcomes: list[Outcome], monitors: list[Monitor], fallback: Monitor | None
+    ) -> list[tuple[Monitor, list[Outcome]]]:
+        """Each outcome to the monitor among ``monitors`` that knows its request id, else to
+        ``fallback``; without one, counted rejected (``unknown_model``)."""
+        ids = [o.request_id for o in outcomes]
+        known = [(m, m.known_request_ids(ids)) for m in monitors]
+        routed: dict[int, tuple[Monitor, list[Outcome]]] = {}
+        for outcome in outcomes:
+            target = next((m for m, ids_ in known if outcome.request_id in ids_), fallback)
+            if target is None:
+                self.outcomes_rejected["unknown_model"] += 1
+            else:
+                routed.setdefault(id(target), (target, []))[1].append(outcome)
+        return list(routed.values())
 
     def _fallback_monitor(self) -> Monitor:
         """Where an outcome of an unseen request waits: the only model's monitor, else the
@@ -316,31 +373,50 @@ class Sidecar:
     # -- checkpoints -----------------------------------------------------------------
 
     def checkpoint(self) -> None:
-        """Write the log position and every monitor's aggregates, as of now, atomically."""
+        """Write the log position and every monitor's aggregates, as of now, atomically.
+
+        A failure to write is not raised: it is counted (:attr:`checkpoint_failures`), kept
+        in :attr:`checkpoint_error` (``ready()`` is false meanwhile) and logged once until a
+        checkpoint is written again."""
         if self.store is None:
             return
         with self._lock:
-            position = self.tailer.position()
-            outcomes_position = (
-                self.outcomes_tailer.position() if self.outcomes_tailer is not None else None
-            )
-            self.store.save(
-                {
-                    "position": position.to_dict() if position is not None else None,
-                    "monitors": [m.export_state() for m in self.monitors.values()],
-                    "malformed": dict(self.malformed),
-                    "models_folded": self.models_folded,
-                    "lines": self.lines,
-                    "tail_counts": dict(self.tailer.counts),
-                    "outcomes_position": outcomes_position.to_dict()
-                    if outcomes_position is not None
-                    else None,
-                    "outcome_lines": self.outcome_lines,
-                    "outcomes_posted": self.outcomes_posted,
-                    "outcomes_malformed": dict(self.outcomes_malformed),
-                }
-            )
+            try:
+                self._save(self.store)
+            except CheckpointError as exc:
+                self.checkpoint_failures += 1
+                if self.checkpoint_error is None:
+                    log.error("%s; retrying at each checkpoint, not ready meanwhile", exc)
+                self.checkpoint_error = str(exc)
+            else:
+                if self.checkpoint_error is not None:
+                    log.warning("checkpoints written again (%s)", self.store.path)
+                self.checkpoint_error = None
+                self.last_checkpoint_at = time.time()
             self._last_checkpoint = time.monotonic()
+
+    def _save(self, store: CheckpointStore) -> None:
+        position = self.tailer.position()
+        outcomes_position = (
+            self.outcomes_tailer.position() if self.outcomes_tailer is not None else None
+        )
+        store.save(
+            {
+                "position": position.to_dict() if position is not None else None,
+                "monitors": [m.export_state() for m in self.monitors.values()],
+                "malformed": dict(self.malformed),
+                "models_folded": self.models_folded,
+                "lines": self.lines,
+                "tail_counts": dict(self.tailer.counts),
+                "outcomes_position": outcomes_position.to_dict()
+                if outcomes_position is not None
+                else None,
+                "outcome_lines": self.outcome_lines,
+                "outcomes_posted": self.outcomes_posted,
+                "outcomes_malformed": dict(self.outcomes_malformed),
+                "outcomes_rejected": dict(self.outcomes_rejected),
+            }
+        )
 
     @contextlib.contextmanager
     def scrape(self) -> Iterator[None]:
@@ -352,23 +428,34 @@ class Sidecar:
 
     def _restore(self, saved: dict[str, Any]) -> TailPosition | None:
         for state in saved.get("monitors", []):
-            monitor = self._monitor(state["model"], state["version"])
+            key = (state["model"], state["version"])
+            monitor = self._monitor(*key)
             try:
                 monitor.restore_state(state)
             except ConfigError as exc:
                 log.warning("checkpoint of %s not restored: %s", state["model"], exc)
+            if _idle(monitor.snapshot()):  # (checkpoints of older versions kept the default)
+                monitor.close()
+                del self.monitors[key]
         self.malformed.update(saved.get("malformed", {}))
         self.models_folded = int(saved.get("models_folded", 0))
         self.lines = int(saved.get("lines", 0))
         self.outcome_lines = int(saved.get("outcome_lines", 0))
         self.outcomes_posted = int(saved.get("outcomes_posted", 0))
         self.outcomes_malformed.update(saved.get("outcomes_malformed", {}))
+        self.outcomes_rejected.update(saved.get("outcomes_rejected", {}))
         raw = saved.get("position")
         return TailPosition.from_dict(raw) if raw else None
 
+    @property
+    def checkpoints_discarded(self) -> int:
+        """Checkpoints found unusable at start (corrupt, half-written, of another version)."""
+        return len(self.store.problems) if self.store is not None else 0
+
     def ready(self) -> bool:
-        """The log is readable and was read to its end at the last step."""
-        return self._caught_up and self.tailer.error is None
+        """The log is readable and was read to its end at the last step, and the last
+        checkpoint (with a ``state_dir``) was written."""
+        return self._caught_up and self.tailer.error is None and self.checkpoint_error is None
 
     def run(self, stop: threading.Event) -> None:
         """Read until ``stop`` is set, polling while the log is idle."""

@@ -70,8 +70,8 @@ def test_field_mapping_and_the_model_cap(tmp_path: Path) -> None:
         other = sidecar.monitors[(OTHER_MODEL, None)].snapshot()
     finally:
         sidecar.close()
-    assert names == ["default", "m0", "m1", OTHER_MODEL]  # default + 2 models, then "other"
-    assert other.totals.calls == 3 and sidecar.models_folded == 3
+    assert names == ["m0", "m1", "m2", OTHER_MODEL]  # no idle default takes a place
+    assert other.totals.calls == 2 and sidecar.models_folded == 2
     assert other.latency.max == pytest.approx(0.25, rel=0.02)
 
 
@@ -94,11 +94,11 @@ def test_every_model_gets_the_settings_and_folds_rather_than_drops(tmp_path: Pat
         sidecar.close()
     assert limits == {Limits(slice="1m", buffer_size=64, on_full="fold")}
     assert {key: s.totals.calls for key, s in snaps.items()} == {
-        ("default", None): 0, ("fraud", "1"): 3, ("churn", "1"): 2}  # fmt: skip
+        ("fraud", "1"): 3, ("churn", "1"): 2}  # fmt: skip
     for snap in snaps.values():
         assert (snap.window.length_s, snap.window.slice_s) == (600.0, 60.0)
         assert snap.drift_window is not None and snap.drift_window.length_s == 1800.0
-        assert snap.reference_bins == snaps[("default", None)].reference_bins != {}
+        assert snap.reference_bins == snaps[("fraud", "1")].reference_bins != {}
 
 
 def test_monitor_settings_check_the_window() -> None:

@@ -159,3 +159,36 @@ def test_outcomes_go_to_the_monitor_of_their_prediction(tmp_path: Path) -> None:
         assert snap.outcomes["matched"] == 1 and snap.quality.accuracy == 0.0
     finally:
         sidecar.close()
+
+
+def test_outcomes_naming_unseen_models_create_no_monitor(tmp_path: Path) -> None:
+    """Issue 16 item 10: bogus model names in posts filled max_models, so the real model's
+    predictions landed in ``other``. An outcome of a model the log never named goes to the
+    monitor holding its request id, else it is rejected."""
+    log = tmp_path / "p.log"
+    append(log, prediction(0) + prediction(1))
+    sidecar = Sidecar(str(log), max_models=4)
+    server = serve(sidecar)
+    try:
+        sidecar.step()
+        bogus = [{"request_id": f"x{i}", "actual": 1, "model": f"bogus{i}"} for i in range(10)]
+        status, answer = post(server, json.dumps(bogus).encode())
+        assert (status, answer) == (200, {"accepted": 10})
+        # no version: the model's only monitor; a wrong model name, but a known request id
+        named = [{"request_id": "r0", "actual": 1, "model": "fraud"},
+                 {"request_id": "r1", "actual": 0, "model": "frauds"}]  # fmt: skip
+        assert post(server, json.dumps(named).encode())[0] == 200
+        append(log, "".join(prediction(i) for i in range(2, 8)))
+        sidecar.step()
+        assert list(sidecar.monitors) == [("fraud", "1")]
+        assert results(sidecar)["matched"] == 2 and results(sidecar)["waiting"] == 0
+        assert sidecar.monitors[("fraud", "1")].snapshot().totals.calls == 8
+        assert sidecar.outcomes_rejected == {"unknown_model": 10}
+        scrape = urllib.request.Request(f"{server.url}/metrics")
+        scrape.add_header("Authorization", "Bearer tok")
+        with urllib.request.urlopen(scrape, timeout=10) as response:
+            body = response.read().decode()
+        assert 'model="bogus' not in body and 'model="default"' not in body
+    finally:
+        server.close()
+        sidecar.close()

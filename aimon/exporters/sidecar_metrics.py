@@ -1,7 +1,8 @@
 """The sidecar's own health as Prometheus metrics: lines read, malformed lines by reason, what
 the log tailer saw (rotations, truncations, copies read, bytes skipped or lost), how far
-behind the log it is, the models folded into ``other``, and the outcomes that came in (lines
-of the outcomes log, malformed ones, posted ones, its lag)."""
+behind the log it is, the models folded into ``other``, the outcomes that came in (lines
+of the outcomes log, malformed ones, posted ones, rejected ones, its lag), and whether its
+checkpoints are written (failures, the last success, unusable ones skipped at start)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,22 @@ class SidecarHealth(Protocol):
     @property
     def outcomes_posted(self) -> int:
         """Outcomes accepted by ``POST /outcomes``."""
+
+    @property
+    def outcomes_rejected(self) -> Mapping[str, int]:
+        """Outcomes not recorded, by reason (``unknown_model``)."""
+
+    @property
+    def checkpoint_failures(self) -> int:
+        """Checkpoints that could not be written."""
+
+    @property
+    def last_checkpoint_at(self) -> float | None:
+        """When the last checkpoint was written (epoch seconds), None before the first."""
+
+    @property
+    def checkpoints_discarded(self) -> int:
+        """Checkpoints found unusable at start and skipped."""
 
     def ready(self) -> bool:
         """The log was read to its end."""
@@ -123,6 +140,32 @@ class SidecarCollector(Collector):
         ready.add_metric([], 1.0 if sidecar.ready() else 0.0)
         yield ready
         yield from _outcome_metrics(sidecar)
+        yield from _checkpoint_metrics(sidecar)
+
+
+def _checkpoint_metrics(sidecar: SidecarHealth) -> Iterator[Metric]:
+    """Whether checkpoints are written: a failing one does not stop the sidecar, so this
+    (and ``/ready``) is how it is seen."""
+    failures = CounterMetricFamily(
+        "aimon_sidecar_checkpoint_failures",
+        "Checkpoints that could not be written (full disk, read-only state directory...).",
+    )
+    failures.add_metric([], sidecar.checkpoint_failures)
+    yield failures
+    if sidecar.last_checkpoint_at is not None:
+        last = GaugeMetricFamily(
+            "aimon_sidecar_checkpoint_last_success_timestamp_seconds",
+            "When the last checkpoint was written, in epoch seconds.",
+        )
+        last.add_metric([], sidecar.last_checkpoint_at)
+        yield last
+    discarded = CounterMetricFamily(
+        "aimon_sidecar_checkpoints_discarded",
+        "Checkpoints found unusable at start (corrupt, half-written, of another version), "
+        "skipped for an older one or a fresh start.",
+    )
+    discarded.add_metric([], sidecar.checkpoints_discarded)
+    yield discarded
 
 
 def _outcome_metrics(sidecar: SidecarHealth) -> Iterator[Metric]:
@@ -145,6 +188,15 @@ def _outcome_metrics(sidecar: SidecarHealth) -> Iterator[Metric]:
     )
     posted.add_metric([], sidecar.outcomes_posted)
     yield posted
+    rejected = CounterMetricFamily(
+        "aimon_sidecar_outcomes_rejected",
+        "Outcomes not recorded, by reason (unknown_model: a model the prediction log never "
+        "named, and no monitor holds the request id).",
+        labels=["reason"],
+    )
+    for reason in sorted({"unknown_model", *sidecar.outcomes_rejected}):
+        rejected.add_metric([reason], sidecar.outcomes_rejected.get(reason, 0))
+    yield rejected
     tailer = sidecar.outcomes_tailer
     lag = None if tailer is None else tailer.lag_bytes()
     if lag is not None:
