@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aimon.alerts.alert import Alert
-from aimon.alerts.base import DeliveryError, post_json
+from aimon.alerts.base import DeliveryError, check_url, post_json
 
 __all__ = ["AlertmanagerSink"]
 
@@ -25,6 +25,11 @@ class AlertmanagerSink:
     * a resolved alert is sent with ``endsAt`` = the time it resolved, and re-sent for
       ``resend_resolved_for`` (15 minutes) in case a notification was lost;
     * pending alerts are never sent (the router holds them back).
+
+    A redirect is not followed (a failed delivery); logs name each instance's host only.
+
+    Raises:
+        ConfigError: a URL that is not an http(s) URL with a host.
     """
 
     def __init__(
@@ -42,6 +47,8 @@ class AlertmanagerSink:
         self.urls = [urls] if isinstance(urls, str) else list(urls)
         if not self.urls:
             raise ValueError("urls: give at least one Alertmanager URL")
+        for i, url in enumerate(self.urls):
+            check_url(f"urls[{i}]", url)
         self.evaluation_interval = evaluation_interval
         self.repeat_interval = resend_delay
         self.resend_resolved_for = resend_resolved_for
@@ -73,11 +80,19 @@ class AlertmanagerSink:
         failures = []
         for i, url in enumerate(self.urls):
             try:
-                post_json(url.rstrip("/") + "/api/v2/alerts", body, timeout=self.timeout)
+                post_json(
+                    url.rstrip("/") + "/api/v2/alerts",
+                    body,
+                    timeout=self.timeout,
+                    what=f"instance {i}",
+                )
             except DeliveryError as exc:
-                failures.append(f"instance {i}: {exc}")
+                failures.append(exc)
         if failures:
-            raise DeliveryError(f"{self.name}: " + "; ".join(failures))
+            raise DeliveryError(
+                f"{self.name}: " + "; ".join(map(str, failures)),
+                retry=any(exc.retry for exc in failures),
+            )
 
     def __repr__(self) -> str:
         return f"AlertmanagerSink({len(self.urls)} instance(s))"

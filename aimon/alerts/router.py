@@ -115,7 +115,8 @@ class _Lane:
                 self.route.sink.send(alerts)
                 return "delivered"
             except Exception as exc:  # a sink's failure must never escape the thread
-                if attempt == router.retries or router.closing.is_set():
+                retry = getattr(exc, "retry", True)  # False: a redirect, an unusable URL
+                if attempt == router.retries or router.closing.is_set() or not retry:
                     log.warning(
                         "alert sink %s: giving up after %d attempts: %s",
                         self.name,

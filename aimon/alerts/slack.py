@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aimon.alerts.alert import Alert
-from aimon.alerts.base import Secret, post_json
+from aimon.alerts.base import Secret, check_url, post_json
 
 __all__ = ["SlackSink", "slack_message"]
 
@@ -36,7 +36,11 @@ def slack_message(alerts: Sequence[Alert]) -> dict[str, Any]:
 
 class SlackSink:
     """Post to a Slack incoming webhook; the webhook URL is a secret (``url``, ``url_env``
-    or ``url_file``), never logged."""
+    or ``url_file``), never logged (only its host is). A redirect is a failed delivery.
+
+    Raises:
+        ConfigError: the URL is missing or not an http(s) URL with a host.
+    """
 
     def __init__(
         self,
@@ -49,6 +53,7 @@ class SlackSink:
     ) -> None:
         self.name = name
         self._url = Secret("url", url, env=url_env, file=url_file)
+        check_url("url", self._url.get() or "")
         self.timeout = timeout
 
     def send(self, alerts: Sequence[Alert]) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aimon.alerts.alert import Alert
-from aimon.alerts.base import Secret, post_json
+from aimon.alerts.base import Secret, check_url, post_json
 
 __all__ = ["WebhookSink", "webhook_payload"]
 
@@ -72,8 +72,12 @@ class WebhookSink:
 
     The URL and the bearer token are secrets: pass them, or the name of an environment
     variable (``url_env``, ``token_env``) or a file (``url_file``, ``token_file``) to read
-    them from at start. They are never logged or shown in errors. ``timeout`` bounds each
-    request (the router retries, with backoff, on its own thread).
+    them from at start. They are never logged or shown in errors (only the URL's scheme, host
+    and port are). ``timeout`` bounds each request (the router retries, with backoff, on its
+    own thread). A redirect is not followed: it is a failed delivery.
+
+    Raises:
+        ConfigError: the URL is missing or not an http(s) URL with a host.
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class WebhookSink:
     ) -> None:
         self.name = name
         self._url = Secret("url", url, env=url_env, file=url_file)
+        check_url("url", self._url.get() or "")
         self._token = Secret("token", token, env=token_env, file=token_file, required=False)
         self.headers = dict(headers or {})
         self.timeout = timeout

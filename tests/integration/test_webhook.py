@@ -139,3 +139,112 @@ def test_slack_sink_posts_blocks_to_a_real_server():
     texts = sorted(body["text"] for _, body in receiver.requests)
     assert texts == ["1 firing, 0 resolved: Errors", "1 firing, 0 resolved: Latency"]
     assert all(body["blocks"][0]["type"] == "header" for _, body in receiver.requests)
+
+
+class Redirector:
+    """Answers every POST with ``status`` and a Location on another host (``target``)."""
+
+    def __init__(self, status: int, target: str) -> None:
+        self.posts = 0
+        redirector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                redirector.posts += 1
+                self.send_response(status)
+                self.send_header("Location", target)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def sinks(base: str) -> list[aimon.alerts.Sink]:
+    return [
+        WebhookSink(f"{base}/hook/S3CRETPATH?key=S3CRETQUERY", token="S3CRETTOKEN", timeout=2),
+        aimon.alerts.SlackSink(f"{base}/services/T0/S3CRETPATH", name="slack", timeout=2),
+        aimon.alerts.AlertmanagerSink(f"{base}/S3CRETPATH", timeout=2),
+    ]
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_a_failed_delivery_never_followed_and_logged_without_secrets(
+    status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="aimon.alerts")
+    elsewhere = Receiver()  # another host: it must hear nothing, least of all the token
+    elsewhere_url = elsewhere.url.replace("127.0.0.1", "localhost")
+    redirector = Redirector(status, elsewhere_url)
+    routes = sinks(f"http://{redirector.host}")
+    router = Router(routes, retries=3, backoff=0.01)
+    try:
+        router.submit([alert()])
+        assert router.flush(10)
+    finally:
+        router.close()
+        redirector.close()
+        elsewhere.close()
+    assert elsewhere.requests == []
+    assert redirector.posts == len(routes)  # a redirect is not retried: it would redirect again
+    for sink in routes:
+        assert router.stats()[sink.name] == {"delivered": 0, "failed": 1, "dropped": 0}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == len(routes)  # one line per failed notification
+    for line in warnings:
+        assert f"HTTP {status} redirect from http://{redirector.host}/***" in line
+    assert "S3CRET" not in caplog.text and "localhost" not in caplog.text
+
+
+def test_a_failing_receiver_is_logged_by_status_and_host_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="aimon.alerts")
+    receiver = Receiver(fail_first=100)
+    down = f"http://127.0.0.1:{free_port()}"
+    routes = sinks(receiver.url.split("/hook")[0])
+    router = Router([*routes, WebhookSink(f"{down}/S3CRETPATH", name="down", timeout=1)],
+                    retries=1, backoff=0.01)  # fmt: skip
+    try:
+        router.submit([alert()])
+        assert router.flush(10)
+    finally:
+        router.close()
+        receiver.close()
+    assert len(receiver.requests) == 2 * len(routes)  # 503 is worth a retry
+    assert all(router.stats()[name]["failed"] == 1 for name in router.stats())
+    assert caplog.text.count(f"HTTP 503 from {receiver.url.split('/hook')[0]}/***") == 2 * 3
+    assert f"ConnectionRefusedError: [Errno 111] Connection refused ({down}/***)" in caplog.text
+    assert "S3CRET" not in caplog.text
+
+
+def test_an_unusable_url_is_refused_at_start_or_logged_once_without_itself(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for url in ("hooks.example/T0/S3CRETPATH", "http://127.0.0.1:S3CRETPORT/x", "ftp://h/S3CRET",
+                "http://am:S3CRETPASS@127.0.0.1/x"):  # fmt: skip
+        with pytest.raises(aimon.errors.ConfigError) as refused:
+            WebhookSink(url)
+        assert "S3CRET" not in str(refused.value)
+    caplog.set_level(logging.INFO, logger="aimon.alerts")
+    # A host urllib takes apart but http.client cannot encode: the URL was in the message.
+    sink = WebhookSink(f"http://127.0.0.1:{free_port()}/caf\u00e9/S3CRETPATH", timeout=1)
+    router = Router([sink], retries=3, backoff=0.01)
+    try:
+        router.submit([alert()])
+        assert router.flush(10)
+    finally:
+        router.close()
+    assert router.stats()["webhook"]["failed"] == 1
+    assert len(caplog.records) == 1 and "unusable URL http://127.0.0.1:" in caplog.text
+    assert "S3CRET" not in caplog.text
