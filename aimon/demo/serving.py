@@ -62,7 +62,7 @@ def serve_baseline(
         f"{elsewhere}"
         "  then query aimon_predictions_total; in Grafana add that Prometheus as a data "
         "source and import dashboards/grafana/.\n"
-        "  README.md, 'From `make demo` to Prometheus and Grafana', walks through it.",
+        "  docs/prometheus-grafana.md walks through it.",
         file=out,
     )
     print(HEADER, file=out, flush=True)
