@@ -12,9 +12,10 @@ import atexit
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["LIVE", "NAMED", "FoldThread", "Lifecycle", "named_lock"]
+__all__ = ["LIVE", "NAMED", "FoldThread", "Lifecycle", "at_fork_in_child", "named_lock"]
 
 
 class Lifecycle(Protocol):
@@ -86,8 +87,22 @@ def _fold_loop(
         del monitor  # do not keep the monitor alive while sleeping
 
 
+_CHILD_RESETS: list[Callable[[], None]] = []
+
+
+def at_fork_in_child(reset: Callable[[], None]) -> None:
+    """Call ``reset`` in every forked child, before any monitor restarts its threads there.
+
+    For the locks of objects monitors share (an event-log writer): a fork copies a lock
+    that another thread held at that instant, and nothing in the child would release it.
+    """
+    _CHILD_RESETS.append(reset)
+
+
 def _reinit_after_fork() -> None:
     _NAMED_LOCK[0] = threading.Lock()
+    for reset in _CHILD_RESETS:
+        reset()
     for monitor in list(LIVE):
         monitor.after_fork_in_child()
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import signal
+import threading
+import time
 from pathlib import Path
+
+import pytest
 
 import aimon
 from aimon.collectors.eventlog import EventLogWriter
@@ -68,3 +74,59 @@ def test_size_rotation_is_followed_by_the_tailer(tmp_path: Path) -> None:
     kept = sum(len(p.read_bytes().splitlines()) for p in [log, *rotated])
     assert kept == 400  # 50 backups: nothing rotated away yet
     assert all(json.loads(line)["model"] == "m" for line in log.read_bytes().splitlines())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forks_while_another_thread_writes_the_log_never_leave_a_child_hanging(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "events.log"
+    mon = aimon.Monitor("forking", log_to=log)
+    predict = mon.watch(lambda features: 0.5)
+    wide = {f"f{i}": float(i) for i in range(64)}  # long lines: long writes under the lock
+    stop = threading.Event()
+
+    def write() -> None:
+        while not stop.is_set():
+            for _ in range(100):
+                predict(wide)
+            mon.flush()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    children = []
+    try:
+        for k in range(100):
+            time.sleep(0.002)  # let the writer be anywhere in its loop at the fork
+            pid = os.fork()
+            if pid == 0:  # the child: record one call, write it, leave
+                code = 1
+                try:
+                    predict({"child": k})
+                    mon.flush()
+                    code = 0
+                finally:
+                    os._exit(code)
+            children.append(pid)
+    finally:
+        stop.set()
+        writer.join(30)
+    exits: dict[int, int] = {}
+    deadline = time.monotonic() + 30
+    while len(exits) < len(children) and time.monotonic() < deadline:
+        for pid in children:
+            if pid not in exits:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    exits[pid] = os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    hung = [pid for pid in children if pid not in exits]
+    for pid in hung:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    mon.close()
+    assert hung == [], f"{len(hung)} of 100 children hung"
+    assert set(exits.values()) == {0}
+    events = [decode_event(line) for line in log.read_bytes().splitlines()]
+    written = sorted(e.features["child"] for e in events if e.features and "child" in e.features)
+    assert written == list(range(100))  # every child wrote its call, whole

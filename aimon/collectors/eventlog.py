@@ -15,10 +15,12 @@ import fcntl
 import math
 import os
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from aimon import lifecycle
 from aimon.events import Event, EventCodec
 from aimon.recording import Columns
 
@@ -56,6 +58,7 @@ class EventLogWriter:
         self._fd: int | None = None
         self._ino: int | None = None
         self.lines_written = 0
+        _WRITERS.add(self)
 
     def write(self, events: Sequence[Event]) -> None:
         """Append the events, whole lines per write."""
@@ -116,6 +119,19 @@ class EventLogWriter:
 
     def __repr__(self) -> str:
         return f"EventLogWriter({str(self.path)!r})"
+
+
+_WRITERS: weakref.WeakSet[EventLogWriter] = weakref.WeakSet()
+
+
+def _reset_locks_after_fork() -> None:
+    # Another thread may have been writing at the fork: its lock came over held, and the
+    # child's first write would wait for it forever. The descriptor stays (O_APPEND).
+    for writer in list(_WRITERS):
+        writer._lock = threading.Lock()
+
+
+lifecycle.at_fork_in_child(_reset_locks_after_fork)
 
 
 def _chunks(lines: list[bytes]) -> list[bytes]:
