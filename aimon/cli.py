@@ -1,7 +1,9 @@
-"""The ``aimon`` command: ``demo``, ``reference build``, ``drift`` and ``report``.
+"""The ``aimon`` command: ``demo``, ``reference build``, ``drift``, ``check`` and ``report``.
 
-Exit status: 0 all is well, 1 drift found (``aimon drift``), 2 bad input; the message of
-a bad input names the file, column or option at fault.
+Exit status: 0 all is well, 1 drift or a failed data-quality check found (``aimon drift``,
+``aimon check``), 2 bad input (an unreadable or header-only file, a reference column
+missing from the current data, a bad option); the message of a bad input names the file,
+column or option at fault.
 """
 
 from __future__ import annotations
@@ -93,8 +95,17 @@ def _parser() -> argparse.ArgumentParser:
         "--fail-on",
         choices=("column", "dataset"),
         default="column",
-        help="exit 1 when any column drifts (default) or only on dataset drift",
+        help="exit 1 when any column drifts (default) or only on dataset drift; a failed "
+        "data-quality check exits 1 either way",
     )
+
+    check = commands.add_parser(
+        "check",
+        help="check a data file's quality against a reference: missing values, out of range, "
+        "not a number, unseen categories, constant columns",
+    )
+    _comparison_arguments(check)
+    check.add_argument("--format", choices=("table", "json"), default="table")
 
     _quality_arguments(
         commands.add_parser(
@@ -226,6 +237,35 @@ def _comparison_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bins", type=_bins, default=10, help="numeric bins: a number, or 'evidently'"
     )
+    limits = parser.add_argument_group(
+        "data quality", "when a column fails a data-quality check (shares from 0 to 1)"
+    )
+    limits.add_argument(
+        "--max-missing-increase", type=_share, default=0.05, metavar="SHARE",
+        help="missing share above the reference's (default 0.05)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--max-out-of-range", type=_share, default=0.05, metavar="SHARE",
+        help="values outside the reference's range (default 0.05)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--max-type-violations", type=_share, default=0.01, metavar="SHARE",
+        help="rows that are not a number in a numeric column (default 0.01)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--max-unseen", type=_share, default=0.05, metavar="SHARE",
+        help="labels the reference never saw (default 0.05)",
+    )  # fmt: skip
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {text!r}")
+    return value
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -239,11 +279,14 @@ def _bins(text: str) -> int | str:
     if text == "evidently":
         return text
     try:
-        return int(text)
+        bins = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected a number or 'evidently', got {text!r}"
         ) from None
+    if bins < 2:
+        raise argparse.ArgumentTypeError(f"expected at least 2 bins, got {bins}")
+    return bins
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -261,6 +304,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return _report(args, out)
         if args.command == "quality":
             return _quality(args, out)
+        if args.command == "check":
+            return _check(args, out)
         return _drift(args, out)
     except (AimonError, ValueError) as exc:
         print(f"aimon: {exc}", file=sys.stderr)
@@ -485,15 +530,61 @@ def _load(args: argparse.Namespace) -> tuple[Reference | pd.DataFrame, pd.DataFr
 
     is_profile = args.reference.suffix.lower() == ".json"
     reference = Reference.load(args.reference) if is_profile else read_table(args.reference)
-    return reference, read_table(args.current)
+    current = read_table(args.current)
+    for path, data in ((args.reference, reference), (args.current, current)):
+        if not isinstance(data, Reference) and len(data) == 0:
+            raise AimonError(f"{path}: no rows (a header only?)")
+    _require_columns(reference, current, args)
+    return reference, current
+
+
+def _require_columns(
+    reference: Reference | pd.DataFrame, current: pd.DataFrame, args: argparse.Namespace
+) -> None:
+    """Every reference column (but the prediction and target of a profile) is in CUR."""
+    import difflib
+
+    from aimon.drift.reference import Reference
+
+    if isinstance(reference, Reference):
+        outputs = (reference.prediction, reference.target)
+        wanted = [name for name in reference.features if name not in outputs]
+    else:
+        wanted = [str(name) for name in reference.columns]
+    if args.columns is not None:
+        wanted = [name for name in args.columns if name in wanted]
+    present = {str(name) for name in current.columns}
+    missing = [name for name in wanted if name not in present]
+    if not missing:
+        return
+    extra = sorted(present - set(wanted))
+    hints = []
+    for name in missing[:5]:
+        close = difflib.get_close_matches(name, extra, n=1, cutoff=0.5)
+        hints.append(f"{name!r}" + (f" (renamed {close[0]!r}?)" if close else ""))
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    raise AimonError(
+        f"{args.current}: column{'s' if len(missing) > 1 else ''} of the reference not in the "
+        f"data: {', '.join(hints)}{more}"
+    )
 
 
 def _compare(
     reference: Reference | pd.DataFrame, current: pd.DataFrame, args: argparse.Namespace
 ) -> DriftReport:
     from aimon.drift.compare import compare
+    from aimon.drift.data_quality import QualityLimits
 
-    return compare(reference, current, methods=args.methods, columns=args.columns, bins=args.bins)
+    limits = QualityLimits(
+        missing_increase=args.max_missing_increase,
+        out_of_range=args.max_out_of_range,
+        type_violations=args.max_type_violations,
+        unseen=args.max_unseen,
+    )
+    return compare(
+        reference, current, methods=args.methods, columns=args.columns, bins=args.bins,
+        limits=limits,
+    )  # fmt: skip
 
 
 def _drift(args: argparse.Namespace, out: TextIO) -> int:
@@ -502,7 +593,15 @@ def _drift(args: argparse.Namespace, out: TextIO) -> int:
     report = _compare(*_load(args), args)
     out.write(report_json(report) if args.format == "json" else report_table(report))
     drifted = report.dataset_drift if args.fail_on == "dataset" else bool(report.drifted_columns)
-    return EXIT_DRIFT if drifted else EXIT_OK
+    return EXIT_DRIFT if drifted or report.quality_failures else EXIT_OK
+
+
+def _check(args: argparse.Namespace, out: TextIO) -> int:
+    from aimon.drift.render import quality_json, quality_table
+
+    report = _compare(*_load(args), args)
+    out.write(quality_json(report) if args.format == "json" else quality_table(report))
+    return EXIT_DRIFT if report.quality_failures else EXIT_OK
 
 
 def _report(args: argparse.Namespace, out: TextIO) -> int:

@@ -17,6 +17,7 @@ from aimon.quality.metrics import QualityMetrics
 __all__ = [
     "DriftWindowInfo",
     "FeatureDrift",
+    "FeatureQuality",
     "FeatureSummary",
     "Histogram",
     "Snapshot",
@@ -89,6 +90,32 @@ class FeatureDrift(_Frozen):
     chi2_pvalue: float | None = None
     ks_error_bound: float | None = None
     unseen: dict[str, int] = {}
+
+
+class FeatureQuality(_Frozen):
+    """One feature's data quality against the reference (see :mod:`aimon.drift.data_quality`).
+
+    ``rows`` is the rows in which the feature was expected, ``values`` those with a valid
+    value. Shares of rows: ``missing_share`` (no value: absent, None, NaN), its increase over
+    the reference's (``missing_increase``; None for an absent feature, which ``absent``
+    reports), ``type_violation_share`` (a label in a numeric
+    feature). Shares of values: ``out_of_range_share`` (numeric: outside the reference's
+    range or explicit bounds) and ``unseen_share`` (categorical: labels the reference does
+    not name; None when it kept only its top K). ``absent``: no input had the feature;
+    ``constant``: one distinct value where the reference had several.
+    """
+
+    kind: str
+    rows: int
+    values: int
+    missing_share: float
+    reference_missing_share: float
+    missing_increase: float | None
+    type_violation_share: float
+    out_of_range_share: float | None = None
+    unseen_share: float | None = None
+    absent: bool = False
+    constant: bool = False
 
 
 class DriftWindowInfo(_Frozen):
@@ -170,6 +197,9 @@ class Snapshot(_Frozen):
         drift: per reference feature (and the prediction), its drift over the drift window;
             empty without a reference.
         drift_window: what the drift window holds, which features drifted.
+        data_quality: per reference input feature, its data quality over the rolling
+            window (missing, out of range, type violations, unseen categories, absent,
+            constant); empty without a reference.
         reference_bins: per reference feature, the reference's share of each bin.
         alerts: the pending and firing alerts of the last rule evaluation.
         rule_states: per rule, 0 inactive, 1 pending, 2 firing.
@@ -213,3 +243,4 @@ class Snapshot(_Frozen):
     outcomes: dict[str, int] = {}
     in_flight: int = 0
     oldest_in_flight_s: float | None = None
+    data_quality: dict[str, FeatureQuality] = {}

@@ -65,7 +65,11 @@ def test_drift_exits_one_and_names_the_column_first(files: dict[str, Path]) -> N
 
 def test_fail_on_dataset_ignores_a_single_column(files: dict[str, Path]) -> None:
     argv = ("drift", str(files["reference"]), str(files["shifted"]), "--fail-on", "dataset")
-    assert run(*argv)[0] == EXIT_OK
+    # a fifth of age is missing: a data-quality failure whatever --fail-on says
+    status, text = run(*argv)
+    assert status == EXIT_DRIFT
+    assert text.splitlines()[-1] == "  age: missing 20.0% (reference 0.0%)"
+    assert run(*argv, "--max-missing-increase", "0.25")[0] == EXIT_OK
 
 
 def test_json_equals_compare_and_is_strict(files: dict[str, Path]) -> None:

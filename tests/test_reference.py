@@ -72,14 +72,14 @@ def test_bins_are_half_open_with_open_outer_bins() -> None:
 def test_discrete_features_get_one_bin_per_value() -> None:
     edges = quantile_edges(np.array([0.0, 1.0, 1.0, 2.0, 2.0, 2.0]), 10)
     assert edges.tolist() == [0.0, 1.0, 2.0]
-    ref = Reference.from_frame({"k": [0, 1, 1, 2, 2, 2]})
+    ref = Reference.from_frame({"k": [0.0, 1.0, 1.0, 2.0, 2.0, 2.0]})
     assert ref.features["k"].shares == (0.0, 1 / 6, 2 / 6, 3 / 6)
 
 
-def test_bools_are_numeric_and_strings_categorical(frame: pd.DataFrame) -> None:
+def test_bools_and_strings_are_categorical(frame: pd.DataFrame) -> None:
     ref = Reference.from_frame(frame)
-    assert ref.features["is_new"].kind == "numeric"
-    assert ref.features["is_new"].edges == (0.0, 1.0)
+    assert ref.features["is_new"].kind == "categorical"  # as compare reads it (Evidently)
+    assert set(ref.features["is_new"].categories) == {"0", "1"}
     country = ref.features["country"]
     assert country.kind == "categorical"
     assert list(country.categories) == ["DE", "FR", "US", "GB"]  # by count
@@ -191,7 +191,7 @@ def test_a_version_1_profile_still_loads() -> None:
     data["schema_version"] = 1
     loaded = Reference.from_dict(data)
     assert loaded.quality is None and loaded.features["x"].count == 4
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
 
 
 def test_bad_inputs_name_the_setting_or_column(tmp_path: Path) -> None:

@@ -8,18 +8,26 @@
 (['age', 'plan'], 1.0)
 >>> round(report["age"]["ks"].statistic, 2)
 0.5
+
+Every reference column also gets its data quality (:mod:`aimon.drift.data_quality`): here
+``age`` has 50 % of its values above the reference's maximum, and ``plan`` grew constant.
+
+>>> report.quality_failures
+{'age': ['out_of_range_share'], 'plan': ['constant']}
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from aimon.drift.data_quality import QualityLimits, assess, parse_numbers
+from aimon.drift.data_quality import count_batch as count_quality
 from aimon.drift.detector import FeatureInputs, profile_inputs, run_methods, sample_inputs
 from aimon.drift.methods import Kind, column_kind, resolve_methods
 from aimon.drift.reference import FeatureProfile, Reference, _as_frame
@@ -34,7 +42,8 @@ from aimon.drift.samples import (
 )
 from aimon.drift.stats import DriftResult
 from aimon.drift.streaming import FeatureCounts, count_batch
-from aimon.features import extract
+from aimon.features import FeatureBatch, extract
+from aimon.snapshot import FeatureQuality
 
 __all__ = ["ColumnDrift", "DriftReport", "compare"]
 
@@ -64,11 +73,15 @@ class DriftReport(Mapping[str, dict[str, DriftResult]]):
     """Per column, the drift results by method: ``report[column][method]``.
 
     ``skipped`` names the columns not compared and why (a datetime, no values...).
+    ``data_quality`` holds every reference column's data quality (compared or not), judged
+    by ``limits``.
     """
 
     columns: dict[str, ColumnDrift]
     skipped: dict[str, str] = field(default_factory=dict)
     drift_share: float = DRIFT_SHARE
+    data_quality: dict[str, FeatureQuality] = field(default_factory=dict)
+    limits: QualityLimits = field(default_factory=QualityLimits)
 
     def __getitem__(self, column: str) -> dict[str, DriftResult]:
         return self.columns[column].results
@@ -93,6 +106,12 @@ class DriftReport(Mapping[str, dict[str, DriftResult]]):
     def dataset_drift(self) -> bool:
         """At least ``drift_share`` of the columns drifted (Evidently's dataset verdict)."""
         return bool(self.columns) and self.share_drifted >= self.drift_share
+
+    @property
+    def quality_failures(self) -> dict[str, list[str]]:
+        """Per column that fails a data-quality check, the checks it fails."""
+        failures = {name: self.limits.failures(q) for name, q in self.data_quality.items()}
+        return {name: failed for name, failed in failures.items() if failed}
 
     def to_frame(self) -> pd.DataFrame:
         """One row per column and method, drifted columns first."""
@@ -137,6 +156,8 @@ class DriftReport(Mapping[str, dict[str, DriftResult]]):
                 for name, column in self.columns.items()
             },
             "skipped": dict(self.skipped),
+            "quality_failures": self.quality_failures,
+            "data_quality": {name: q.model_dump() for name, q in self.data_quality.items()},
         }
 
     def _drifted_first(self) -> list[str]:
@@ -152,6 +173,7 @@ def compare(
     bins: Bins = 10,
     thresholds: Mapping[str, float] | None = None,
     drift_share: float = DRIFT_SHARE,
+    limits: QualityLimits | None = None,
 ) -> DriftReport:
     """Compare every column of ``current`` with ``reference`` (a data set, or a saved
     :class:`~aimon.drift.reference.Reference` profile).
@@ -167,14 +189,18 @@ def compare(
             brings its own bins.
         thresholds: per method, a threshold other than the default.
         drift_share: the share of drifted columns that makes ``dataset_drift``.
+        limits: when a data-quality check fails (default :class:`QualityLimits`).
 
     Raises:
         ValueError: an unknown method, or a requested column missing on either side.
+        ReferenceError: a reference data set without rows.
     """
     chosen = resolve_methods(methods)
     frame = _as_frame(current)
+    limits = limits or QualityLimits()
     if isinstance(reference, Reference):
-        return _compare_profile(reference, frame, chosen, columns, thresholds, drift_share)
+        report = _compare_profile(reference, frame, chosen, columns, thresholds, drift_share)
+        return replace(report, limits=limits)
     ref_frame = _as_frame(reference)
     names, skipped = _columns(list(map(str, ref_frame.columns)), frame, columns)
     ref_frame = ref_frame.set_axis(list(map(str, ref_frame.columns)), axis=1)
@@ -204,7 +230,42 @@ def compare(
         inputs = sample_inputs(kind, ref, cur, bins)
         found = run_methods(inputs, chosen, thresholds)
         results[name] = ColumnDrift(name, kind, found, inputs.histogram)
-    return DriftReport(results, skipped, drift_share)
+    quality = {}
+    judged = kinds if columns is not None else _kinds(ref_frame)
+    if judged:
+        profile = Reference.from_frame(ref_frame[list(judged)], sample_size=1)
+        quality = data_quality(profile, current_batch(profile, frame))
+    return DriftReport(results, skipped, drift_share, quality, limits)
+
+
+def _kinds(frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` that have a kind (compared or judged)."""
+    return [name for name in frame.columns if column_kind(frame[name]) is not None]
+
+
+def current_batch(reference: Reference, frame: pd.DataFrame) -> FeatureBatch:
+    """The rows of ``frame`` as the reference's features: its numeric columns read from
+    text (a CSV's) parsed as numbers, so that only what is no number is a type violation."""
+    names = [name for name in reference.features if name in frame.columns]
+    batch = extract(frame[names] if names else frame.iloc[:, :0], max_features=len(names) or 1)
+    columns = {
+        name: parse_numbers(column) if reference.features[name].kind == "numeric" else column
+        for name, column in batch.columns.items()
+    }
+    return FeatureBatch(len(frame), columns, batch.invalid)
+
+
+def data_quality(reference: Reference, batch: FeatureBatch) -> dict[str, FeatureQuality]:
+    """Every reference feature's data quality in a batch of rows (the prediction and the
+    target only when the rows hold them: data without outcomes is not missing them)."""
+    outputs = (reference.prediction, reference.target)
+    features = {
+        name: profile
+        for name, profile in reference.features.items()
+        if name in batch.columns or name not in outputs
+    }
+    counts = count_quality(reference, batch, names=features)
+    return {name: assess(reference.features[name], counts[name]) for name in counts}
 
 
 def _columns(
@@ -266,8 +327,9 @@ def _compare_profile(
     drift_share: float,
 ) -> DriftReport:
     names, skipped = _columns(list(reference.features), frame, columns)
-    batch = extract(frame[names] if names else frame.iloc[:, :0], max_features=len(names) or 1)
+    batch = current_batch(reference, frame[names] if names else frame.iloc[:, :0])
     counts = count_batch(reference, batch, max(len(frame), 1), np.random.default_rng(0))
+    judged = reference.features if columns is None else {n: reference.features[n] for n in names}
     results: dict[str, ColumnDrift] = {}
     for name in names:
         profile = reference.features[name]
@@ -278,7 +340,8 @@ def _compare_profile(
             continue
         chart = _profile_histogram(profile, counts[name], inputs)
         results[name] = ColumnDrift(name, profile.kind, found, chart)
-    return DriftReport(results, skipped, drift_share)
+    quality = {name: q for name, q in data_quality(reference, batch).items() if name in judged}
+    return DriftReport(results, skipped, drift_share, quality)
 
 
 def _profile_histogram(

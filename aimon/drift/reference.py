@@ -29,6 +29,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from aimon.drift.methods import Kind, column_kind
 from aimon.errors import AimonError
 from aimon.features import FeatureColumn, extract
 from aimon.quality.metrics import Label, QualityError, QualityMetrics, TaskKind
@@ -47,8 +48,9 @@ __all__ = [
 ]
 
 #: The version of the JSON layout written by :meth:`Reference.save`. 2 added ``target`` and
-#: ``quality`` (the model's quality on the reference rows); version 1 files still load.
-SCHEMA_VERSION = 2
+#: ``quality`` (the model's quality on the reference rows), 3 the explicit bounds of numeric
+#: features (``lower``, ``upper``); older files still load.
+SCHEMA_VERSION = 3
 _FORMAT = "aimon.reference"
 
 #: The category that collects every label beyond the reference's top K.
@@ -110,7 +112,8 @@ class FeatureProfile(_Frozen):
     Numeric features have ``edges`` (inner bin edges) and ``shares`` (``len(edges) + 1``
     bin shares summing to 1), summary statistics and a sorted ``sample``. Categorical features
     have ``categories`` (label -> share, top K by count, plus :data:`OTHER` for the rest) and
-    ``counts`` (label -> count, for the chi-square test).
+    ``counts`` (label -> count, for the chi-square test). ``lower`` and ``upper`` are a
+    numeric feature's explicit valid range (data quality), when one was given.
     """
 
     kind: Literal["numeric", "categorical"]
@@ -125,6 +128,8 @@ class FeatureProfile(_Frozen):
     sample: tuple[float, ...] = ()
     categories: dict[str, float] = {}
     counts: dict[str, int] = {}
+    lower: float | None = None
+    upper: float | None = None
 
     @property
     def missing_share(self) -> float:
@@ -173,7 +178,8 @@ class Reference(_Frozen):
     """A versioned profile of reference data. Build it with :meth:`from_frame` or
     :meth:`from_file`; write it with :meth:`save` and read it with :meth:`load`.
 
-    >>> ref = Reference.from_frame({"age": [20, 30, 40, 50], "country": ["DE", "DE", "FR", None]})
+    >>> ref = Reference.from_frame({"age": [20.5, 30.0, 40.0, 50.0],
+    ...                             "country": ["DE", "DE", "FR", None]})
     >>> ref.features["age"].kind, ref.features["country"].categories
     ('numeric', {'DE': 0.6666666666666666, 'FR': 0.3333333333333333})
     >>> ref.features["country"].missing
@@ -199,6 +205,7 @@ class Reference(_Frozen):
         *,
         bins: int = 10,
         categorical: Iterable[str] | None = None,
+        bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
         sample_size: int = 10_000,
         top_k: int = 50,
         prediction: str | None = None,
@@ -213,7 +220,14 @@ class Reference(_Frozen):
         Args:
             data: the reference rows.
             bins: quantile bins per numeric feature (fewer when values repeat).
-            categorical: columns to treat as categories even though they hold numbers.
+            categorical: columns to treat as categories even though they hold numbers. The
+                others are categorical or numeric by :func:`aimon.drift.methods.column_kind`,
+                the rule :func:`aimon.drift.compare` applies (integers of at most 10
+                distinct values, bools and strings are categories), and by their values
+                where it has none (a column of nothing but missing values).
+            bounds: per numeric column, its valid range ``(lower, upper)`` (None: open),
+                which data quality checks values against instead of the reference's
+                min and max.
             sample_size: values kept per numeric feature for the exact tests (all of them
                 when there are no more; else a uniform random sample).
             top_k: categories kept per categorical feature; the rest count as ``other``.
@@ -230,9 +244,10 @@ class Reference(_Frozen):
             seed: for the sample.
 
         Raises:
-            ReferenceError: no rows, an unknown ``categorical``, ``prediction`` or ``target``
-                column, a ``target`` without ``prediction``, targets and predictions that do
-                not fit the task, or bad settings.
+            ReferenceError: no rows, an unknown ``categorical``, ``bounds``, ``prediction`` or
+                ``target`` column, bounds on a categorical column or upside down, a
+                ``target`` without ``prediction``, targets and predictions that do not fit
+                the task, or bad settings.
         """
         if bins < 2:
             raise ReferenceError(f"bins: must be at least 2, got {bins}")
@@ -258,10 +273,15 @@ class Reference(_Frozen):
             )
         batch = extract(frame, max_features=max(len(names), 1))
         rng = np.random.default_rng(seed)
+        kinds = {str(c): column_kind(frame[c]) for c in frame.columns}
         features = {
-            name: _profile(column, name in as_categories, bins, sample_size, top_k, rng)
+            name: _profile(
+                column, kinds.get(name), name in as_categories, bins, sample_size, top_k, rng
+            )
             for name, column in batch.columns.items()
         }
+        if bounds:
+            features.update(_bounded(features, bounds))
         return cls(
             created_at=datetime.now(timezone.utc),
             rows=len(frame),
@@ -448,8 +468,26 @@ def labels_of(column: FeatureColumn) -> NDArray[np.object_]:
     return labels
 
 
+def _bounded(
+    features: dict[str, FeatureProfile], bounds: Mapping[str, tuple[float | None, float | None]]
+) -> dict[str, FeatureProfile]:
+    """The profiles of the ``bounds`` columns with their explicit valid range."""
+    out = {}
+    for name, (lower, upper) in bounds.items():
+        profile = features.get(name)
+        if profile is None:
+            raise ReferenceError(f"bounds: no column named {name!r}")
+        if profile.kind != "numeric":
+            raise ReferenceError(f"bounds: {name!r} is categorical; bounds are for numbers")
+        if lower is not None and upper is not None and not lower <= upper:
+            raise ReferenceError(f"bounds: {name!r} has lower {lower} above upper {upper}")
+        out[name] = profile.model_copy(update={"lower": lower, "upper": upper})
+    return out
+
+
 def _profile(
     column: FeatureColumn,
+    kind: Kind | None,
     as_category: bool,
     bins: int,
     sample_size: int,
@@ -460,9 +498,12 @@ def _profile(
     n_labels = int(column.label_mask().sum())
     n_present = int(present.sum())
     missing = column.values.size - n_present
-    # A column of numbers is numeric unless declared categorical; one that holds mostly labels
-    # is categorical (its numbers then count as labels too).
-    if as_category or n_labels * 2 > n_present:
+    # The kind compare gives the column (one rule, methods.column_kind); where it has none,
+    # a column of numbers is numeric and one that holds mostly labels categorical (its
+    # numbers then count as labels too).
+    if kind is None:
+        kind = "categorical" if n_labels * 2 > n_present else "numeric"
+    if as_category or kind == "categorical":
         return _categorical_profile(column, missing, top_k)
     values = column.values[np.isfinite(column.values)]
     edges = quantile_edges(values, bins)

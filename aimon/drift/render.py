@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from aimon.drift.compare import DriftReport
+from aimon.drift.data_quality import describe_failure
 
-__all__ = ["report_json", "report_table"]
+__all__ = [
+    "QUALITY_HEADERS",
+    "quality_json",
+    "quality_lines",
+    "quality_rows",
+    "quality_table",
+    "report_json",
+    "report_table",
+]
 
 _HEADERS = ("column", "kind", "method", "statistic", "p-value", "threshold", "drift")
 
 
 def report_table(report: DriftReport) -> str:
-    """A fixed-width table, drifted columns first, under a one-line verdict."""
+    """A fixed-width table, drifted columns first, under a one-line verdict; then the
+    columns not compared, and the data-quality verdict with each failing column's checks."""
     rows = [
         (
             str(row.column),
@@ -27,14 +38,82 @@ def report_table(report: DriftReport) -> str:
         )
         for row in report.to_frame().itertuples(index=False)
     ]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(_HEADERS)]
-    lines = [_verdict(report), ""]
+    skipped = [f"skipped {column}: {reason}" for column, reason in report.skipped.items()]
+    return _table([_verdict(report)], _HEADERS, rows, [*skipped, *quality_lines(report)])
+
+
+def _table(
+    head: list[str], headers: tuple[str, ...], rows: Sequence[tuple[str, ...]], tail: list[str]
+) -> str:
+    """``head``, a blank line, the rows under their headers in fixed-width columns, ``tail``."""
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    lines = [*head, ""]
     if rows:
-        lines.append("  ".join(h.ljust(w) for h, w in zip(_HEADERS, widths, strict=True)))
+        lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
         lines.extend("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
-    for column, reason in report.skipped.items():
-        lines.append(f"skipped {column}: {reason}")
+    lines.extend(tail)
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def quality_lines(report: DriftReport) -> list[str]:
+    """The data-quality verdict, then one line per failing column."""
+    failures = report.quality_failures
+    judged = len(report.data_quality)
+    if not failures:
+        return [f"data quality: all {judged} columns pass"]
+    lines = [f"data quality: {len(failures)} of {judged} columns fail: {', '.join(failures)}"]
+    for column, checks in failures.items():
+        quality = report.data_quality[column]
+        reasons = "; ".join(describe_failure(check, quality) for check in checks)
+        lines.append(f"  {column}: {reasons}")
+    return lines
+
+
+#: The columns of the data-quality table.
+QUALITY_HEADERS = (
+    "column", "kind", "rows", "missing", "ref missing", "not a number", "out of range",
+    "unseen", "constant", "verdict",
+)  # fmt: skip
+
+
+def quality_table(report: DriftReport) -> str:
+    """Each column's data quality in a fixed-width table, failing columns first, under the
+    data-quality verdict (``aimon check``)."""
+    lines = quality_lines(report)
+    return _table(lines[:1], QUALITY_HEADERS, quality_rows(report), lines[1:])
+
+
+def quality_rows(report: DriftReport) -> list[tuple[str, ...]]:
+    """One row of :data:`QUALITY_HEADERS` per column, failing columns first."""
+    failures = report.quality_failures
+    order = sorted(report.data_quality, key=lambda name: name not in failures)
+    return [
+        (
+            name,
+            q.kind,
+            str(q.rows),
+            "absent" if q.absent else _share(q.missing_share),
+            _share(q.reference_missing_share),
+            _share(q.type_violation_share),
+            _share(q.out_of_range_share),
+            _share(q.unseen_share),
+            "yes" if q.constant else "-",
+            "FAIL" if name in failures else "ok",
+        )
+        for name in order
+        for q in (report.data_quality[name],)
+    ]
+
+
+def quality_json(report: DriftReport) -> str:
+    """The data-quality part of the report as strict JSON."""
+    summary = report.to_dict()
+    parts = {key: summary[key] for key in ("quality_failures", "data_quality")}
+    return json.dumps(_finite(parts), indent=2, allow_nan=False) + "\n"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 def report_json(report: DriftReport) -> str:

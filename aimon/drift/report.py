@@ -4,7 +4,9 @@ reference and current distributions drawn as inline SVG bar charts, drifted feat
 The page needs nothing at view time: no script, no font, no stylesheet or image from
 anywhere, and a Content-Security-Policy that forbids loading any. Charts show each side's
 share per bin in the bins the binned methods used (numeric features) or per category,
-read from :attr:`ColumnDrift.histogram <aimon.drift.compare.ColumnDrift>`.
+read from :attr:`ColumnDrift.histogram <aimon.drift.compare.ColumnDrift>`. A data-quality
+table follows the drift summary: every column's missing share, values that are not numbers,
+out of range or unseen, a constant column, failing columns first.
 
 >>> import pandas as pd
 >>> from aimon.drift import compare
@@ -31,6 +33,7 @@ from numpy.typing import NDArray
 from aimon._version import __version__
 from aimon.drift.compare import ColumnDrift, DriftReport
 from aimon.drift.reference import OTHER
+from aimon.drift.render import QUALITY_HEADERS, quality_lines, quality_rows
 from aimon.drift.samples import PairedCounts
 from aimon.errors import AimonError
 
@@ -65,6 +68,7 @@ th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line
   vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody.drifted td:first-child a { color: var(--bad); }
+table.quality tr.failed td { color: var(--bad); font-weight: 600; }
 a { color: #0969da; }
 .badge { display: inline-block; font-size: 0.75em; padding: 1px 7px; border-radius: 10px;
   vertical-align: middle; font-weight: 600; }
@@ -129,6 +133,7 @@ def report_html(
         f'<p class="meta">{_meta(reference_name, current_name)}</p>',
         _verdict(report),
         _summary(report, names, anchors),
+        _data_quality(report),
         "<h2>Distributions</h2>" if names else "",
         *(_feature(report.columns[name], anchors[name]) for name in names),
         _skipped(report),
@@ -243,6 +248,27 @@ def _feature(column: ColumnDrift, anchor: str) -> str:
         parts.append(_chart(column.column, column.histogram))
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _data_quality(report: DriftReport) -> str:
+    """The data-quality verdict and table (failing columns first, their rows marked)."""
+    if not report.data_quality:
+        return ""
+    lines = quality_lines(report)
+    kind = "drift" if report.quality_failures else "ok"
+    failing = "".join(f"<li>{escape(line.strip())}</li>" for line in lines[1:])
+    head = "".join(f"<th>{escape(h)}</th>" for h in QUALITY_HEADERS)
+    body = "".join(
+        f'<tr class="{"failed" if row[-1] == "FAIL" else "passed"}">'
+        + "".join(f"<td>{escape(cell)}</td>" for cell in row)
+        + "</tr>"
+        for row in quality_rows(report)
+    )
+    return (
+        f'<h2>Data quality</h2><p class="verdict {kind}">{escape(lines[0])}</p>'
+        + (f'<ul class="failures">{failing}</ul>' if failing else "")
+        + f'<table class="quality"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    )
 
 
 def _skipped(report: DriftReport) -> str:
