@@ -266,11 +266,14 @@ def _nested(depth: int) -> str:
 
 #: Lines an attacker (or a broken writer) can put in a log: each must be malformed, by reason.
 HOSTILE_LINES = [
-    ('{"ts": 1, "x": %s}' % _nested(100_000), "json"),  # past every parser's depth
+    ('{"ts": 1, "x": @}'.replace("@", _nested(100_000)), "json"),  # past every parser's depth
     (_nested(5000), "json"),
-    ('{"ts": 1, "latency_ms": %s}' % _nested(1020), "latency"),  # orjson reads it; repr cannot
-    ('{"ts": %s}' % _nested(1020), "ts"),
-    ('{"ts": 1, "model": %s}' % _nested(1020), "model"),
+    (
+        '{"ts": 1, "latency_ms": @}'.replace("@", _nested(1020)),
+        "latency",
+    ),  # orjson reads it; repr cannot
+    ('{"ts": @}'.replace("@", _nested(1020)), "ts"),
+    ('{"ts": 1, "model": @}'.replace("@", _nested(1020)), "model"),
     ('{"ts": 1, "model": "m\\ud800"}', "unicode"),
     ('{"ts": 1, "error": "E\\udfff"}', "unicode"),
     ('{"ts": 1, "version": "\\udc80"}', "unicode"),
@@ -300,14 +303,15 @@ def test_bytes_that_are_not_utf8_are_malformed_never_guessed_as_utf16() -> None:
 
 
 def test_an_error_type_nested_deeply_is_named_error() -> None:
-    event = decode_event('{"ts": 1, "error": {"type": %s}}' % _nested(1020))
+    event = decode_event('{"ts": 1, "error": {"type": @}}'.replace("@", _nested(1020)))
     assert event.error == "Error"
 
 
 def test_valid_surrogate_pairs_are_text_and_encode_writes_no_lone_surrogate() -> None:
     assert decode_event('{"ts": 1, "model": "\\ud83d\\ude00"}').model == "\U0001f600"
+    features = {"a\ud800": "x\ud801", "b": [1, "\ud802"]}
     event = Event(ts=1.0, model="m\ud800", error="E\udfff", request_id="r\udc00",
-                  features={"a\ud800": "x\ud801", "b": [1, "\ud802"]}, prediction="\U0001f600")  # fmt: skip
+                  features=features, prediction="\U0001f600")  # fmt: skip
     line = encode_event(event)
     back = decode_event(line)  # the sidecar reads what the library writes
     assert back.model == "m\ufffd" and back.error == "E\ufffd" and back.request_id == "r\ufffd"

@@ -3,6 +3,7 @@ also after a restart, since the checkpoint kept it."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 import urllib.request
@@ -65,7 +66,7 @@ def test_an_old_checkpoint_holding_a_lone_surrogate_does_not_break_metrics(
 ) -> None:
     """A checkpoint written before the fix holds the label; the exposition makes it valid."""
     log, state = tmp_path / "p.log", tmp_path / "state"
-    log.write_text('{"ts": %f, "model": "fraud", "latency_ms": 3}\n' % time.time())
+    log.write_text(json.dumps({"ts": time.time(), "model": "fraud", "latency_ms": 3}) + "\n")
     old = Sidecar(str(log), state_dir=str(state))
     try:
         old.step()
