@@ -124,7 +124,9 @@ MIX = st.lists(
 )
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(mix=MIX)
 def test_model_based_mixes_of_lines_and_kill_9_restarts(tmp_path_factory, mix) -> None:
     """A model of the sidecar (valid lines counted, the rest malformed) against a real one fed
