@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from aimon.drift.quality_window import QualityWindow
+from aimon.drift.reference import Reference
 from aimon.features import FeatureBatch
 from aimon.recording import Columns
 from aimon.sketch import QuantileSketch
@@ -35,6 +37,7 @@ class Aggregates:
         max_features: features tracked at most.
         max_error_types: distinct error type labels at most (the rest count as ``other``).
         clock: wall clock in epoch seconds.
+        reference: the input features' data quality is judged against it (None: not judged).
     """
 
     def __init__(
@@ -45,8 +48,12 @@ class Aggregates:
         max_features: int,
         max_error_types: int,
         clock: Callable[[], float] = time.time,
+        reference: Reference | None = None,
     ) -> None:
         self.window = Window(window_s, slice_s, relative_accuracy, max_features)
+        self.data_quality: QualityWindow | None = None
+        if reference is not None:
+            self.data_quality = QualityWindow(reference, self.window.n_slices, self.window.slice_s)
         self.totals = RunningTotals(max_error_types, max_features)
         self.dropped: Counter[str] = Counter()
         self.started = clock()
@@ -101,7 +108,10 @@ class Aggregates:
         """Count a batch of feature rows: missing values since start, and the slice's
         per-feature summaries (``sid`` None: late, totals only). Features past the cap of
         distinct names (over the process's life) are not counted: their values are counted
-        in ``dropped["feature_over_cap"]``."""
+        in ``dropped["feature_over_cap"]``. With a reference, also the features' data
+        quality in the slice."""
+        if sid is not None and self.data_quality is not None:
+            self.data_quality.add(sid, batch)
         totals = self.totals
         admits = totals.feature_names.admits
         if not all(map(admits, batch.columns)):
@@ -166,6 +176,9 @@ class Aggregates:
             "input_size": summary(total.input_size),
             "output_size": summary(total.output_size),
             "features": {name: feature_summary(s) for name, s in total.features.items()},
+            "data_quality": {}
+            if self.data_quality is None
+            else self.data_quality.snapshot(view.end),
         }
 
     def totals_snapshot(self, **extra: Any) -> Totals:

@@ -74,7 +74,7 @@ class Fold:
         self.pending: deque[_PendingFold] = deque()
         self.aggregates = Aggregates(
             window_s, limits.slice_s, limits.relative_accuracy, limits.max_features,
-            limits.max_error_types, clock,
+            limits.max_error_types, clock, reference,
         )  # fmt: skip
         self.profiler = FeatureProfiler(limits.max_features, recorder.internal_error)
         self.drift: DriftTracker | None = None

@@ -21,7 +21,13 @@ from aimon.alerts.router import Router
 from aimon.durations import Duration, parse_duration
 from aimon.errors import ConfigError
 from aimon.snapshot import Snapshot
-from aimon.thresholds import MODEL_METRICS, QUALITY_METRICS, Rule, Thresholds
+from aimon.thresholds import (
+    DATA_QUALITY_METRICS,
+    MODEL_METRICS,
+    QUALITY_METRICS,
+    Rule,
+    Thresholds,
+)
 
 __all__ = ["Alerting", "Evaluator", "RuleState", "ThresholdsLike", "make_alerting"]
 
@@ -159,6 +165,13 @@ def _readings(rule: Rule, snap: Snapshot) -> list[tuple[str | None, float | None
     source: dict[str, tuple[float | None, int]]
     if metric == "missing_share":
         source = {name: (f.missing_share, f.count + f.missing) for name, f in snap.features.items()}
+    elif metric in DATA_QUALITY_METRICS:
+        # Shares of values (out of range, unseen) stand on the values, the others on rows.
+        basis = "values" if metric in ("out_of_range_share", "unseen_share") else "rows"
+        source = {
+            name: (_drift_number(getattr(q, metric)), getattr(q, basis))
+            for name, q in snap.data_quality.items()
+        }
     else:
         source = {
             name: (_drift_number(getattr(d, metric)), d.count) for name, d in snap.drift.items()

@@ -6,7 +6,8 @@
 (60.0, None)
 >>> [r.name for r in Thresholds().rules]  # doctest: +NORMALIZE_WHITESPACE
 ['LatencyP95High', 'ErrorRateHigh', 'ModelDrift', 'FeatureDriftPSI',
- 'QualityBelowReference']
+ 'QualityBelowReference', 'FeatureMissing', 'FeatureOutOfRange', 'FeatureTypeViolations',
+ 'FeatureUnseenCategories', 'FeatureAbsent', 'FeatureConstant']
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from aimon.durations import parse_duration
 from aimon.errors import ConfigError
 
 __all__ = [
+    "DATA_QUALITY_METRICS",
     "FEATURE_METRICS",
     "MODEL_METRICS",
     "QUALITY_METRICS",
@@ -60,7 +62,19 @@ MODEL_METRICS = (
     "max_ks",
     *QUALITY_METRICS,
 )
-#: Metrics of one feature: its drift statistics over the drift window, and its missing share.
+#: Metrics of one feature's data quality over the rolling window against the reference
+#: (``Snapshot.data_quality``, see :mod:`aimon.drift.data_quality`); ``absent`` and
+#: ``constant`` read 1 when true, 0 when not. Equal to :data:`aimon.drift.data_quality.CHECKS`.
+DATA_QUALITY_METRICS = (
+    "missing_increase",
+    "out_of_range_share",
+    "type_violation_share",
+    "unseen_share",
+    "absent",
+    "constant",
+)
+#: Metrics of one feature: its drift statistics over the drift window, its missing share, and
+#: its data quality.
 FEATURE_METRICS = (
     "psi",
     "ks",
@@ -71,6 +85,7 @@ FEATURE_METRICS = (
     "chi2_pvalue",
     "drifted",
     "missing_share",
+    *DATA_QUALITY_METRICS,
 )
 Metric = Literal[
     "latency_p50", "latency_p95", "latency_p99", "latency_mean", "error_rate", "throughput",
@@ -79,6 +94,8 @@ Metric = Literal[
     "log_loss", "roc_auc", "mae", "rmse", "mape", "r2",
     "psi", "ks", "ks_pvalue", "wasserstein", "js", "chi2", "chi2_pvalue", "drifted",
     "missing_share",
+    "missing_increase", "out_of_range_share", "type_violation_share", "unseen_share", "absent",
+    "constant",
 ]  # fmt: skip
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -197,7 +214,12 @@ def default_rules() -> list[Rule]:
     the largest KS statistic beyond chance (family-wise false-alarm rate under 5 %, see
     :mod:`aimon.drift.dataset`), PSI 0.2 per feature; and accuracy 0.05 below the
     reference's for 30 minutes over at least 200 matched pairs (only with a reference
-    quality)."""
+    quality); and the data-quality rules per input feature against the reference, over the
+    rolling window, each firing after a minute: missing share more than 0.05 above the
+    reference's, over 5 % of the values out of the reference's range, over 1 % of the rows
+    not a number in a numeric feature, over 5 % unseen categories (each on at least 100 rows
+    or values), a feature absent from every input, a column grown constant (the defaults of
+    :class:`aimon.drift.data_quality.QualityLimits`)."""
     return [
         Rule(name="LatencyP95High", metric="latency_p95", op=">", value=0.5, for_=60,
              min_count=20, severity="warning"),
@@ -209,6 +231,18 @@ def default_rules() -> list[Rule]:
              min_count=500, severity="warning"),
         Rule(name="QualityBelowReference", metric="accuracy", op="<", value=-0.05,
              relative_to="reference", for_=1800, min_count=200, severity="warning"),
+        Rule(name="FeatureMissing", metric="missing_increase", op=">", value=0.05,
+             feature="*", for_=60, min_count=100, severity="warning"),
+        Rule(name="FeatureOutOfRange", metric="out_of_range_share", op=">", value=0.05,
+             feature="*", for_=60, min_count=100, severity="warning"),
+        Rule(name="FeatureTypeViolations", metric="type_violation_share", op=">", value=0.01,
+             feature="*", for_=60, min_count=100, severity="warning"),
+        Rule(name="FeatureUnseenCategories", metric="unseen_share", op=">", value=0.05,
+             feature="*", for_=60, min_count=100, severity="warning"),
+        Rule(name="FeatureAbsent", metric="absent", op=">", value=0.5, feature="*", for_=60,
+             min_count=100, severity="critical"),
+        Rule(name="FeatureConstant", metric="constant", op=">", value=0.5, feature="*",
+             for_=60, min_count=100, severity="warning"),
     ]  # fmt: skip
 
 

@@ -139,6 +139,26 @@ _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
                "The largest KS statistic across input features beyond chance (less its "
                "Bonferroni critical value, family-wise 5 %): what the ModelDrift rule reads.",
                ()),
+    "missing_ratio": (GaugeMetricFamily, "aimon_feature_missing_ratio",
+                      "Share of the rolling window's rows without the feature's value.",
+                      ("feature",)),
+    "reference_missing": (GaugeMetricFamily, "aimon_reference_missing_ratio",
+                          "The reference's share of rows without the feature's value.",
+                          ("feature",)),
+    "out_of_range": (GaugeMetricFamily, "aimon_feature_out_of_range_ratio",
+                     "Share of the feature's values in the rolling window outside the "
+                     "reference's range (or explicit bounds).", ("feature",)),
+    "type_violations": (GaugeMetricFamily, "aimon_feature_type_violation_ratio",
+                        "Share of the rolling window's rows with a label in a numeric feature.",
+                        ("feature",)),
+    "unseen": (GaugeMetricFamily, "aimon_feature_unseen_ratio",
+               "Share of the feature's labels in the rolling window that the reference does "
+               "not name.", ("feature",)),
+    "absent": (GaugeMetricFamily, "aimon_feature_absent",
+               "1 when no input in the rolling window had the feature.", ("feature",)),
+    "constant": (GaugeMetricFamily, "aimon_feature_constant",
+                 "1 when the feature has one distinct value in the rolling window where the "
+                 "reference had several.", ("feature",)),
     "alert_state": (GaugeMetricFamily, "aimon_alert_state",
                     "Alert rule state: 0 inactive, 1 pending, 2 firing.", ("rule",)),
     "quality": (GaugeMetricFamily, "aimon_model_quality",
@@ -194,6 +214,7 @@ def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
         f["skipped"].add_metric(base, totals.features_skipped)
         f["internal"].add_metric(base, snap.internal_errors)
         _render_drift(f, base, snap)
+        _render_data_quality(f, base, snap)
         _render_alerts(f, base, snap)
         _render_quality(f, base, snap)
     families = list(f.values())
@@ -244,6 +265,20 @@ def _render_alerts(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
     for sink, results in sorted(snap.totals.notifications.items()):
         for result, count in sorted(results.items()):
             f["notifications"].add_metric([*base, sink, result], count)
+
+
+def _render_data_quality(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
+    for feature, q in sorted(snap.data_quality.items()):
+        labels = [*base, feature]
+        f["missing_ratio"].add_metric(labels, q.missing_share)
+        f["reference_missing"].add_metric(labels, q.reference_missing_share)
+        f["type_violations"].add_metric(labels, q.type_violation_share)
+        if q.out_of_range_share is not None:
+            f["out_of_range"].add_metric(labels, q.out_of_range_share)
+        if q.unseen_share is not None:
+            f["unseen"].add_metric(labels, q.unseen_share)
+        f["absent"].add_metric(labels, float(q.absent))
+        f["constant"].add_metric(labels, float(q.constant))
 
 
 def _render_drift(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
