@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import os
 import pickle
@@ -26,7 +27,7 @@ from typing import Any
 
 from aimon.errors import CheckpointError
 
-__all__ = ["CheckpointStore"]
+__all__ = ["MOVED_CLASSES", "CheckpointStore", "unpickle"]
 
 log = logging.getLogger("aimon")
 
@@ -136,12 +137,33 @@ def _decode(data: bytes) -> dict[str, Any]:
     if hashlib.sha256(body).digest() != digest:
         raise ValueError("checksum mismatch (half-written or corrupt)")
     try:
-        payload = pickle.loads(body)  # aimon's own file, mode 0600
+        payload = unpickle(body)  # aimon's own file, mode 0600
     except (AttributeError, ImportError) as exc:  # a class since renamed or moved
         raise ValueError(f"written by another version of aimon ({exc})") from None
     if not isinstance(payload, dict):
         raise ValueError("unexpected content")
     return payload
+
+
+#: Classes that checkpoints of an earlier aimon name by their old place: (module, name) ->
+#: where they live now. A class whose state changed does not belong here.
+MOVED_CLASSES: dict[tuple[str, str], tuple[str, str]] = {
+    ("aimon.quality.metrics", "QualityStats"): ("aimon.quality.stats", "QualityStats"),
+    ("aimon.quality.metrics", "_Confusion"): ("aimon.quality.classification", "Confusion"),
+    ("aimon.quality.metrics", "_Scores"): ("aimon.quality.binary_scores", "ScoreHistograms"),
+    ("aimon.quality.metrics", "_Errors"): ("aimon.quality.regression", "RegressionSums"),
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        module, name = MOVED_CLASSES.get((module, name), (module, name))
+        return super().find_class(module, name)
+
+
+def unpickle(body: bytes) -> Any:
+    """A pickled state, its classes looked up where they live now (:data:`MOVED_CLASSES`)."""
+    return _Unpickler(io.BytesIO(body)).load()
 
 
 def _fsync_dir(folder: Path) -> None:

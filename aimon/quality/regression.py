@@ -33,6 +33,13 @@ class RegressionSums:
         self.low = math.inf
         self.high = -math.inf
 
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        slots = state[1]
+        for name, value in slots.items():
+            setattr(self, name, value)
+        if "ape_count" not in slots:  # pickled before zero actuals were left out: all summed
+            self.ape_count = self.n
+
     def add(self, actual: NDArray[np.float64], predicted: NDArray[np.float64]) -> None:
         """Count pairs in (two float64 arrays of equal length, no missing values)."""
         if actual.size == 0:
