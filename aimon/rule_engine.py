@@ -18,6 +18,7 @@ from typing import Any, Literal
 from aimon.alerts.alert import Alert, AlertState
 from aimon.alerts.base import Sink
 from aimon.alerts.router import Router
+from aimon.drift.data_quality import OUT_OF_RANGE_CHANCE
 from aimon.durations import Duration, parse_duration
 from aimon.errors import ConfigError
 from aimon.snapshot import Snapshot
@@ -171,6 +172,9 @@ def _readings(rule: Rule, snap: Snapshot) -> list[tuple[str | None, float | None
         source = {
             name: (_drift_number(getattr(q, metric)), getattr(q, basis))
             for name, q in snap.data_quality.items()
+            # No verdict on values out of a small reference's range by chance.
+            if metric != "out_of_range_share"
+            or (q.out_of_range_pvalue or 0.0) < OUT_OF_RANGE_CHANCE
         }
     else:
         source = {

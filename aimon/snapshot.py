@@ -101,7 +101,9 @@ class FeatureQuality(_Frozen):
     reports), ``type_violation_share`` (a label in a numeric
     feature). Shares of values: ``out_of_range_share`` (numeric: outside the reference's
     range or explicit bounds) and ``unseen_share`` (categorical: labels the reference does
-    not name; None when it kept only its top K). ``absent``: no input had the feature;
+    not name; None when it kept only its top K). ``out_of_range_pvalue`` bounds the chance of
+    that many values beyond the reference's observed extremes with no change (0 against
+    explicit bounds). ``absent``: no input had the feature;
     ``constant``: one distinct value where the reference had several.
     """
 
@@ -113,6 +115,7 @@ class FeatureQuality(_Frozen):
     missing_increase: float | None
     type_violation_share: float
     out_of_range_share: float | None = None
+    out_of_range_pvalue: float | None = None
     unseen_share: float | None = None
     absent: bool = False
     constant: bool = False
