@@ -16,11 +16,12 @@ Outcomes (ground truth, see :mod:`aimon.quality.outcomes`) come from a second lo
 /outcomes``). Each goes to the monitor that holds (or remembers) its prediction, or the one
 its ``model``/``version`` names; otherwise to the only model's monitor, or the default one.
 The checkpoint holds the outcomes log's position and every monitor's join buffer; a post is
-checkpointed before it is acknowledged. So a restart neither loses an outcome nor matches one
-twice (an outcome read or posted again is counted ``duplicate``). An outcome naming a model
-the prediction log never named creates no monitor (anyone who can post could otherwise fill
-``max_models``): it goes to the monitor that holds its request id, or is counted in
-:attr:`Sidecar.outcomes_rejected` (``unknown_model``).
+written to a journal (:mod:`aimon.quality.journal`, fsynced) before it is acknowledged, and
+the posts after the checkpoint's are replayed at start. So a restart neither loses an
+outcome nor matches one twice (an outcome read or posted again is counted ``duplicate``).
+An outcome naming a model the prediction log never named creates no monitor (anyone who can
+post could otherwise fill ``max_models``): it goes to the monitor that holds its request
+id, or is counted in :attr:`Sidecar.outcomes_rejected` (``unknown_model``).
 
 A monitor exists once its model had traffic (a prediction, a malformed line for the default
 model, an outcome); one restored idle from a checkpoint is not kept, so no idle monitor is
@@ -55,6 +56,7 @@ from aimon.durations import Duration, parse_duration
 from aimon.errors import CheckpointError, ConfigError, MalformedEventError
 from aimon.events import EventCodec, FieldMap
 from aimon.monitors import Monitor
+from aimon.quality.journal import OutcomeJournal
 from aimon.quality.outcomes import Outcome, decode_outcomes, outcome_from_record
 from aimon.settings import DriftSettings, Limits, QualitySettings
 from aimon.snapshot import Snapshot
@@ -66,6 +68,8 @@ log = logging.getLogger("aimon")
 
 #: Models past ``max_models`` are counted under this name.
 OTHER_MODEL = "other"
+#: A journal of posts past this size is folded into a checkpoint at once.
+_JOURNAL_BYTES = 64 << 20
 #: The ``log_file`` that means standard input (no position is checkpointed: only aggregates).
 STDIN = "-"
 
@@ -209,6 +213,16 @@ class Sidecar:
             self.tailer = LogTailer(log_file, position=position, max_line_bytes=max_line_bytes)
         if saved is not None:
             self.tailer.counts.update(saved.get("tail_counts", {}))
+        self.journal: OutcomeJournal | None = None
+        if self.store is not None:
+            done = int(saved.get("journal_post", 0)) if saved is not None else 0
+            self.journal = OutcomeJournal(self.store.dir / "outcomes.journal", after=done)
+            for posted in self.journal.replay(after=done):
+                # To the monitor each went to when posted: its predictions may be in the
+                # part of the log read after the checkpoint, so it may not exist yet.
+                for (model, version), items in _by_monitor(posted).items():
+                    self._monitor(model, version).record_outcomes(items)
+                self.outcomes_posted += len(posted)
         self.outcomes_tailer: LogTailer | None = None
         if outcomes_file is not None:
             self.outcomes_tailer = LogTailer(
@@ -270,9 +284,9 @@ class Sidecar:
 
     def post_outcomes(self, records: Any) -> int:
         """Record outcomes given as a JSON array of outcome objects (``POST /outcomes``);
-        all or none: raises ``ValueError`` naming the first bad item. They are checkpointed
+        all or none: raises ``ValueError`` naming the first bad item. They are journaled
         before this returns (with a ``state_dir``); raises ``CheckpointError`` when that
-        failed (they are recorded, not yet safe). Returns how many were recorded."""
+        failed (they are not recorded). Returns how many were recorded."""
         if not isinstance(records, list):
             raise ValueError("expected a JSON array of outcome objects")
         outcomes = []
@@ -282,20 +296,26 @@ class Sidecar:
             except MalformedEventError as exc:
                 raise ValueError(f"item {i}: {exc}") from None
         with self._lock:
-            self._route_outcomes(outcomes)
+            routed = self._route_outcomes(outcomes)
             self.outcomes_posted += len(outcomes)
-            self.checkpoint()
-            if self.checkpoint_error is not None:
-                raise CheckpointError(
-                    f"{len(outcomes)} outcomes recorded but not checkpointed (a restart now "
-                    f"would lose them): {self.checkpoint_error}"
+            if self.journal is not None:  # not the whole join, as a checkpoint would
+                keys = {id(m): key for key, m in self.monitors.items()}
+                self.journal.append(
+                    [
+                        dataclasses.replace(o, model=keys[id(m)][0], version=keys[id(m)][1])
+                        for m, items in routed
+                        for o in items
+                    ]
                 )
+            if self.journal is not None and self.journal.size > _JOURNAL_BYTES:
+                self.checkpoint()
         return len(outcomes)
 
-    def _route_outcomes(self, outcomes: list[Outcome]) -> None:
-        """Each outcome to the monitor of its prediction (see the module's notes)."""
+    def _route_outcomes(self, outcomes: list[Outcome]) -> list[tuple[Monitor, list[Outcome]]]:
+        """Each outcome to the monitor of its prediction (see the module's notes); returns
+        where each went."""
         if not outcomes:
-            return
+            return []
         named: dict[tuple[str, str | None], list[Outcome]] = {}
         unnamed = []
         for outcome in outcomes:
@@ -316,6 +336,7 @@ class Sidecar:
             batches += self._by_request_id(unnamed, searched, self._fallback_monitor())
         for monitor, items in batches:
             monitor.record_outcomes([(o.request_id, o.actual, o.ts) for o in items])
+        return batches
 
     def _named_monitor(self, model: str, version: str | None) -> Monitor | None:
         """The monitor an outcome naming ``model`` (and ``version``) belongs to, if the
@@ -396,6 +417,7 @@ class Sidecar:
             self._last_checkpoint = time.monotonic()
 
     def _save(self, store: CheckpointStore) -> None:
+        journaled = self.journal.seq if self.journal is not None else 0
         position = self.tailer.position()
         outcomes_position = (
             self.outcomes_tailer.position() if self.outcomes_tailer is not None else None
@@ -415,8 +437,11 @@ class Sidecar:
                 "outcomes_posted": self.outcomes_posted,
                 "outcomes_malformed": dict(self.outcomes_malformed),
                 "outcomes_rejected": dict(self.outcomes_rejected),
+                "journal_post": journaled,
             }
         )
+        if self.journal is not None:
+            self.journal.checkpointed(journaled)
 
     @contextlib.contextmanager
     def scrape(self) -> Iterator[None]:
@@ -478,3 +503,13 @@ class Sidecar:
         self.tailer.close()
         if self.outcomes_tailer is not None:
             self.outcomes_tailer.close()
+        if self.journal is not None:
+            self.journal.close()
+
+
+def _by_monitor(outcomes: list[Outcome]) -> dict[tuple[str, str | None], list[Any]]:
+    """Journaled outcomes (each naming the monitor it went to) grouped by that monitor."""
+    groups: dict[tuple[str, str | None], list[Any]] = {}
+    for o in outcomes:
+        groups.setdefault((o.model or "", o.version), []).append((o.request_id, o.actual, o.ts))
+    return groups

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from aimon.errors import CheckpointError
 from aimon.exporters.http import MetricsServer
 from aimon.monitors import Monitor
 
@@ -153,3 +154,15 @@ def test_a_burst_of_connections_is_accepted_without_syn_retries(server: MetricsS
         selector.close()
         for sock in socks:
             sock.close()
+
+
+def test_a_post_the_handler_could_not_make_safe_is_a_503() -> None:
+    def unsafe(records: Any) -> int:
+        raise CheckpointError("state/outcomes.journal: cannot append to the journal: disk full")
+
+    srv = MetricsServer([], port=0, outcomes=unsafe)
+    try:
+        status, answer = exchange(srv, post_head("2"), b"[]")
+    finally:
+        srv.close()
+    assert status == 503 and "disk full" in answer["error"]

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from aimon.errors import ConfigError, MalformedEventError
 from aimon.quality import JoinBuffer, JoinCounts, Match
+from aimon.quality.join import MAX_TEXT_CHARS
 
 # --------------------------------------------------------------------------- reference model
 
@@ -189,9 +190,10 @@ def assert_accounting(c: JoinCounts) -> None:
         + c.predictions_expired
         + c.predictions_evicted
         + c.predictions_duplicate
+        + c.predictions_refused
         + c.predictions_held
     )
-    assert c.outcomes_evicted <= c.unknown
+    assert c.outcomes_evicted + c.outcomes_refused <= c.unknown
 
 
 def assert_bounded(buf: JoinBuffer) -> None:
@@ -610,3 +612,32 @@ def test_a_wait_ends_at_its_deadline_computed_as_ts_plus_ttl() -> None:
     buf.expire(0.0001)
     assert buf.add_prediction("a", 0.5, 0.0001) is None
     assert buf.counts().matched == 0
+
+
+def test_long_ids_and_texts_are_refused_and_counted_so_memory_stays_bounded() -> None:
+    buf = JoinBuffer(max_predictions=10, max_early_outcomes=10, ttl_s=60.0)
+    long_id, long_label = "r" * (MAX_TEXT_CHARS + 1), "x" * (1 << 20)
+    at_limit = "k" * MAX_TEXT_CHARS
+    assert (
+        buf.add_predictions([(long_id, 1, 0.0), ("r1", long_label, 0.0), (at_limit, 1, 0.0)]) == []
+    )
+    assert buf.add_outcomes([(long_id, 1, 1.0), ("r2", long_label, 1.0), (at_limit, 0, 1.0)]) == [
+        (at_limit, None, 1, 0, 0.0, 1.0)
+    ]
+    c = buf.counts()
+    assert (c.predictions_refused, c.outcomes_refused, c.unknown, c.matched) == (2, 2, 2, 1)
+    assert c.predictions_held == c.waiting == 0  # nothing long is kept
+    assert_accounting(c)
+    with pytest.raises(ConfigError, match="max_text_chars"):
+        JoinBuffer(max_text_chars=0)
+
+
+def test_a_pickle_from_before_the_text_limit_restores_with_it() -> None:
+    buf = JoinBuffer(max_predictions=10)
+    state = pickle.loads(pickle.dumps(buf)).__dict__
+    for name in ("_max_text", "_predictions_refused", "_outcomes_refused"):
+        del state[name]
+    old = JoinBuffer.__new__(JoinBuffer)
+    old.__dict__.update(state)
+    old.add_prediction("r" * 1000, 1, 0.0)
+    assert old.counts().predictions_refused == 1 and old.counts().predictions_held == 0

@@ -30,6 +30,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from aimon.errors import CheckpointError
 from aimon.exporters.prometheus import AimonCollector, SnapshotSource, SnapshotSources
 
 __all__ = [
@@ -253,6 +254,8 @@ class _Endpoints:
             accepted = self.outcomes(records)
         except ValueError as exc:
             return _json_error("400 Bad Request", str(exc))
+        except CheckpointError as exc:  # not made safe: not acknowledged, the client retries
+            return _json_error("503 Service Unavailable", str(exc))
         payload = json.dumps({"accepted": accepted}).encode()
         return "200 OK", [("Content-Type", "application/json")], payload
 
@@ -322,8 +325,11 @@ def make_wsgi_app(
 
     With ``outcomes``, ``POST /outcomes`` (authenticated like ``/status``) takes a JSON
     array of outcome objects and passes it to ``outcomes``: 200 ``{"accepted": n}``; 400 with
-    ``{"error": ...}`` for a body that is not JSON or an item the handler refuses; 413 for a
-    body over ``max_body_bytes``; 405 for another method.
+    ``{"error": ...}`` for a body that is not JSON (or nested too deeply, or holding a lone
+    surrogate or a NUL) or an item the handler refuses, or a ``Content-Length`` that is not
+    a decimal byte count; 411 without one; 413 for a body over ``max_body_bytes`` (refused
+    before it is read); 503 when the handler raises ``CheckpointError`` (not made safe);
+    405 for another method.
 
     Routes match on the end of the path, so the app works mounted under any prefix.
     """

@@ -24,15 +24,17 @@ Every outcome ends in exactly one result (``aimon_outcomes_total{result}``):
     it came too late: its prediction had been held and had already left, unmatched, by
     TTL or by eviction, no more than ``ttl_s`` (and ``max_remembered`` ids) before.
 ``unknown``
-    no prediction with its id was seen: not before it came (nor remembered as having
-    left), nor while it waited (its wait ended after ``early_ttl_s``, or it was evicted to
-    make room, also counted in ``outcomes_evicted``, or there is no room to wait at all,
-    ``max_early_outcomes=0``).
+    its request id or its value is longer than ``max_text_chars`` (also counted in
+    ``outcomes_refused``), or no prediction with its id was seen: not before it came (nor
+    remembered as having left), nor while it waited (its wait ended after ``early_ttl_s``,
+    or it was evicted to make room, also counted in ``outcomes_evicted``, or there is no
+    room to wait at all, ``max_early_outcomes=0``).
 
 An outcome still waiting has no result yet (``waiting``). So at any moment
 ``outcomes_total == matched + duplicate + expired + unknown + waiting``, and for the
 predictions ``predictions_total == matched + predictions_expired + predictions_evicted +
-predictions_duplicate + predictions_held``; a prediction is a duplicate (ignored, the
+predictions_duplicate + predictions_refused + predictions_held`` (refused: its id or
+its text value longer than ``max_text_chars``); a prediction is a duplicate (ignored, the
 first wins) when its id is held or remembered (matched, or left unmatched).
 
 >>> buf = JoinBuffer(max_predictions=100, max_early_outcomes=10, ttl_s=60.0)
@@ -66,7 +68,11 @@ from typing import Any
 
 from aimon.errors import ConfigError, MalformedEventError
 
-__all__ = ["JoinBuffer", "JoinCounts", "Match"]
+__all__ = ["MAX_TEXT_CHARS", "JoinBuffer", "JoinCounts", "Match"]
+
+#: The longest request id (and text prediction or outcome) the join holds, in characters: a
+#: longer one is refused and counted, so memory stays bounded by the entry counts.
+MAX_TEXT_CHARS = 256
 
 #: A match as a plain tuple, the fields of :class:`Match` in order (what the batch calls return).
 MatchFields = tuple[Hashable, Hashable, Any, Any, float, float]
@@ -110,6 +116,8 @@ class JoinCounts:
     predictions_duplicate: int
     predictions_total: int
     remembered: int
+    predictions_refused: int = 0
+    outcomes_refused: int = 0
 
     @property
     def outcome_results(self) -> dict[str, int]:
@@ -259,11 +267,19 @@ class JoinBuffer:
         early_ttl_s: how long an outcome waits for its prediction (default ``ttl_s``).
         max_remembered: request ids remembered at most (default ``max_predictions``);
             a forgotten id's next outcome waits again, and ends unknown if nothing comes.
+        max_text_chars: a request id, or a text prediction or outcome, longer than this is
+            refused (counted in ``predictions_refused`` / ``outcomes_refused``).
 
     Memory: at most ``max_predictions + max_early_outcomes + max_remembered`` entries (each
-    with a deadline record; stale records are kept under twice the live ones), whatever
-    arrives. Not thread-safe: the owner serialises calls.
+    with a deadline record; stale records are kept under twice the live ones), each with
+    texts of at most ``max_text_chars``, whatever arrives. Not thread-safe: the owner
+    serialises calls.
     """
+
+    # Checkpoints pickled before the limit restore with these.
+    _max_text = MAX_TEXT_CHARS
+    _predictions_refused = 0
+    _outcomes_refused = 0
 
     def __init__(
         self,
@@ -273,6 +289,7 @@ class JoinBuffer:
         *,
         early_ttl_s: float | None = None,
         max_remembered: int | None = None,
+        max_text_chars: int = MAX_TEXT_CHARS,
     ) -> None:
         if max_predictions < 1:
             raise ConfigError(f"max_predictions must be at least 1, got {max_predictions}")
@@ -284,6 +301,9 @@ class JoinBuffer:
         remembered = max_predictions if max_remembered is None else max_remembered
         if remembered < 0:
             raise ConfigError(f"max_remembered must be 0 or more, got {max_remembered}")
+        if max_text_chars < 1:
+            raise ConfigError(f"max_text_chars must be at least 1, got {max_text_chars}")
+        self._max_text = max_text_chars
         self.ttl_s = float(ttl_s)
         self.early_ttl_s = self.ttl_s if early_ttl_s is None else float(early_ttl_s)
         self._predictions = _Deadlines(max_predictions)
@@ -299,6 +319,8 @@ class JoinBuffer:
         self._predictions_evicted = 0
         self._predictions_duplicate = 0
         self._predictions_total = 0
+        self._predictions_refused = 0
+        self._outcomes_refused = 0
 
     @property
     def max_predictions(self) -> int:
@@ -337,12 +359,15 @@ class JoinBuffer:
         held_entries, waiting_entries = held.entries, waiting.entries
         remembered_entries, remember = remembered.entries, remembered.capacity > 0
         put_remembered = remembered.put
-        ttl = self.ttl_s
+        ttl, longest = self.ttl_s, self._max_text
         matches: list[MatchFields] = []
-        total = duplicate = matched = evicted = 0
+        total = duplicate = matched = evicted = refused = 0
         try:
             for (request_id, prediction, _), ts in zip(rows, stamps, strict=True):
                 total += 1
+                if _too_long(request_id, longest) or _too_long(prediction, longest):
+                    refused += 1
+                    continue
                 if request_id in held_entries or request_id in remembered_entries:
                     duplicate += 1
                     continue
@@ -362,6 +387,7 @@ class JoinBuffer:
             self._predictions_total += total
             self._predictions_duplicate += duplicate
             self._predictions_evicted += evicted
+            self._predictions_refused += refused
             self._matched += matched
             waiting.tidy()
         return matches
@@ -386,11 +412,15 @@ class JoinBuffer:
         remembered_entries, remember = remembered.entries, remembered.capacity > 0
         put_remembered = remembered.put
         ttl, early_ttl, can_wait = self.ttl_s, self.early_ttl_s, waiting.capacity > 0
+        longest = self._max_text
         matches: list[MatchFields] = []
-        total = matched = expired = duplicate = unknown = evicted = 0
+        total = matched = expired = duplicate = unknown = evicted = refused = 0
         try:
             for (request_id, actual, _), ts in zip(rows, stamps, strict=True):
                 total += 1
+                if _too_long(request_id, longest) or _too_long(actual, longest):
+                    refused += 1
+                    continue
                 prediction = held_entries.pop(request_id, None)
                 if prediction is not None:
                     prediction_ts, key, value = prediction[2]
@@ -416,7 +446,8 @@ class JoinBuffer:
             self._matched += matched
             self._expired += expired
             self._duplicate += duplicate
-            self._unknown += unknown
+            self._unknown += unknown + refused
+            self._outcomes_refused += refused
             self._outcomes_evicted += evicted
             held.tidy()
         return matches
@@ -456,11 +487,17 @@ class JoinBuffer:
             predictions_duplicate=self._predictions_duplicate,
             predictions_total=self._predictions_total,
             remembered=len(self._remembered),
+            predictions_refused=self._predictions_refused,
+            outcomes_refused=self._outcomes_refused,
         )
 
     def _remember(self, request_id: Hashable, state: int, now: float) -> None:
         if self._remembered.capacity:
             self._remembered.put(request_id, now + self.ttl_s, state)
+
+
+def _too_long(value: Any, longest: int) -> bool:
+    return value.__class__ is str and len(value) > longest
 
 
 def _timestamps(rows: list[Any] | tuple[Any, ...]) -> list[float]:

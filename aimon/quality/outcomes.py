@@ -5,11 +5,12 @@ One JSON object per outcome::
     {"request_id": "8f3c...", "actual": 1, "ts": "2026-11-24T10:05:00Z"}
 
 ``request_id`` (a string, or a number read as text) and ``actual`` (the true label or value,
-a JSON scalar) are required; ``ts`` (RFC 3339 or epoch seconds, default: when it is read) and
-``model`` / ``version`` (which monitor's prediction it belongs to, when several models share
-a sidecar) are optional; unknown fields are ignored. A record that cannot be read raises
-:class:`~aimon.errors.MalformedEventError` with a short reason (``json``, ``request_id``,
-``actual``, ``ts``, ``model``).
+a JSON scalar) are required, a text of either at most 256 characters
+(:data:`~aimon.quality.join.MAX_TEXT_CHARS`); ``ts`` (RFC 3339 or epoch seconds, default:
+when it is read) and ``model`` / ``version`` (which monitor's prediction it belongs to,
+when several models share a sidecar) are optional; unknown fields are ignored. A record
+that cannot be read raises :class:`~aimon.errors.MalformedEventError` with a short reason
+(``json``, ``request_id``, ``actual``, ``ts``, ``model``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from aimon.errors import MalformedEventError
 from aimon.events import _optional_text, _parse_json, _parse_ts
+from aimon.quality.join import MAX_TEXT_CHARS
 
 __all__ = ["Outcome", "decode_outcome", "decode_outcomes", "outcome_from_record"]
 
@@ -48,6 +50,11 @@ def outcome_from_record(record: Any) -> Outcome:
     actual = record["actual"]
     if actual is not None and not isinstance(actual, str | int | float | bool):
         raise MalformedEventError("actual", f"actual must be a label or a number, got {actual!r}")
+    for field, value in (("request_id", str(rid)), ("actual", actual)):
+        if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+            raise MalformedEventError(
+                field, f"{field} is longer than {MAX_TEXT_CHARS} characters ({len(value)})"
+            )
     raw_ts = record.get("ts")
     return Outcome(
         request_id=str(rid),
