@@ -250,6 +250,60 @@ def dashed(pattern: str) -> Json:
     }
 
 
+def data_quality_row(b: Board) -> None:
+    """Each feature's data quality over each replica's rolling window, against the
+    reference: what the Feature* data-quality rules read."""
+    b.row("Data quality")
+    b.panel(
+        "timeseries",
+        "Missing and out-of-range shares per feature, largest replica",
+        [
+            target(
+                f"max by (feature) (aimon_feature_missing_ratio{{{MV}}}"
+                f" - aimon_reference_missing_ratio{{{MV}}})",
+                "{{feature}} missing above reference",
+            ),
+            target(
+                f"max by (feature) (aimon_feature_out_of_range_ratio{{{MV}}})",
+                "{{feature}} out of range",
+                ref="B",
+            ),
+        ],
+        unit="percentunit",
+        steps=[(None, "green"), (0.05, "red")],
+        description="Missing share above the reference's (FeatureMissing) and share of values "
+        "outside the reference's range or bounds (FeatureOutOfRange); both fire above 5 % "
+        "(drawn) for a minute.",
+    )
+    b.panel(
+        "timeseries",
+        "Type violations, unseen categories, absent and constant features",
+        [
+            target(
+                f"max by (feature) (aimon_feature_type_violation_ratio{{{MV}}})",
+                "{{feature}} not a number",
+            ),
+            target(
+                f"max by (feature) (aimon_feature_unseen_ratio{{{MV}}})",
+                "{{feature}} unseen",
+                ref="B",
+            ),
+            target(
+                f"max by (feature) (aimon_feature_absent{{{MV}}})", "{{feature}} absent", ref="C"
+            ),
+            target(
+                f"max by (feature) (aimon_feature_constant{{{MV}}})",
+                "{{feature}} constant",
+                ref="D",
+            ),
+        ],
+        unit="percentunit",
+        description="Rows with a label in a numeric feature (FeatureTypeViolations, above 1 %), "
+        "labels the reference never saw (FeatureUnseenCategories, above 5 %), and 1 for a "
+        "feature no input had (FeatureAbsent) or grown constant (FeatureConstant).",
+    )
+
+
 def quality_row(b: Board) -> None:
     """Model quality over the matched (prediction, outcome) pairs, against the reference's."""
     fleet = "model_version_metric:aimon_model_quality:pairs_weighted_mean"
@@ -580,6 +634,7 @@ def overview() -> Json:
         "what ModelDrift reads; it fires above 0.05 (drawn) for 5 minutes.",
     )
 
+    data_quality_row(b)
     quality_row(b)
 
     b.row("Alerts")
