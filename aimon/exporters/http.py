@@ -32,6 +32,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from aimon.errors import CheckpointError
 from aimon.exporters.prometheus import AimonCollector, SnapshotSource, SnapshotSources
+from aimon.exporters.workers import warn_if_multi_worker
 
 __all__ = [
     "Authenticator",
@@ -190,6 +191,7 @@ class _Endpoints:
         self.guard = guard or contextlib.nullcontext
         self.auth = auth
         self.protect_probes = protect_probes
+        self.multi_worker = warn_if_multi_worker()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
         for extra in collectors:
@@ -270,7 +272,14 @@ class _Endpoints:
                 return "200 OK", [("Content-Type", "text/plain; charset=utf-8")], b"ready\n"
             return "503 Service Unavailable", [("Content-Type", "text/plain")], b"not ready\n"
         if route == "status":
-            body = {"monitors": [s.model_dump(mode="json") for s in self.collector.snapshots()]}
+            body: dict[str, Any] = {
+                "monitors": [s.model_dump(mode="json") for s in self.collector.snapshots()]
+            }
+            if self.multi_worker is not None:
+                found = self.multi_worker
+                body["multi_worker"] = {
+                    "server": found.server, "workers": found.workers, "advice": found.advice,
+                }  # fmt: skip
             payload = json.dumps(body, allow_nan=False, default=str).encode()
             return "200 OK", [("Content-Type", "application/json")], payload
         return "404 Not Found", [("Content-Type", "text/plain; charset=utf-8")], b"not found\n"
@@ -332,6 +341,10 @@ def make_wsgi_app(
     405 for another method.
 
     Routes match on the end of the path, so the app works mounted under any prefix.
+
+    Made in one of several workers of gunicorn, uvicorn or hypercorn, it logs a warning once
+    and ``/status`` carries ``multi_worker``: each worker would report its own numbers (see
+    :mod:`aimon.exporters.workers`).
     """
     endpoints = _Endpoints(
         monitors, ready, guard, auth, protect_probes, collectors, outcomes, max_body_bytes
@@ -365,7 +378,8 @@ def make_asgi_app(
     """An ASGI app serving ``/metrics``, ``/healthz`` and ``/status`` for ``monitors``
     (``auth`` and ``protect_probes`` as in :func:`make_wsgi_app`).
 
-    Snapshots are taken in a worker thread so a scrape never blocks the event loop.
+    Snapshots are taken in a worker thread so a scrape never blocks the event loop. Made in
+    one of several server workers, it warns as :func:`make_wsgi_app` does.
     """
     endpoints = _Endpoints(monitors, auth=auth, protect_probes=protect_probes)
 
