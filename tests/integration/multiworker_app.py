@@ -4,7 +4,6 @@ makes its own Monitor and endpoints, as an app that mounts make_wsgi_app would."
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import aimon
 from aimon.exporters.http import make_wsgi_app
