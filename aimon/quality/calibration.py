@@ -6,17 +6,20 @@ Three maps (:data:`CalibrationMethod`):
 * ``"identity"``: the scores are taken as they are (already calibrated);
 * ``"sigmoid"``: Platt scaling, ``1 / (1 + exp(-(a * logit(score) + b)))``, fitted by Newton's
   method on Platt's smoothed targets (Platt 1999, as scikit-learn's ``method="sigmoid"``);
-  never 0 nor 1, so it suits small references;
+  strictly between 0 and 1 on scores away from 0 and 1, so it suits small references;
 * ``"isotonic"``: the pool-adjacent-violators fit, interpolated linearly between its knots and
   clipped outside them, equal to scikit-learn's ``IsotonicRegression(out_of_bounds="clip")``
   (NannyML's calibrator). On a small reference it maps whole ranges to exactly 0 or 1.
 
-``"auto"`` (the default) picks the map of lowest cross-validated log loss on the reference
-(stratified folds, each map fitted on the other folds), the identity winning ties: a proper
-scoring rule, so a map that claims certainty (isotonic's 0 and 1) where the held-out fold has
-errors loses. Whether the scores were already calibrated is reported as their expected
-calibration error (ECE, 10 equal-width bins) beside the cross-validated ECE of the chosen map,
-as NannyML decides whether to calibrate (its "Appendix: Probability calibration",
+``"auto"`` (the default) compares the maps' cross-validated log loss on the reference
+(stratified folds, each map fitted on the other folds): a proper scoring rule, so a map that
+claims certainty (isotonic's 0 and 1) where the held-out fold has errors loses. The scores are
+kept as they are unless a map's mean loss per row is lower than theirs by more than two
+standard errors of the rows' paired differences (a sigmoid always fits a little better by
+chance, having the identity among its maps); of the maps that are, the lowest wins. Whether
+the scores were already calibrated is reported as their expected calibration error (ECE, 10
+equal-width bins; NannyML uses equal-count bins) beside the cross-validated ECE of the chosen
+map, as NannyML decides whether to calibrate (its "Appendix: Probability calibration",
 https://nannyml.readthedocs.io/en/stable/how_it_works/performance_estimation.html).
 """
 
@@ -153,8 +156,7 @@ def fit_calibration(
             f"choosing a calibration needs >= {_FOLDS} rows of each class: pass method="
         )
     else:
-        losses = {m: _log_loss(y, _cross_validated(s, y, m, folds)) for m in _METHODS}
-        chosen = min(losses, key=lambda m: losses[m])
+        chosen = _choose(y, {m: _log_losses(y, _cross_validated(s, y, m, folds)) for m in _METHODS})
     fitted = _fit(s, y, chosen)
     fitted.ece_raw = expected_calibration_error(s, y)
     if folds is not None:
@@ -266,9 +268,23 @@ def _cross_validated(
     return out
 
 
-def _log_loss(y: NDArray[np.float64], p: NDArray[np.float64]) -> float:
+def _choose(
+    y: NDArray[np.float64], losses: dict[CalibrationMethod, NDArray[np.float64]]
+) -> CalibrationMethod:
+    raw = losses["identity"]
+    best: CalibrationMethod = "identity"
+    for method, loss in losses.items():
+        gain = raw - loss
+        significant = gain.mean() > 2.0 * gain.std() / np.sqrt(y.size)
+        if significant and loss.mean() < losses[best].mean():
+            best = method
+    return best
+
+
+def _log_losses(y: NDArray[np.float64], p: NDArray[np.float64]) -> NDArray[np.float64]:
     p = np.clip(p, EPS, 1.0 - EPS)
-    return float(-np.mean(y * np.log(p) + (1.0 - y) * np.log1p(-p)))
+    out: NDArray[np.float64] = -(y * np.log(p) + (1.0 - y) * np.log1p(-p))
+    return out
 
 
 def _logit(s: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -44,14 +44,19 @@ ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 class EstimationStats:
     """Mergeable sums of calibrated probabilities: what CBPE needs of one window slice.
 
-    Per predicted label (negative, positive) and per probability bin, the rows and the sum of
-    their probabilities, and per predicted label the sum of ``p (1 - p)``: ``2 * bins`` counts,
-    ``2 * bins + 2`` floats whatever arrives. :meth:`add` counts rows in, :meth:`merge` adds
-    another slice's sums (counts exactly, sums to float rounding), :meth:`estimates` computes
-    the metrics. The confusion-matrix metrics use the exact sums; ROC AUC takes the rows of
-    one bin as tied, which moves the expected curve by at most half of each bin's box, so it
-    is within ``roc_auc_error_bound = 0.5 * sum_b dFPR_b * dTPR_b`` of the curve through every
-    row's probability (reported with it).
+    Per predicted label (negative, positive) and per probability bin, the rows, the sum of
+    their probabilities and the sum of their squares: ``2 * bins`` counts and ``4 * bins``
+    floats whatever arrives. :meth:`add` counts rows in, :meth:`merge` adds another slice's
+    sums (counts exactly, sums to float rounding), :meth:`estimates` computes the metrics.
+
+    The confusion-matrix metrics use the exact sums. ROC AUC takes the rows of one bin as tied
+    (a chord across the bin). The curve through every row's probability, sorted, is concave,
+    so it lies above each chord by exactly ``sum |p_i - p_j| / (2 P N)`` over the bin's pairs
+    (``P = sum p``, ``N = sum (1 - p)``): the binned AUC is never above it, and at most
+    ``roc_auc_error_bound`` below, the sum over bins of the least of three bounds on that
+    area: the pairs times the bin width, by Cauchy-Schwarz from the bin's squared deviations
+    (0 when its rows are tied, as an isotonic map's are), and half the bin's box
+    ``dFPR * dTPR``.
 
     >>> stats = EstimationStats()
     >>> stats.add(np.array([0.9, 0.8, 0.3, 0.1]), np.array([True, True, False, False]))
@@ -60,14 +65,14 @@ class EstimationStats:
     [0.825, 0.85, 0.8095, 0.8634]
     """
 
-    __slots__ = ("counts", "spread", "sums")
+    __slots__ = ("counts", "squares", "sums")
 
     def __init__(self, bins: int = DEFAULT_ESTIMATION_BINS) -> None:
         if bins < 2:
             raise QualityError(f"estimation bins must be at least 2, got {bins}")
         self.counts = np.zeros((2, bins), dtype=np.int64)
         self.sums = np.zeros((2, bins), dtype=np.float64)
-        self.spread = np.zeros(2, dtype=np.float64)
+        self.squares = np.zeros((2, bins), dtype=np.float64)
 
     @property
     def bins(self) -> int:
@@ -88,9 +93,8 @@ class EstimationStats:
         code = label * bins + np.minimum((probabilities * bins).astype(np.intp), bins - 1)
         self.counts += np.bincount(code, minlength=2 * bins).reshape(2, bins)
         self.sums += np.bincount(code, weights=probabilities, minlength=2 * bins).reshape(2, bins)
-        self.spread += np.bincount(
-            label, weights=probabilities * (1.0 - probabilities), minlength=2
-        )
+        squares = np.bincount(code, weights=probabilities * probabilities, minlength=2 * bins)
+        self.squares += squares.reshape(2, bins)
 
     def merge(self, other: EstimationStats) -> None:
         """Add ``other``'s rows (made with as many bins, else :class:`QualityError`)."""
@@ -100,7 +104,7 @@ class EstimationStats:
             )
         self.counts += other.counts
         self.sums += other.sums
-        self.spread += other.spread
+        self.squares += other.squares
 
     def copy(self) -> EstimationStats:
         """An independent copy (merge into it without touching this one)."""
@@ -113,7 +117,7 @@ class EstimationStats:
         return {
             "counts": self.counts.tolist(),
             "sums": self.sums.tolist(),
-            "spread": self.spread.tolist(),
+            "squares": self.squares.tolist(),
         }
 
     @classmethod
@@ -123,7 +127,7 @@ class EstimationStats:
         out = cls(counts.shape[1])
         out.counts += counts
         out.sums += np.asarray(data["sums"], dtype=np.float64)
-        out.spread += np.asarray(data["spread"], dtype=np.float64)
+        out.squares += np.asarray(data["squares"], dtype=np.float64)
         return out
 
     def estimates(self) -> dict[str, float]:
@@ -136,7 +140,8 @@ class EstimationStats:
         if n == 0:
             return {}
         s1, s0 = (float(s) for s in self.sums.sum(axis=1)[::-1])
-        v1, v0 = (float(v) for v in self.spread[::-1])
+        # sum p (1 - p) per predicted label: each label's variance of its true positives
+        v1, v0 = (max(float(v), 0.0) for v in (self.sums - self.squares).sum(axis=1)[::-1])
         out = {"accuracy": (s1 + n0 - s0) / n, "accuracy_std_error": math.sqrt(v0 + v1) / n}
         out["precision"] = s1 / n1 if n1 else 0.0
         out["precision_std_error"] = math.sqrt(v1) / n1 if n1 else 0.0
@@ -157,12 +162,18 @@ class EstimationStats:
     def _roc_auc(self, positives: float, negatives: float) -> tuple[float, float] | None:
         if positives <= 0.0 or negatives <= 0.0:
             return None
-        tp = self.sums.sum(axis=0)[::-1]  # expected positives per bin, highest bin first
-        fp = self.counts.sum(axis=0)[::-1] - tp
+        count = self.counts.sum(axis=0)[::-1].astype(np.float64)  # highest bin first
+        tp = self.sums.sum(axis=0)[::-1]
+        fp = count - tp
         d_tpr, d_fpr = tp / positives, fp / negatives
         tpr_before = np.cumsum(d_tpr) - d_tpr
         area = float(np.dot(d_fpr, tpr_before + 0.5 * d_tpr))
-        return area, 0.5 * float(np.dot(d_fpr, d_tpr))
+        pairs = 0.5 * count * np.maximum(count - 1.0, 0.0)
+        deviations = self.squares.sum(axis=0)[::-1] - tp * tp / np.maximum(count, 1.0)
+        gaps = np.minimum.reduce(
+            [pairs / self.bins, np.sqrt(pairs * count * np.maximum(deviations, 0.0)), fp * tp]
+        )
+        return area, float(gaps.sum()) / (2.0 * positives * negatives)
 
 
 def _hanley_mcneil(auc: float, positives: float, negatives: float) -> float:
