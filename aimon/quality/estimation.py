@@ -147,12 +147,10 @@ class EstimationStats:
         out["precision_std_error"] = math.sqrt(v1) / n1 if n1 else 0.0
         positives = s1 + s0
         out["recall"] = s1 / positives if positives else 0.0
-        out["recall_std_error"] = (
-            math.sqrt(s0**2 * v1 + s1**2 * v0) / positives**2 if positives else 0.0
-        )
+        out["recall_std_error"] = _ratio_error(s1, s0, v1, v0, positives) if positives else 0.0
         d = n1 + positives
         out["f1"] = 2.0 * s1 / d if d else 0.0
-        out["f1_std_error"] = 2.0 * math.sqrt((n1 + s0) ** 2 * v1 + s1**2 * v0) / d**2 if d else 0.0
+        out["f1_std_error"] = 2.0 * _ratio_error(s1, n1 + s0, v1, v0, d) if d else 0.0
         auc = self._roc_auc(positives, n - positives)
         if auc is not None:
             out["roc_auc"], out["roc_auc_error_bound"] = auc
@@ -174,6 +172,13 @@ class EstimationStats:
             [pairs / self.bins, np.sqrt(pairs * count * np.maximum(deviations, 0.0)), fp * tp]
         )
         return area, float(gaps.sum()) / (2.0 * positives * negatives)
+
+
+def _ratio_error(a: float, b: float, var_a: float, var_b: float, d: float) -> float:
+    """Delta-method standard error of ``A / d`` where ``d`` moves with ``A`` and the false
+    negatives: ``sqrt(b^2 var_a + a^2 var_b) / d^2``, the shares taken first so that tiny
+    sums do not underflow."""
+    return math.sqrt((b / d) ** 2 * var_a + (a / d) ** 2 * var_b) / d
 
 
 def _hanley_mcneil(auc: float, positives: float, negatives: float) -> float:
