@@ -23,7 +23,6 @@ from aimon.quality.metrics import (
     QualityMetrics,
     TaskKind,
     quality_change,
-    quality_settings,
 )
 from aimon.quality.stats import QualityStats
 from aimon.recording import Columns
@@ -65,12 +64,7 @@ class LiveQuality:
         self._buffer_size = buffer_size
         self.on_targets: Callable[[list[Any]], None] = _ignore
         self.new_join()  # check the bounds now
-        try:
-            self.task_settings = quality_settings(
-                settings.task, settings.positive_label, settings.threshold, reference_quality
-            )
-        except QualityError as exc:
-            raise ConfigError(str(exc)) from None
+        self.task_settings = settings.measured_as(reference_quality)
         self.reset()
 
     def new_join(self) -> JoinBuffer:

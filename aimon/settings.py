@@ -23,7 +23,13 @@ from typing import Any, Literal, TypedDict
 from aimon.drift.methods import resolve_methods
 from aimon.durations import Duration, parse_duration
 from aimon.errors import ConfigError
-from aimon.quality.metrics import Label, TaskKind
+from aimon.quality.metrics import (
+    Label,
+    QualityError,
+    QualityMetrics,
+    TaskKind,
+    quality_settings,
+)
 
 __all__ = [
     "DriftSettings",
@@ -186,6 +192,20 @@ class QualitySettings:
     def outcome_ttl_s(self) -> float:
         """The outcome TTL in seconds."""
         return parse_duration(self.outcome_ttl, "outcome_ttl")
+
+    def measured_as(
+        self, reference: QualityMetrics | None
+    ) -> tuple[TaskKind | None, Label | None, float]:
+        """``(task, positive_label, threshold)`` quality is measured with, these settings
+        completed by ``reference``'s quality (see :func:`aimon.quality.quality_settings`).
+
+        Raises:
+            ConfigError: a setting differs from the reference's, or is invalid (named).
+        """
+        try:
+            return quality_settings(self.task, self.positive_label, self.threshold, reference)
+        except QualityError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 class Shorthands(TypedDict, total=False):

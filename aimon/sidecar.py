@@ -107,6 +107,8 @@ class MonitorSettings:
 
     def __post_init__(self) -> None:
         parse_duration(self.window, "window")
+        # at start, not at the first model's first line (monitors are made when needed)
+        self.quality.measured_as(None if self.reference is None else self.reference.quality)
         if self.limits.on_full != "fold":
             # frozen: the one way to set a field while making the object
             object.__setattr__(self, "limits", dataclasses.replace(self.limits, on_full="fold"))

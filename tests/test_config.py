@@ -102,7 +102,7 @@ def test_quality_settings_from_the_environment_and_flags(monkeypatch: pytest.Mon
 def test_the_reference_is_read_once_at_the_edge(tmp_path: Path) -> None:
     assert load_settings(None, log_file="x.log").reference_profile() is None
     path = tmp_path / "ref.json"
-    Reference.from_frame({"age": [20, 30, 40, 50]}).save(path)
+    Reference.from_frame({"age": [20.5, 30.1, 40.2, 50.9]}).save(path)  # floats: numeric
     profile = load_settings(None, log_file="x.log", reference=str(path)).reference_profile()
     assert profile is not None and profile.features["age"].kind == "numeric"
     missing = load_settings(None, log_file="x.log", reference=str(tmp_path / "no.json"))
