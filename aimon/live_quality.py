@@ -233,11 +233,12 @@ class LiveQuality:
         """The Snapshot's fields about outcomes and quality (only those that apply)."""
         fields: dict[str, Any] = {}
         joined = self.join.counts()
-        if joined.outcomes_total or joined.predictions_held:
+        if joined.outcomes_total or joined.predictions_held or joined.predictions_refused:
             fields["outcomes"] = {
                 **joined.outcome_results,
                 "waiting": joined.waiting,
                 "predictions_held": joined.predictions_held,
+                "predictions_refused": joined.predictions_refused,
             }
         if window_quality is not None:
             fields["quality"] = window_quality.metrics()

@@ -214,7 +214,8 @@ class Snapshot(_Frozen):
             one of them); what ``relative_to="reference"`` rules read.
         outcomes: outcomes recorded since start by result (``matched``, ``expired``,
             ``unknown``, ``duplicate``; see :mod:`aimon.quality.join`), plus ``waiting``
-            (outcomes waiting for their prediction) and ``predictions_held``.
+            (outcomes waiting for their prediction), ``predictions_held`` and
+            ``predictions_refused`` (not held: a request id longer than 256 characters).
     """
 
     model: str

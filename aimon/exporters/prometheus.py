@@ -172,6 +172,14 @@ _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
     "outcomes": (CounterMetricFamily, "aimon_outcomes",
                  "Outcomes recorded, by result (matched, expired, unknown, duplicate).",
                  ("result",)),
+    "refused": (CounterMetricFamily, "aimon_predictions_refused",
+                "Predictions not held for the outcome join: their request id (or text value) "
+                "longer than 256 characters.", ()),
+    "in_flight": (GaugeMetricFamily, "aimon_in_flight_calls",
+                  "Watched calls running now (a hung call shows here before it returns).", ()),
+    "oldest_in_flight": (GaugeMetricFamily, "aimon_oldest_in_flight_seconds",
+                         "How long the oldest watched call still running has run (0: none).",
+                         ()),
     "notifications": (CounterMetricFamily, "aimon_alert_notifications",
                       "Alert notifications by sink and result (delivered, failed, dropped).",
                       ("sink", "result")),
@@ -213,6 +221,8 @@ def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
             f["dropped"].add_metric([*base, reason], snap.dropped.get(reason, 0))
         f["skipped"].add_metric(base, totals.features_skipped)
         f["internal"].add_metric(base, snap.internal_errors)
+        f["in_flight"].add_metric(base, snap.in_flight)
+        f["oldest_in_flight"].add_metric(base, snap.oldest_in_flight_s or 0.0)
         _render_drift(f, base, snap)
         _render_data_quality(f, base, snap)
         _render_alerts(f, base, snap)
@@ -250,6 +260,7 @@ def _render_quality(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
     if snap.outcomes:
         for result in ("matched", "expired", "unknown", "duplicate"):
             f["outcomes"].add_metric([*base, result], snap.outcomes.get(result, 0))
+        f["refused"].add_metric(base, snap.outcomes.get("predictions_refused", 0))
     if snap.quality is not None:
         f["quality_pairs"].add_metric(base, snap.quality.count)
         for metric, value in snap.quality.values().items():
