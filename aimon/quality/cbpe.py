@@ -63,12 +63,7 @@ class EstimatedQuality(BaseModel):
     def values(self) -> dict[str, float]:
         """The defined estimates by name (what an ``aimon_estimated_quality{metric}`` gauge
         would export)."""
-        out: dict[str, float] = {}
-        for name in ESTIMATED_METRICS:
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        return out
+        return {m: v for m in ESTIMATED_METRICS if (v := getattr(self, m)) is not None}
 
     def interval(self, metric: str) -> tuple[float, float] | None:
         """The sampling interval of ``metric`` (None when it is not estimated)."""
