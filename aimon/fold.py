@@ -255,6 +255,7 @@ class Fold:
                 "dropped": Counter(aggregates.dropped),
                 "overflow": self.recorder.overflow,
                 "drift": self.drift,
+                "data_quality": aggregates.data_quality,
                 "started": aggregates.started,
                 **self.quality.export_state(),
             }
@@ -287,6 +288,14 @@ class Fold:
                     self.drift = saved_drift
                 else:  # a new reference (or drift settings): drift starts afresh against it
                     aggregates.dropped["drift_reset"] += 1
+            saved_quality = state.get("data_quality")  # none before data quality was live
+            current_quality = aggregates.data_quality
+            if (
+                saved_quality is not None
+                and current_quality is not None
+                and saved_quality.same_settings(current_quality)
+            ):
+                aggregates.data_quality = saved_quality
             forgotten = self.quality.restore_state(state, window)
             if forgotten:  # measured another way before the restart: not comparable
                 aggregates.dropped["quality_settings_changed"] += forgotten

@@ -3,6 +3,9 @@ default rules), and the one rule for what is categorical (issue 14 items 1, 3 an
 
 from __future__ import annotations
 
+import pickle
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -185,3 +188,23 @@ def test_random_splits_raise_no_data_quality_alert_live() -> None:
     for seed in range(10):
         snapshot = live_snapshot(*halves(CANCER, seed))
         assert {alert for alert in firing(snapshot) if alert[0] in names} == set(), seed
+
+
+def test_live_data_quality_survives_a_checkpoint() -> None:
+    """The window's data-quality counts go into the Monitor's state and come back (they
+    started empty after a restart of the sidecar)."""
+    reference, current = halves(FEATURES, 8)
+    current = damaged(current.assign(target=0)).drop(columns="target")
+    profile = Reference.from_frame(reference)
+    rows = current.to_dict("records")
+    with aimon.Monitor("dq", reference=profile, window="1h") as first:
+        first.observe_many([time.time()] * len(rows), latency_s=[0.01] * len(rows), features=rows)
+        before = first.snapshot().data_quality
+        state = pickle.loads(pickle.dumps(first.export_state()))
+    with aimon.Monitor("dq", reference=profile, window="1h") as second:
+        second.restore_state(state)
+        assert second.snapshot().data_quality == before
+    other = Reference.from_frame(current.drop(columns=["mean radius", "mean perimeter"]))
+    with aimon.Monitor("dq", reference=other, window="1h") as third:
+        third.restore_state(state)  # judged against another reference: starts empty
+        assert all(q.rows == 0 for q in third.snapshot().data_quality.values())

@@ -45,10 +45,19 @@ class QualityWindow:
 
     def __init__(self, reference: Reference, n_slices: int, slice_s: float) -> None:
         self.reference = reference
+        self.n_slices = n_slices
         self.slice_s = slice_s
         outputs = (reference.prediction, reference.target)
         self._inputs = {n: p for n, p in reference.features.items() if n not in outputs}
         self._ring: SliceRing[dict[str, QualityCounts]] = SliceRing(n_slices, partial(_fresh))
+
+    def same_settings(self, other: QualityWindow) -> bool:
+        """Whether ``other`` judges against the same reference in the same slices (its
+        counts can then go on in this one's place)."""
+        return (self.n_slices, self.slice_s) == (
+            other.n_slices,
+            other.slice_s,
+        ) and self.reference == other.reference
 
     def add(self, sid: int, batch: FeatureBatch) -> None:
         """Count a batch of feature rows into slice ``sid`` (an older slice is ignored)."""
