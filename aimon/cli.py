@@ -129,7 +129,11 @@ def _sidecar_arguments(commands: argparse._SubParsersAction[argparse.ArgumentPar
     sidecar.add_argument("--log-file", help="the prediction log to follow (- for standard input)")
     sidecar.add_argument("--reference", help="a saved reference profile (.json) for drift")
     sidecar.add_argument("--thresholds", help="alert rules (.yaml or .toml)")
-    sidecar.add_argument("--host", help="address to bind (default 0.0.0.0)")
+    sidecar.add_argument(
+        "--host",
+        help="address to bind (default 0.0.0.0); a sidecar reachable beyond loopback needs "
+        "--bearer-token-file or basic auth: POST /outcomes is open otherwise",
+    )
     sidecar.add_argument("--port", type=int, help="port for /metrics (default 9108)")
     sidecar.add_argument("--window", help="rolling window (default 5m)")
     sidecar.add_argument(

@@ -126,3 +126,17 @@ def test_the_checker_finds_broken_links(tmp_path: Path) -> None:
         "#twice: no heading with the anchor #twice",
         "docs/also-missing.md: no such file",
     ]
+
+
+def test_an_exposed_sidecar_is_told_to_need_authentication(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 16: POST /outcomes is open on 0.0.0.0 unless auth is set; --help and the
+    security page say so."""
+    from aimon.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["sidecar", "--help"])
+    assert "needs --bearer-token-file or basic auth" in " ".join(capsys.readouterr().out.split())
+    security = (ROOT / "docs" / "security.md").read_text()
+    assert "A sidecar reachable beyond loopback needs authentication" in " ".join(security.split())
