@@ -77,6 +77,29 @@ def test_an_unreadable_output_costs_its_own_join_only(tmp_path: Any) -> None:
         mon.close()
 
 
+def test_a_loop_of_8_mib_arrays_at_default_settings_holds_a_bounded_amount() -> None:
+    """Issue 16's case as found: 8 MiB arrays in and out of predict at default settings held
+    +1.2 to 2.0 GiB; now about twice ``held_bytes`` (64 MiB) at most."""
+    mon = aimon.Monitor("big8", window="1h")
+    try:
+
+        @mon.watch
+        def predict(x: np.ndarray) -> np.ndarray:
+            return x + 1.0
+
+        tracemalloc.start()
+        try:
+            for i in range(120):
+                predict(np.full(1 << 20, float(i)))  # 8 MiB
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert mon.snapshot().count == 120
+        assert peak < 400 << 20, f"peak {peak / 2**20:.0f} MiB"  # before: 120 x 16 MiB held
+    finally:
+        mon.close()
+
+
 @pytest.mark.parametrize("capture", [{}, {"features": False, "sizes": False}])
 def test_big_inputs_and_results_are_held_by_bytes_not_count(capture: dict[str, bool]) -> None:
     """1 MiB arrays in and out of predict: the buffers hold about ``held_bytes`` of them
@@ -104,13 +127,19 @@ def test_big_inputs_and_results_are_held_by_bytes_not_count(capture: dict[str, b
 
 
 def test_error_types_are_capped_within_one_fold_batch() -> None:
-    """300,000 distinct error names in one batch: 32 labels and ``other``, all counted
-    (the cap read totals updated only after the batch, so every name got a label)."""
+    """300,000 distinct error names in one batch: 32 labels and ``other``, all counted, and
+    the memory they leave behind bounded (the cap read totals updated only after the batch,
+    so every name got a label: +462 MiB never freed)."""
     mon = aimon.Monitor("errors", window="1h", on_full="fold")
     try:
+        tracemalloc.start()
+        before, _ = tracemalloc.get_traced_memory()
         for i in range(300_000):
             mon.observe(latency_s=0.01, error=f"Error{i}")
         snap = mon.snapshot()
+        kept = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        assert kept < 16 << 20, f"{kept / 2**20:.0f} MiB kept"
         assert snap.count == 300_000
         assert len(snap.errors) == 33 and snap.errors["other"] == 300_000 - 32
         assert len(mon._fold.aggregates.totals.errors) == 33
