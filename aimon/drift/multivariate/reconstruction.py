@@ -10,11 +10,12 @@ deviations of them (the lower bound dropped when it is not above 0). A change of
 moves rows off the reference's principal plane, so the error grows even when every marginal
 stays the same.
 
-Reference chunks follow NannyML's default chunker: ``n // 10`` rows each, in order, the
-remainder kept as a smaller last chunk. The band is learned at that chunk size, so a
-current sample is comparable with it when it holds about as many rows: pass ``chunk_size``
-equal to the rows the Monitor scores at once (its window sample) when the reference has
-enough rows for several such chunks.
+Reference chunks follow NannyML's default chunker, ``n // 10`` rows each in order, with
+the remainder appended to the last chunk (NannyML's ``incomplete="append"``; its default
+keeps it as a chunk of its own, whose few rows would widen the band by chance alone). The
+band is learned at that chunk size, so a current sample is comparable with it when it holds
+about as many rows: pass ``chunk_size`` equal to the rows the Monitor scores at once (its
+window sample) when the reference has enough rows for several such chunks.
 
 >>> from sklearn.datasets import load_wine
 >>> wine = load_wine().data
@@ -222,7 +223,8 @@ def fit_reconstruction(
     k = min(int(np.searchsorted(ratios, variance, side="right")) + 1, ratios.size)
     fit = ReconstructionFit(names, scaling, vt[:k].copy(), float(ratios[k - 1]), size, np.zeros(0))
     errors = fit.errors(rows)
-    means = [errors[i : i + size].mean() for i in range(0, n, size)]
+    starts = range(0, n - size + 1, size)
+    means = [errors[i : i + size if i + 2 * size <= n else n].mean() for i in starts]
     return ReconstructionFit(
         names, scaling, fit.components, fit.explained_variance, size, np.array(means), sigmas
     )
