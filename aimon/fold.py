@@ -21,6 +21,7 @@ from aimon.aggregates import Aggregates
 from aimon.collectors.eventlog import EventLogWriter, events_of
 from aimon.drift.reference import Reference
 from aimon.drift.tracker import DriftTracker
+from aimon.live_estimation import LiveEstimation
 from aimon.live_quality import LiveQuality
 from aimon.profiling import FeatureProfiler
 from aimon.recording import Channel, Columns, Recorder, ThreadBuffer, columns_of
@@ -78,7 +79,12 @@ class Fold:
         )  # fmt: skip
         self.profiler = FeatureProfiler(limits.max_features, recorder.internal_error)
         self.drift: DriftTracker | None = None
+        self.estimation: LiveEstimation | None = None
         if reference is not None:
+            estimator = reference.performance_estimator()
+            if estimator is not None:
+                window = self.aggregates.window
+                self.estimation = LiveEstimation(estimator, window.n_slices, window.slice_s)
             d = drift_settings
             self.drift = DriftTracker(
                 reference, window_s=d.window_s, events=d.events, sample_size=d.sample,
@@ -221,6 +227,8 @@ class Fold:
         aggregates.count(columns)
         if has_outputs and self.drift is not None:
             self._stage(self.drift.add_outputs, "prediction", columns.results, now)
+        if has_outputs and self.estimation is not None:
+            self._stage(self.estimation.add, columns, aggregates.window, now, aggregates.dropped)
         if has_outputs:
             logged = self.event_log is not None
             join = self.quality.join_predictions
@@ -256,6 +264,7 @@ class Fold:
                 "overflow": self.recorder.overflow,
                 "drift": self.drift,
                 "data_quality": aggregates.data_quality,
+                "estimation": self.estimation,
                 "started": aggregates.started,
                 **self.quality.export_state(),
             }
@@ -296,6 +305,13 @@ class Fold:
                 and saved_quality.same_settings(current_quality)
             ):
                 aggregates.data_quality = saved_quality
+            saved_estimation = state.get("estimation")  # none before estimation was live
+            if (
+                saved_estimation is not None
+                and self.estimation is not None
+                and saved_estimation.same_settings(self.estimation)
+            ):
+                self.estimation = saved_estimation
             forgotten = self.quality.restore_state(state, window)
             if forgotten:  # measured another way before the restart: not comparable
                 aggregates.dropped["quality_settings_changed"] += forgotten

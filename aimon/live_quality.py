@@ -24,6 +24,7 @@ from aimon.quality.metrics import (
     TaskKind,
     quality_change,
 )
+from aimon.quality.pairs import prediction_value
 from aimon.quality.stats import QualityStats
 from aimon.recording import Columns
 from aimon.settings import QualitySettings
@@ -31,7 +32,7 @@ from aimon.window import Window, slice_groups
 
 __all__ = ["LiveQuality"]
 
-#: The types of outputs quality scores as they are (any other goes through _quality_value).
+#: The types of outputs quality scores as they are (any other goes through prediction_value).
 _PLAIN_OUTPUTS = frozenset({float, int, str, bool})
 #: Matched pairs gathered before the quality task is inferred (when not set).
 _INFER_PAIRS = 100
@@ -140,7 +141,7 @@ class LiveQuality:
             if rid is None or error is not None:
                 continue
             try:
-                value = output if output.__class__ in plain else _quality_value(output)
+                value = output if output.__class__ in plain else prediction_value(output)
             except Exception:  # an output nothing can read: this call has nothing to join
                 dropped["unreadable_output"] += 1
                 continue
@@ -282,17 +283,3 @@ def _add_fitting(stats: QualityStats, actuals: list[Any], predicted: list[Any]) 
     return _add_fitting(stats, actuals[:mid], predicted[:mid]) + _add_fitting(
         stats, actuals[mid:], predicted[mid:]
     )
-
-
-def _quality_value(output: Any) -> Any:
-    """A prediction that quality can score (a label, a score, a number), else None."""
-    if output is None or isinstance(output, bool | int | float | str):
-        return output
-    item = getattr(output, "item", None)
-    if callable(item) and getattr(output, "size", 1) == 1:
-        try:
-            value = item()
-        except (TypeError, ValueError):
-            return None
-        return value if isinstance(value, bool | int | float | str) else None
-    return None

@@ -459,6 +459,8 @@ class Monitor:
                 parts["alerts"] = alerting.active()
                 parts["rule_states"] = alerting.rule_states()
             parts.update(self._quality.snapshot_fields(view.total.quality))
+            if self._fold.estimation is not None:
+                parts.update(self._fold.estimation.snapshot_fields(now))
             return Snapshot(
                 model=self.name,
                 version=self.version,

@@ -24,6 +24,7 @@ from aimon.errors import ConfigError
 from aimon.snapshot import Snapshot
 from aimon.thresholds import (
     DATA_QUALITY_METRICS,
+    ESTIMATED_METRICS,
     MODEL_METRICS,
     QUALITY_METRICS,
     Rule,
@@ -158,6 +159,10 @@ def _step(rule: Rule, state: RuleState, breach: bool, value: float | None, now: 
 def _readings(rule: Rule, snap: Snapshot) -> list[tuple[str | None, float | None, int]]:
     """(feature, value, events behind it) for each label set the rule reads."""
     metric = rule.metric
+    if rule.relative_to is not None and metric in ESTIMATED_METRICS:
+        estimated = snap.estimated_quality
+        change = snap.estimated_quality_change.get(metric.removeprefix("estimated_"))
+        return [(None, change, estimated.count if estimated else 0)]
     if rule.relative_to is not None:
         quality = snap.quality
         return [(None, snap.quality_change.get(metric), quality.count if quality else 0)]
@@ -191,6 +196,11 @@ def _model_reading(metric: str, snap: Snapshot) -> tuple[float | None, int]:
         return getattr(snap.latency, metric.removeprefix("latency_")), snap.latency.count
     if metric in ("error_rate", "throughput", "count"):
         return float(getattr(snap, metric)), snap.count
+    if metric in ESTIMATED_METRICS:
+        estimated = snap.estimated_quality
+        if estimated is None:
+            return None, 0
+        return getattr(estimated, metric.removeprefix("estimated_")), estimated.count
     if metric in QUALITY_METRICS:
         quality = snap.quality
         if quality is None:

@@ -12,6 +12,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from aimon.alerts.alert import Alert
+from aimon.quality.cbpe import EstimatedQuality
 from aimon.quality.metrics import QualityMetrics
 
 __all__ = [
@@ -189,6 +190,13 @@ class Snapshot(_Frozen):
         latency: p50/p95/p99/mean/min/max of call latency in seconds, over the calls that
             ended in the window and those still running (each at its age so far, a lower
             bound of its latency: a hung call shows, and can fire a latency rule).
+        estimated_quality: a scored binary classifier's accuracy, precision, recall, F1 and
+            ROC AUC estimated from its scores in the window before any label arrives (CBPE,
+            calibrated on the reference; each with its sampling interval); None without a
+            reference built with the target and the scores.
+        reference_estimated_quality: the same estimate on the reference's own scores.
+        estimated_quality_change: estimated minus the reference's own estimate, per metric;
+            what ``relative_to="reference"`` rules on ``estimated_*`` metrics read.
         in_flight: watched calls running now (sync calls on any thread, async ones in any
             task); ``oldest_in_flight_s`` how long the oldest has been running.
         input_size, output_size: payload sizes in bytes.
@@ -247,4 +255,7 @@ class Snapshot(_Frozen):
     outcomes: dict[str, int] = {}
     in_flight: int = 0
     oldest_in_flight_s: float | None = None
+    estimated_quality: EstimatedQuality | None = None
+    reference_estimated_quality: EstimatedQuality | None = None
+    estimated_quality_change: dict[str, float] = {}
     data_quality: dict[str, FeatureQuality] = {}

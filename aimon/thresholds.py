@@ -6,8 +6,9 @@
 (60.0, None)
 >>> [r.name for r in Thresholds().rules]  # doctest: +NORMALIZE_WHITESPACE
 ['LatencyP95High', 'ErrorRateHigh', 'ModelDrift', 'FeatureDriftPSI',
- 'QualityBelowReference', 'FeatureMissing', 'FeatureOutOfRange', 'FeatureTypeViolations',
- 'FeatureUnseenCategories', 'FeatureAbsent', 'FeatureConstant']
+ 'QualityBelowReference', 'EstimatedQualityBelowReference', 'FeatureMissing',
+ 'FeatureOutOfRange', 'FeatureTypeViolations', 'FeatureUnseenCategories', 'FeatureAbsent',
+ 'FeatureConstant']
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from aimon.errors import ConfigError
 
 __all__ = [
     "DATA_QUALITY_METRICS",
+    "ESTIMATED_METRICS",
     "FEATURE_METRICS",
     "MODEL_METRICS",
     "QUALITY_METRICS",
@@ -49,6 +51,12 @@ QUALITY_METRICS = (
     "log_loss", "roc_auc", "mae", "rmse", "mape", "r2",
 )  # fmt: skip
 
+#: The quality estimated from the scores before labels arrive (``Snapshot.estimated_quality``,
+#: CBPE); a rule's ``min_count`` counts scores.
+ESTIMATED_METRICS = (
+    "estimated_accuracy", "estimated_precision", "estimated_recall", "estimated_f1",
+    "estimated_roc_auc",
+)  # fmt: skip
 #: Metrics of the whole model, read from the Snapshot (and how many events stand behind them).
 MODEL_METRICS = (
     "latency_p50",
@@ -61,6 +69,7 @@ MODEL_METRICS = (
     "share_drifted",
     "max_ks",
     *QUALITY_METRICS,
+    *ESTIMATED_METRICS,
 )
 #: Metrics of one feature's data quality over the rolling window against the reference
 #: (``Snapshot.data_quality``, see :mod:`aimon.drift.data_quality`); ``absent`` and
@@ -92,6 +101,8 @@ Metric = Literal[
     "count", "share_drifted", "max_ks",
     "accuracy", "precision", "recall", "f1", "precision_macro", "recall_macro", "f1_macro",
     "log_loss", "roc_auc", "mae", "rmse", "mape", "r2",
+    "estimated_accuracy", "estimated_precision", "estimated_recall", "estimated_f1",
+    "estimated_roc_auc",
     "psi", "ks", "ks_pvalue", "wasserstein", "js", "chi2", "chi2_pvalue", "drifted",
     "missing_share",
     "missing_increase", "out_of_range_share", "type_violation_share", "unseen_share", "absent",
@@ -171,9 +182,10 @@ class Rule(BaseModel):
     def _check(self) -> Rule:
         if self.metric in MODEL_METRICS and self.feature is not None:
             raise ValueError(f"metric {self.metric!r} is per model: remove 'feature'")
-        if self.relative_to is not None and self.metric not in QUALITY_METRICS:
+        comparable = (*QUALITY_METRICS, *ESTIMATED_METRICS)
+        if self.relative_to is not None and self.metric not in comparable:
             raise ValueError(
-                f"relative_to: only quality metrics ({', '.join(QUALITY_METRICS)}) compare "
+                f"relative_to: only quality metrics ({', '.join(comparable)}) compare "
                 f"with the reference, not {self.metric!r}"
             )
         if self.metric in FEATURE_METRICS and self.feature is None:
@@ -231,6 +243,9 @@ def default_rules() -> list[Rule]:
              min_count=500, severity="warning"),
         Rule(name="QualityBelowReference", metric="accuracy", op="<", value=-0.05,
              relative_to="reference", for_=1800, min_count=200, severity="warning"),
+        Rule(name="EstimatedQualityBelowReference", metric="estimated_accuracy", op="<",
+             value=-0.05, relative_to="reference", for_=900, min_count=500,
+             severity="warning"),
         Rule(name="FeatureMissing", metric="missing_increase", op=">", value=0.05,
              feature="*", for_=60, min_count=100, severity="warning"),
         Rule(name="FeatureOutOfRange", metric="out_of_range_share", op=">", value=0.05,

@@ -32,7 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from aimon.drift.methods import Kind, column_kind
 from aimon.errors import AimonError
 from aimon.features import FeatureColumn, extract
+from aimon.quality.cbpe import PerformanceEstimator
 from aimon.quality.metrics import Label, QualityError, QualityMetrics, TaskKind
+from aimon.quality.pairs import normal_label
 from aimon.quality.stats import quality_metrics
 
 __all__ = [
@@ -49,7 +51,8 @@ __all__ = [
 
 #: The version of the JSON layout written by :meth:`Reference.save`. 2 added ``target`` and
 #: ``quality`` (the model's quality on the reference rows), 3 the explicit bounds of numeric
-#: features (``lower``, ``upper``); older files still load.
+#: features (``lower``, ``upper``) and the performance estimator of a scored binary
+#: classifier (``estimator``); older files still load.
 SCHEMA_VERSION = 3
 _FORMAT = "aimon.reference"
 
@@ -196,6 +199,7 @@ class Reference(_Frozen):
     prediction: str | None = None
     target: str | None = None
     quality: QualityMetrics | None = None
+    estimator: dict[str, Any] | None = None
     features: dict[str, FeatureProfile]
 
     @classmethod
@@ -266,11 +270,13 @@ class Reference(_Frozen):
         for field, column in (("prediction", prediction), ("target", target)):
             if column is not None and column not in names:
                 raise ReferenceError(f"{field}: no column named {column!r}")
-        quality = None
+        quality = estimator = None
         if target is not None:
             quality = _reference_quality(
                 frame, target, prediction, quality_task, positive_label, quality_threshold
             )
+            if quality.task == "binary_score" and prediction is not None:
+                estimator = _estimator(frame, target, prediction, quality).to_dict()
         batch = extract(frame, max_features=max(len(names), 1))
         rng = np.random.default_rng(seed)
         kinds = {str(c): column_kind(frame[c]) for c in frame.columns}
@@ -291,8 +297,15 @@ class Reference(_Frozen):
             prediction=prediction,
             target=target,
             quality=quality,
+            estimator=estimator,
             features=features,
         )
+
+    def performance_estimator(self) -> PerformanceEstimator | None:
+        """The estimator of the model's quality from its scores alone (CBPE), calibrated on
+        these rows; None unless the reference was built with the target and the scores of a
+        binary classifier."""
+        return None if self.estimator is None else PerformanceEstimator.from_dict(self.estimator)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **settings: Any) -> Reference:
@@ -367,6 +380,23 @@ class Reference(_Frozen):
     def categorical(self) -> list[str]:
         """Names of the categorical features."""
         return [n for n, f in self.features.items() if f.kind == "categorical"]
+
+
+def _estimator(
+    frame: pd.DataFrame, target: str, prediction: str, quality: QualityMetrics
+) -> PerformanceEstimator:
+    """CBPE calibrated on the rows that have both a target and a score."""
+    by_name = {str(c): c for c in frame.columns}
+    actual, scores = frame[by_name[target]], frame[by_name[prediction]]
+    both = actual.notna() & scores.notna()
+    positive = quality.positive_label if quality.positive_label is not None else 1
+    labels = [normal_label(value) == positive for value in actual[both].tolist()]
+    try:
+        return PerformanceEstimator.fit(
+            scores[both].to_numpy(dtype=np.float64), labels, threshold=quality.threshold or 0.5
+        )
+    except QualityError as exc:
+        raise ReferenceError(f"prediction: {exc}") from None
 
 
 def _reference_quality(

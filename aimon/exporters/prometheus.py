@@ -169,6 +169,17 @@ _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
                           "aimon_model_quality (same metrics).", ("metric",)),
     "quality_pairs": (GaugeMetricFamily, "aimon_model_quality_pairs",
                       "Matched (prediction, outcome) pairs behind aimon_model_quality.", ()),
+    "estimated": (GaugeMetricFamily, "aimon_estimated_quality",
+                  "Quality estimated from the scores in the rolling window before labels "
+                  "arrive (CBPE): accuracy, precision, recall, f1, roc_auc.", ("metric",)),
+    "estimated_error": (GaugeMetricFamily, "aimon_estimated_quality_std_error",
+                        "Standard error of aimon_estimated_quality (its sampling interval).",
+                        ("metric",)),
+    "estimated_rows": (GaugeMetricFamily, "aimon_estimated_quality_rows",
+                       "Scores behind aimon_estimated_quality.", ()),
+    "reference_estimated": (GaugeMetricFamily, "aimon_reference_estimated_quality",
+                            "The same estimate on the reference's scores: the baseline of "
+                            "EstimatedQualityBelowReference.", ("metric",)),
     "outcomes": (CounterMetricFamily, "aimon_outcomes",
                  "Outcomes recorded, by result (matched, expired, unknown, duplicate).",
                  ("result",)),
@@ -268,6 +279,16 @@ def _render_quality(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
     if snap.reference_quality is not None:
         for metric, value in snap.reference_quality.values().items():
             f["reference_quality"].add_metric([*base, metric], value)
+    estimated = snap.estimated_quality
+    if estimated is not None:
+        f["estimated_rows"].add_metric(base, estimated.count)
+        for metric, value in estimated.values().items():
+            f["estimated"].add_metric([*base, metric], value)
+        for metric, error in estimated.std_error.items():
+            f["estimated_error"].add_metric([*base, metric], error)
+    if snap.reference_estimated_quality is not None:
+        for metric, value in snap.reference_estimated_quality.values().items():
+            f["reference_estimated"].add_metric([*base, metric], value)
 
 
 def _render_alerts(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "normal_label",
     "numbers",
     "positives",
+    "prediction_value",
     "probabilities",
     "read_pairs",
 ]
@@ -217,3 +218,18 @@ def read_pairs(actual: Any, predicted: Any) -> tuple[Column, Column, int]:
         keep = ~lost
         a, p = a.take(keep), p.take(keep)
     return a, p, n_missing
+
+
+def prediction_value(output: Any) -> Any:
+    """A model output that quality can score (a label, a score, a number; a numpy scalar or
+    one-element array unwrapped), else None."""
+    if output is None or isinstance(output, bool | int | float | str):
+        return output
+    item = getattr(output, "item", None)
+    if callable(item) and getattr(output, "size", 1) == 1:
+        try:
+            value = item()
+        except (TypeError, ValueError):
+            return None
+        return value if isinstance(value, bool | int | float | str) else None
+    return None
