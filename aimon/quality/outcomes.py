@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aimon.errors import MalformedEventError
-from aimon.events import _optional_text, _parse_json, _parse_ts
+from aimon.events.decoding import _optional_text, _parse_json, _parse_ts
 from aimon.quality.join import MAX_TEXT_CHARS
 
 __all__ = ["Outcome", "decode_outcome", "decode_outcomes", "outcome_from_record"]
