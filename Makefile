@@ -46,6 +46,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/drift.py
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/sidecar.py
+	$(BIN)/python benchmarks/estimation.py
+	$(BIN)/python benchmarks/multivariate.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check aimon tests benchmarks
