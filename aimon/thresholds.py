@@ -30,6 +30,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aimon.drift.data_quality import CHECKS
 from aimon.durations import parse_duration
 from aimon.errors import ConfigError
 
@@ -73,15 +74,8 @@ MODEL_METRICS = (
 )
 #: Metrics of one feature's data quality over the rolling window against the reference
 #: (``Snapshot.data_quality``, see :mod:`aimon.drift.data_quality`); ``absent`` and
-#: ``constant`` read 1 when true, 0 when not. Equal to :data:`aimon.drift.data_quality.CHECKS`.
-DATA_QUALITY_METRICS = (
-    "missing_increase",
-    "out_of_range_share",
-    "type_violation_share",
-    "unseen_share",
-    "absent",
-    "constant",
-)
+#: ``constant`` read 1 when true, 0 when not.
+DATA_QUALITY_METRICS = CHECKS
 #: Metrics of one feature: its drift statistics over the drift window, its missing share, and
 #: its data quality.
 FEATURE_METRICS = (

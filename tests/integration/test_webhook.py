@@ -20,7 +20,26 @@ from .conftest import free_port
 pytestmark = pytest.mark.integration
 
 
-class Receiver:
+class _LocalServer:
+    """A threaded HTTP server on a free loopback port, answering with ``Handler``."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> int:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return int(self.server.server_address[1])
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _Quiet(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class Receiver(_LocalServer):
     """A webhook receiver that fails its first ``fail_first`` requests with 503 and can hang."""
 
     def __init__(self, fail_first: int = 0, hang_s: float = 0.0) -> None:
@@ -30,7 +49,7 @@ class Receiver:
         self.lock = threading.Lock()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_Quiet):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with receiver.lock:
@@ -41,17 +60,7 @@ class Receiver:
                 self.send_response(503 if n <= receiver.fail_first else 200)
                 self.end_headers()
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook?token=T0KEN"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.url = f"http://127.0.0.1:{self.serve(Handler)}/hook?token=T0KEN"
 
 
 def alert(name: str = "Errors") -> Alert:
@@ -141,14 +150,14 @@ def test_slack_sink_posts_blocks_to_a_real_server():
     assert all(body["blocks"][0]["type"] == "header" for _, body in receiver.requests)
 
 
-class Redirector:
+class Redirector(_LocalServer):
     """Answers every POST with ``status`` and a Location on another host (``target``)."""
 
     def __init__(self, status: int, target: str) -> None:
         self.posts = 0
         redirector = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_Quiet):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers["Content-Length"]))
                 redirector.posts += 1
@@ -157,17 +166,7 @@ class Redirector:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.host = f"127.0.0.1:{self.serve(Handler)}"
 
 
 def sinks(base: str) -> list[aimon.alerts.Sink]:
