@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from aimon.cli import EXIT_BAD_INPUT, EXIT_DRIFT, EXIT_OK, main
+from aimon.cli import main
+from aimon.cli.exits import EXIT_BAD_INPUT, EXIT_DRIFT, EXIT_OK
 
 
 def run(*argv: str) -> tuple[int, str]:

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aimon.cli import EXIT_BAD_INPUT, EXIT_DRIFT, EXIT_OK, main
+from aimon.cli import main
+from aimon.cli.exits import EXIT_BAD_INPUT, EXIT_DRIFT, EXIT_OK
 from aimon.drift import Reference, compare
 
 

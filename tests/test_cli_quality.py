@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from aimon.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from aimon.cli import main
+from aimon.cli.exits import EXIT_BAD_INPUT, EXIT_OK
 
 
 def run(*argv: str) -> tuple[int, str]:

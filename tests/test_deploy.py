@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aimon.cli import _parser
+from aimon.cli.parser import build_parser
 from aimon.config import AuthSettings, TLSSettings
 from aimon.exporters.http import BearerAuth, MetricsServer, _Endpoints
 
@@ -20,7 +20,7 @@ DEPLOY = Path(__file__).parent.parent / "deploy"
 
 
 def sidecar_args(args: list[str]) -> object:
-    return _parser().parse_args(["sidecar", *args])
+    return build_parser().parse_args(["sidecar", *args])
 
 
 def dockerfile() -> dict[str, str]:

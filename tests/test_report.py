@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aimon.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from aimon.cli import main
+from aimon.cli.exits import EXIT_BAD_INPUT, EXIT_OK
 from aimon.drift import Reference, compare
 from aimon.drift.compare import ColumnDrift, DriftReport
 from aimon.drift.report import MAX_BARS, report_html

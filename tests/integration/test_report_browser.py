@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from selenium import webdriver  # the dev extra, installed by `make test`
 
-from aimon.cli import EXIT_OK, main
+from aimon.cli import main
+from aimon.cli.exits import EXIT_OK
 from aimon.drift import Reference
 
 pytestmark = pytest.mark.integration

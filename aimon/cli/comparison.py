@@ -1,0 +1,79 @@
+"""A batch comparison's inputs, REF and CUR, read and checked, and their comparison
+(``drift``, ``check`` and ``report``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from aimon.errors import AimonError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from aimon.drift.compare import DriftReport
+    from aimon.drift.reference import Reference
+
+
+def load(args: argparse.Namespace) -> tuple[Reference | pd.DataFrame, pd.DataFrame]:
+    """REF (a data file or a saved profile) and CUR of ``drift``, ``check`` and ``report``."""
+    from aimon.drift.reference import Reference, read_table
+
+    is_profile = args.reference.suffix.lower() == ".json"
+    reference = Reference.load(args.reference) if is_profile else read_table(args.reference)
+    current = read_table(args.current)
+    for path, data in ((args.reference, reference), (args.current, current)):
+        if not isinstance(data, Reference) and len(data) == 0:
+            raise AimonError(f"{path}: no rows (a header only?)")
+    _require_columns(reference, current, args)
+    return reference, current
+
+
+def _require_columns(
+    reference: Reference | pd.DataFrame, current: pd.DataFrame, args: argparse.Namespace
+) -> None:
+    """Every reference column (but the prediction and target of a profile) is in CUR."""
+    import difflib
+
+    from aimon.drift.reference import Reference
+
+    if isinstance(reference, Reference):
+        outputs = (reference.prediction, reference.target)
+        wanted = [name for name in reference.features if name not in outputs]
+    else:
+        wanted = [str(name) for name in reference.columns]
+    if args.columns is not None:
+        wanted = [name for name in args.columns if name in wanted]
+    present = {str(name) for name in current.columns}
+    missing = [name for name in wanted if name not in present]
+    if not missing:
+        return
+    extra = sorted(present - set(wanted))
+    hints = []
+    for name in missing[:5]:
+        close = difflib.get_close_matches(name, extra, n=1, cutoff=0.5)
+        hints.append(f"{name!r}" + (f" (renamed {close[0]!r}?)" if close else ""))
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    raise AimonError(
+        f"{args.current}: column{'s' if len(missing) > 1 else ''} of the reference not in the "
+        f"data: {', '.join(hints)}{more}"
+    )
+
+
+def compare_files(
+    reference: Reference | pd.DataFrame, current: pd.DataFrame, args: argparse.Namespace
+) -> DriftReport:
+    """REF and CUR compared with the options given."""
+    from aimon.drift.compare import compare
+    from aimon.drift.data_quality import QualityLimits
+
+    limits = QualityLimits(
+        missing_increase=args.max_missing_increase,
+        out_of_range=args.max_out_of_range,
+        type_violations=args.max_type_violations,
+        unseen=args.max_unseen,
+    )
+    return compare(
+        reference, current, methods=args.methods, columns=args.columns, bins=args.bins,
+        limits=limits,
+    )  # fmt: skip

@@ -1,0 +1,91 @@
+"""Options that several commands share, and the types of their values."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def quality_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    """The quality task's options (``reference build``, ``sidecar``, ``quality``)."""
+    parser.add_argument(
+        "--quality-task",
+        "--task",
+        dest="task",
+        choices=("classification", "binary_score", "regression"),
+        help="the kind of task (default: the reference's, else inferred from the pairs)",
+    )
+    parser.add_argument("--positive-label", help="the positive class of binary metrics (default 1)")
+    parser.add_argument(
+        "--quality-threshold",
+        "--threshold",
+        dest="threshold",
+        type=float,
+        help="a score at or above it predicts the positive class (binary_score; default 0.5)",
+    )
+
+
+def comparison_arguments(parser: argparse.ArgumentParser) -> None:
+    """REF, CUR and the options of a batch comparison (``drift``, ``check`` and ``report``)."""
+    parser.add_argument("reference", type=Path, help="reference data, or a profile (.json)")
+    parser.add_argument("current", type=Path, help="current data (.csv, .tsv or .parquet)")
+    parser.add_argument(
+        "--methods", type=names, help="methods, e.g. psi,ks (default: Evidently's per column)"
+    )
+    parser.add_argument("--columns", type=names, help="columns to compare (default: all)")
+    parser.add_argument(
+        "--bins", type=bins, default=10, help="numeric bins: a number, or 'evidently'"
+    )
+    limits = parser.add_argument_group(
+        "data quality", "when a column fails a data-quality check (shares from 0 to 1)"
+    )
+    limits.add_argument(
+        "--max-missing-increase", type=share, default=0.05, metavar="SHARE",
+        help="missing share above the reference's (default 0.05)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--max-out-of-range", type=share, default=0.05, metavar="SHARE",
+        help="values outside the reference's range (default 0.05)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--max-type-violations", type=share, default=0.01, metavar="SHARE",
+        help="rows that are not a number in a numeric column (default 0.01)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--max-unseen", type=share, default=0.05, metavar="SHARE",
+        help="labels the reference never saw (default 0.05)",
+    )  # fmt: skip
+
+
+def share(text: str) -> float:
+    """A share from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {text!r}")
+    return value
+
+
+def names(text: str) -> tuple[str, ...]:
+    """Comma-separated names: ``a,b``."""
+    found = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not found:
+        raise argparse.ArgumentTypeError("expected comma-separated names")
+    return found
+
+
+def bins(text: str) -> int | str:
+    """Numeric bins: a number (2 or more), or ``evidently``."""
+    if text == "evidently":
+        return text
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number or 'evidently', got {text!r}"
+        ) from None
+    if count < 2:
+        raise argparse.ArgumentTypeError(f"expected at least 2 bins, got {count}")
+    return count
