@@ -21,6 +21,7 @@ __all__ = [
     "FeatureQuality",
     "FeatureSummary",
     "Histogram",
+    "MultivariateReading",
     "Snapshot",
     "Summary",
     "Totals",
@@ -140,6 +141,30 @@ class DriftWindowInfo(_Frozen):
     max_ks: float | None = None
 
 
+class MultivariateReading(_Frozen):
+    """Multivariate drift over the rolling window: the mean PCA reconstruction error of a
+    sample of whole rows against the band learnt on the reference's chunks (see
+    :mod:`aimon.drift.multivariate.reconstruction`).
+
+    ``rows`` are the rows with a value in some of ``columns`` seen in the window, ``sampled``
+    the rows kept and scored, ``effective_rows`` what the weighted sample is worth (Kish).
+    ``drifted`` is the error outside ``(lower, upper)``, judged only once ``effective_rows``
+    reaches ``chunk_size`` (the reference chunks' rows, which the band is calibrated for);
+    False before.
+    """
+
+    columns: list[str]
+    error: float
+    lower: float | None
+    upper: float
+    drifted: bool
+    sampling_error: float
+    rows: int
+    sampled: int
+    effective_rows: float
+    chunk_size: int
+
+
 class Histogram(_Frozen):
     """A cumulative histogram since start: ``cumulative[i]`` values were <= ``bounds[i]``;
     the last entry of ``cumulative`` counts everything (``+Inf``)."""
@@ -211,6 +236,10 @@ class Snapshot(_Frozen):
         data_quality: per reference input feature, its data quality over the rolling
             window (missing, out of range, type violations, unseen categories, absent,
             constant); empty without a reference.
+        multivariate_drift: the reconstruction error of whole rows over the rolling window
+            against the reference's band; None without a reference that carries a
+            reconstruction fit (``Reference.from_frame(..., multivariate=True)``) or before
+            a row with one of its columns.
         reference_bins: per reference feature, the reference's share of each bin.
         alerts: the pending and firing alerts of the last rule evaluation.
         rule_states: per rule, 0 inactive, 1 pending, 2 firing.
@@ -259,3 +288,4 @@ class Snapshot(_Frozen):
     reference_estimated_quality: EstimatedQuality | None = None
     estimated_quality_change: dict[str, float] = {}
     data_quality: dict[str, FeatureQuality] = {}
+    multivariate_drift: MultivariateReading | None = None

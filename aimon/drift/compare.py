@@ -30,6 +30,9 @@ from aimon.drift.data_quality import QualityLimits, assess, parse_numbers
 from aimon.drift.data_quality import count_batch as count_quality
 from aimon.drift.detector import FeatureInputs, profile_inputs, run_methods, sample_inputs
 from aimon.drift.methods import Kind, column_kind, resolve_methods
+from aimon.drift.multivariate import MultivariateDrift, multivariate_drift
+from aimon.drift.multivariate.batch import against_profile, is_numeric
+from aimon.drift.multivariate.reconstruction import CHUNKS
 from aimon.drift.reference import FeatureProfile, Reference, _as_frame
 from aimon.drift.samples import (
     NUMERIC_INFERRED,
@@ -74,7 +77,8 @@ class DriftReport(Mapping[str, dict[str, DriftResult]]):
 
     ``skipped`` names the columns not compared and why (a datetime, no values...).
     ``data_quality`` holds every reference column's data quality (compared or not), judged
-    by ``limits``.
+    by ``limits``. ``multivariate`` holds the multivariate drift of the numeric columns when
+    it was asked for.
     """
 
     columns: dict[str, ColumnDrift]
@@ -82,6 +86,7 @@ class DriftReport(Mapping[str, dict[str, DriftResult]]):
     drift_share: float = DRIFT_SHARE
     data_quality: dict[str, FeatureQuality] = field(default_factory=dict)
     limits: QualityLimits = field(default_factory=QualityLimits)
+    multivariate: MultivariateDrift | None = None
 
     def __getitem__(self, column: str) -> dict[str, DriftResult]:
         return self.columns[column].results
@@ -158,6 +163,7 @@ class DriftReport(Mapping[str, dict[str, DriftResult]]):
             "skipped": dict(self.skipped),
             "quality_failures": self.quality_failures,
             "data_quality": {name: q.model_dump() for name, q in self.data_quality.items()},
+            **({"multivariate": self.multivariate.to_dict()} if self.multivariate else {}),
         }
 
     def _drifted_first(self) -> list[str]:
@@ -174,6 +180,7 @@ def compare(
     thresholds: Mapping[str, float] | None = None,
     drift_share: float = DRIFT_SHARE,
     limits: QualityLimits | None = None,
+    multivariate: bool = False,
 ) -> DriftReport:
     """Compare every column of ``current`` with ``reference`` (a data set, or a saved
     :class:`~aimon.drift.reference.Reference` profile).
@@ -190,9 +197,15 @@ def compare(
         thresholds: per method, a threshold other than the default.
         drift_share: the share of drifted columns that makes ``dataset_drift``.
         limits: when a data-quality check fails (default :class:`QualityLimits`).
+        multivariate: also measure multivariate drift on the numeric columns
+            (:func:`aimon.drift.multivariate.multivariate_drift`: PCA reconstruction error
+            and domain classifier; about a second). A profile must carry its multivariate
+            part (``Reference.from_frame(..., multivariate=True)``).
 
     Raises:
-        ValueError: an unknown method, or a requested column missing on either side.
+        ValueError: an unknown method, a requested column missing on either side, or
+            ``multivariate`` on a profile without its part or on fewer than two numeric
+            columns.
         ReferenceError: a reference data set without rows.
     """
     chosen = resolve_methods(methods)
@@ -200,7 +213,8 @@ def compare(
     limits = limits or QualityLimits()
     if isinstance(reference, Reference):
         report = _compare_profile(reference, frame, chosen, columns, thresholds, drift_share)
-        return replace(report, limits=limits)
+        joint = _profile_multivariate(reference, frame) if multivariate else None
+        return replace(report, limits=limits, multivariate=joint)
     ref_frame = _as_frame(reference)
     names, skipped = _columns(list(map(str, ref_frame.columns)), frame, columns)
     ref_frame = ref_frame.set_axis(list(map(str, ref_frame.columns)), axis=1)
@@ -235,7 +249,33 @@ def compare(
     if judged:
         profile = Reference.from_frame(ref_frame[list(judged)], sample_size=1)
         quality = data_quality(profile, current_batch(profile, frame))
-    return DriftReport(results, skipped, drift_share, quality, limits)
+    joint = None
+    if multivariate:
+        joint = _frame_multivariate(ref_frame, frame, None if columns is None else list(kinds))
+    return DriftReport(results, skipped, drift_share, quality, limits, joint)
+
+
+def _frame_multivariate(
+    reference: pd.DataFrame, current: pd.DataFrame, names: list[str] | None
+) -> MultivariateDrift:
+    """Multivariate drift of two data sets; the band learnt on reference chunks no larger
+    than the current data (a chunk of more rows would make it narrower than the current
+    mean's own spread)."""
+    if names is not None:
+        names = [n for n in names if is_numeric(reference[n]) and is_numeric(current[n])]
+    size = max(1, min(len(reference) // CHUNKS, len(current)))
+    return multivariate_drift(reference, current, names, chunk_size=size)
+
+
+def _profile_multivariate(reference: Reference, current: pd.DataFrame) -> MultivariateDrift:
+    joint = reference.multivariate
+    if joint is None:
+        raise ValueError(
+            "multivariate: this reference profile has no multivariate part; rebuild it with "
+            "Reference.from_frame(..., multivariate=True) or aimon reference build --multivariate"
+        )
+    current = current.set_axis(list(map(str, current.columns)), axis=1)
+    return against_profile(joint.reconstruction_fit(), joint.sample_rows(), current)
 
 
 def _kinds(frame: pd.DataFrame) -> list[str]:

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aimon.drift.methods import Kind, column_kind
+from aimon.drift.multivariate.profile import MultivariateProfile
 from aimon.errors import AimonError
 from aimon.features import FeatureColumn, extract
 from aimon.quality.cbpe import PerformanceEstimator
@@ -51,8 +52,9 @@ __all__ = [
 
 #: The version of the JSON layout written by :meth:`Reference.save`. 2 added ``target`` and
 #: ``quality`` (the model's quality on the reference rows), 3 the explicit bounds of numeric
-#: features (``lower``, ``upper``) and the performance estimator of a scored binary
-#: classifier (``estimator``); older files still load.
+#: features (``lower``, ``upper``), the performance estimator of a scored binary
+#: classifier (``estimator``) and, optional, the multivariate drift profile
+#: (``multivariate``); older files still load.
 SCHEMA_VERSION = 3
 _FORMAT = "aimon.reference"
 
@@ -200,6 +202,7 @@ class Reference(_Frozen):
     target: str | None = None
     quality: QualityMetrics | None = None
     estimator: dict[str, Any] | None = None
+    multivariate: MultivariateProfile | None = None
     features: dict[str, FeatureProfile]
 
     @classmethod
@@ -217,6 +220,7 @@ class Reference(_Frozen):
         quality_task: TaskKind | None = None,
         positive_label: Label | None = None,
         quality_threshold: float = 0.5,
+        multivariate: bool = False,
         seed: int = 0,
     ) -> Reference:
         """Profile a DataFrame, a 2-D array (columns ``f0, f1, ...``) or a dict of columns.
@@ -245,13 +249,20 @@ class Reference(_Frozen):
             quality_task, positive_label, quality_threshold: how quality is measured (see
                 :class:`aimon.quality.QualityStats`); the task is inferred when None. A
                 Monitor with this reference measures live quality the same way.
-            seed: for the sample.
+            multivariate: also keep what multivariate drift needs
+                (:class:`~aimon.drift.multivariate.profile.MultivariateProfile`): a PCA
+                reconstruction fit on the numeric input columns (3-6 KB at 20 columns), which
+                a Monitor scores its window's rows with, and 2,000 whole rows for the batch
+                domain classifier (about 0.8 MB of JSON at 20 columns). Off by default for
+                that size.
+            seed: for the samples.
 
         Raises:
             ReferenceError: no rows, an unknown ``categorical``, ``bounds``, ``prediction`` or
                 ``target`` column, bounds on a categorical column or upside down, a
                 ``target`` without ``prediction``, targets and predictions that do not fit
-                the task, or bad settings.
+                the task, ``multivariate`` with fewer than two numeric input columns or 20
+                rows, or bad settings.
         """
         if bins < 2:
             raise ReferenceError(f"bins: must be at least 2, got {bins}")
@@ -288,6 +299,12 @@ class Reference(_Frozen):
         }
         if bounds:
             features.update(_bounded(features, bounds))
+        joint = None
+        if multivariate:
+            try:
+                joint = MultivariateProfile.build(frame, exclude=(prediction, target), seed=seed)
+            except ValueError as exc:
+                raise ReferenceError(f"multivariate: {exc}") from None
         return cls(
             created_at=datetime.now(timezone.utc),
             rows=len(frame),
@@ -298,6 +315,7 @@ class Reference(_Frozen):
             target=target,
             quality=quality,
             estimator=estimator,
+            multivariate=joint,
             features=features,
         )
 

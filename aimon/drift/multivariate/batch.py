@@ -31,7 +31,7 @@ from aimon.drift.multivariate.reconstruction import (
     fit_reconstruction,
 )
 
-__all__ = ["MultivariateDrift", "multivariate_drift"]
+__all__ = ["MultivariateDrift", "against_profile", "as_matrix", "is_numeric", "multivariate_drift"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,7 @@ def multivariate_drift(
     names, skipped = _numeric_columns(ref, cur, columns)
     if len(names) < 2:
         raise ValueError(f"multivariate drift needs two numeric columns or more, got {names}")
-    ref_rows, cur_rows = _matrix(ref, names), _matrix(cur, names)
+    ref_rows, cur_rows = as_matrix(ref, names), as_matrix(cur, names)
     fit = fit_reconstruction(ref_rows, names, variance=variance, chunk_size=chunk_size)
     found = domain_classifier(ref_rows, cur_rows, alpha=alpha, seed=seed)
     return MultivariateDrift(tuple(names), fit.score(cur_rows), found, fit, skipped)
@@ -103,7 +103,8 @@ def _frame(data: pd.DataFrame | NDArray[Any] | Mapping[str, Sequence[Any]]) -> p
     return frame.set_axis(list(map(str, frame.columns)), axis=1)
 
 
-def _numeric(column: pd.Series) -> bool:
+def is_numeric(column: pd.Series) -> bool:
+    """Numbers and bools: the columns both methods compare."""
     dtype = column.dtype
     return pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype)
 
@@ -117,19 +118,48 @@ def _numeric_columns(
             for side, frame in (("reference", reference), ("current", current)):
                 if name not in frame.columns:
                     raise ValueError(f"columns: {name!r} is not in the {side} data")
-                if not _numeric(frame[name]):
+                if not is_numeric(frame[name]):
                     raise ValueError(f"columns: {name!r} is not numeric in the {side} data")
         return names, {}
     names, skipped = [], {}
     for name in dict.fromkeys([*reference.columns, *current.columns]):
         if name not in reference.columns or name not in current.columns:
             skipped[name] = "not in the " + ("current" if name in reference else "reference")
-        elif not (_numeric(reference[name]) and _numeric(current[name])):
+        elif not (is_numeric(reference[name]) and is_numeric(current[name])):
             skipped[name] = "not numeric"
         else:
             names.append(name)
     return names, skipped
 
 
-def _matrix(frame: pd.DataFrame, names: list[str]) -> NDArray[np.float64]:
-    return frame[names].to_numpy(dtype=np.float64, na_value=np.nan)
+def as_matrix(frame: pd.DataFrame, names: Sequence[str]) -> NDArray[np.float64]:
+    """The ``names`` columns of ``frame`` as float rows, NaN for a missing value."""
+    return frame[list(names)].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def against_profile(
+    fit: ReconstructionFit,
+    reference_rows: NDArray[np.float64],
+    current: pd.DataFrame | NDArray[Any] | Mapping[str, Sequence[Any]],
+    *,
+    alpha: float = ALPHA,
+    seed: int = 0,
+) -> MultivariateDrift:
+    """Both methods against what a saved profile keeps of the reference: its reconstruction
+    fit and a sample of its rows (for the classifier), on the fit's columns.
+
+    Raises:
+        ValueError: a column of the fit missing from ``current`` or not numeric there.
+    """
+    cur = _frame(current)
+    for name in fit.columns:
+        if name not in cur.columns:
+            raise ValueError(f"columns: {name!r} of the reference's fit is not in the current data")
+        if not is_numeric(cur[name]):
+            raise ValueError(f"columns: {name!r} is not numeric in the current data")
+    rows = as_matrix(cur, fit.columns)
+    skipped = {
+        str(name): "not in the reference's fit" for name in cur.columns if name not in fit.columns
+    }
+    found = domain_classifier(reference_rows, rows, alpha=alpha, seed=seed)
+    return MultivariateDrift(fit.columns, fit.score(rows), found, fit, skipped)
