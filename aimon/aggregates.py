@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from aimon.drift.multivariate_window import MultivariateWindow
 from aimon.drift.quality_window import QualityWindow
 from aimon.drift.reference import Reference
 from aimon.features import FeatureBatch
@@ -37,7 +38,8 @@ class Aggregates:
         max_features: features tracked at most.
         max_error_types: distinct error type labels at most (the rest count as ``other``).
         clock: wall clock in epoch seconds.
-        reference: the input features' data quality is judged against it (None: not judged).
+        reference: the input features' data quality is judged against it (None: not judged),
+            and, when it carries a reconstruction fit, their multivariate drift.
     """
 
     def __init__(
@@ -54,6 +56,10 @@ class Aggregates:
         self.data_quality: QualityWindow | None = None
         if reference is not None:
             self.data_quality = QualityWindow(reference, self.window.n_slices, self.window.slice_s)
+        self.multivariate: MultivariateWindow | None = None
+        if reference is not None and reference.multivariate is not None:
+            fit = reference.multivariate.reconstruction_fit()
+            self.multivariate = MultivariateWindow(fit, self.window.n_slices, self.window.slice_s)
         self.totals = RunningTotals(max_error_types, max_features)
         self.dropped: Counter[str] = Counter()
         self.started = clock()
@@ -109,9 +115,11 @@ class Aggregates:
         per-feature summaries (``sid`` None: late, totals only). Features past the cap of
         distinct names (over the process's life) are not counted: their values are counted
         in ``dropped["feature_over_cap"]``. With a reference, also the features' data
-        quality in the slice."""
+        quality in the slice, and a sample of its whole rows for multivariate drift."""
         if sid is not None and self.data_quality is not None:
             self.data_quality.add(sid, batch)
+        if sid is not None and self.multivariate is not None:
+            self.multivariate.add(sid, batch)
         totals = self.totals
         admits = totals.feature_names.admits
         if not all(map(admits, batch.columns)):
@@ -179,6 +187,9 @@ class Aggregates:
             "data_quality": {}
             if self.data_quality is None
             else self.data_quality.snapshot(view.end),
+            "multivariate_drift": None
+            if self.multivariate is None
+            else self.multivariate.snapshot(view.end),
         }
 
     def totals_snapshot(self, **extra: Any) -> Totals:

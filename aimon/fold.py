@@ -15,7 +15,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from aimon.aggregates import Aggregates
 from aimon.collectors.eventlog import EventLogWriter, events_of
@@ -264,6 +264,7 @@ class Fold:
                 "overflow": self.recorder.overflow,
                 "drift": self.drift,
                 "data_quality": aggregates.data_quality,
+                "multivariate": aggregates.multivariate,
                 "estimation": self.estimation,
                 "started": aggregates.started,
                 **self.quality.export_state(),
@@ -297,24 +298,28 @@ class Fold:
                     self.drift = saved_drift
                 else:  # a new reference (or drift settings): drift starts afresh against it
                     aggregates.dropped["drift_reset"] += 1
-            saved_quality = state.get("data_quality")  # none before data quality was live
-            current_quality = aggregates.data_quality
-            if (
-                saved_quality is not None
-                and current_quality is not None
-                and saved_quality.same_settings(current_quality)
-            ):
-                aggregates.data_quality = saved_quality
-            saved_estimation = state.get("estimation")  # none before estimation was live
-            if (
-                saved_estimation is not None
-                and self.estimation is not None
-                and saved_estimation.same_settings(self.estimation)
-            ):
-                self.estimation = saved_estimation
+            # Parts that came later are absent from older states; each goes on only when
+            # measured as now (the same reference and slices), else it starts empty.
+            aggregates.data_quality = _continued(state.get("data_quality"), aggregates.data_quality)
+            aggregates.multivariate = _continued(state.get("multivariate"), aggregates.multivariate)
+            self.estimation = _continued(state.get("estimation"), self.estimation)
             forgotten = self.quality.restore_state(state, window)
             if forgotten:  # measured another way before the restart: not comparable
                 aggregates.dropped["quality_settings_changed"] += forgotten
+
+
+class _WindowPart(Protocol):
+    def same_settings(self, other: Any) -> bool: ...
+
+
+_Part = TypeVar("_Part", bound=_WindowPart)
+
+
+def _continued(saved: _Part | None, current: _Part | None) -> _Part | None:
+    """The checkpoint's part if it was measured as ``current`` is, else ``current``."""
+    if saved is not None and current is not None and saved.same_settings(current):
+        return saved
+    return current
 
 
 @dataclass(slots=True)
