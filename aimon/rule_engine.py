@@ -201,6 +201,11 @@ def _model_reading(metric: str, snap: Snapshot) -> tuple[float | None, int]:
         if estimated is None:
             return None, 0
         return getattr(estimated, metric.removeprefix("estimated_")), estimated.count
+    if metric == "multivariate_drifted":
+        reading = snap.multivariate_drift
+        if reading is None:
+            return None, 0
+        return float(reading.drifted), reading.rows
     if metric in QUALITY_METRICS:
         quality = snap.quality
         if quality is None:

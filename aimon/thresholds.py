@@ -8,7 +8,7 @@
 ['LatencyP95High', 'ErrorRateHigh', 'ModelDrift', 'FeatureDriftPSI',
  'QualityBelowReference', 'EstimatedQualityBelowReference', 'FeatureMissing',
  'FeatureOutOfRange', 'FeatureTypeViolations', 'FeatureUnseenCategories', 'FeatureAbsent',
- 'FeatureConstant']
+ 'FeatureConstant', 'MultivariateDrift']
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ MODEL_METRICS = (
     "count",
     "share_drifted",
     "max_ks",
+    "multivariate_drifted",
     *QUALITY_METRICS,
     *ESTIMATED_METRICS,
 )
@@ -92,7 +93,7 @@ FEATURE_METRICS = (
 )
 Metric = Literal[
     "latency_p50", "latency_p95", "latency_p99", "latency_mean", "error_rate", "throughput",
-    "count", "share_drifted", "max_ks",
+    "count", "share_drifted", "max_ks", "multivariate_drifted",
     "accuracy", "precision", "recall", "f1", "precision_macro", "recall_macro", "f1_macro",
     "log_loss", "roc_auc", "mae", "rmse", "mape", "r2",
     "estimated_accuracy", "estimated_precision", "estimated_recall", "estimated_f1",
@@ -225,7 +226,9 @@ def default_rules() -> list[Rule]:
     reference's, over 5 % of the values out of the reference's range, over 1 % of the rows
     not a number in a numeric feature, over 5 % unseen categories (each on at least 100 rows
     or values), a feature absent from every input, a column grown constant (the defaults of
-    :class:`aimon.drift.data_quality.QualityLimits`)."""
+    :class:`aimon.drift.data_quality.QualityLimits`); and multivariate drift, the window's
+    reconstruction error outside the reference's band for 5 minutes over at least 500 rows
+    (only with a reference that carries a reconstruction fit)."""
     return [
         Rule(name="LatencyP95High", metric="latency_p95", op=">", value=0.5, for_=60,
              min_count=20, severity="warning"),
@@ -252,6 +255,8 @@ def default_rules() -> list[Rule]:
              min_count=100, severity="critical"),
         Rule(name="FeatureConstant", metric="constant", op=">", value=0.5, feature="*",
              for_=60, min_count=100, severity="warning"),
+        Rule(name="MultivariateDrift", metric="multivariate_drifted", op=">", value=0.5,
+             for_=300, min_count=500, severity="warning"),
     ]  # fmt: skip
 
 

@@ -180,6 +180,18 @@ _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
     "reference_estimated": (GaugeMetricFamily, "aimon_reference_estimated_quality",
                             "The same estimate on the reference's scores: the baseline of "
                             "EstimatedQualityBelowReference.", ("metric",)),
+    "mv_error": (GaugeMetricFamily, "aimon_multivariate_reconstruction_error",
+                 "Mean PCA reconstruction error of a sample of the rolling window's whole "
+                 "rows (multivariate drift).", ()),
+    "mv_upper": (GaugeMetricFamily, "aimon_multivariate_reconstruction_upper",
+                 "Upper bound of the reconstruction error's band, from the reference's "
+                 "chunks (mean + 3 standard deviations).", ()),
+    "mv_drifted": (GaugeMetricFamily, "aimon_multivariate_drifted",
+                   "1 when the reconstruction error is outside the reference's band (judged "
+                   "once the sample is worth a reference chunk's rows).", ()),
+    "mv_rows": (GaugeMetricFamily, "aimon_multivariate_rows",
+                "Rows in the rolling window behind aimon_multivariate_reconstruction_error.",
+                ()),
     "outcomes": (CounterMetricFamily, "aimon_outcomes",
                  "Outcomes recorded, by result (matched, expired, unknown, duplicate).",
                  ("result",)),
@@ -238,6 +250,7 @@ def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
         _render_data_quality(f, base, snap)
         _render_alerts(f, base, snap)
         _render_quality(f, base, snap)
+        _render_multivariate(f, base, snap)
     families = list(f.values())
     _valid_labels(families)
     yield from families
@@ -297,6 +310,15 @@ def _render_alerts(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
     for sink, results in sorted(snap.totals.notifications.items()):
         for result, count in sorted(results.items()):
             f["notifications"].add_metric([*base, sink, result], count)
+
+
+def _render_multivariate(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
+    reading = snap.multivariate_drift
+    if reading is not None:
+        f["mv_error"].add_metric(base, reading.error)
+        f["mv_upper"].add_metric(base, reading.upper)
+        f["mv_drifted"].add_metric(base, float(reading.drifted))
+        f["mv_rows"].add_metric(base, reading.rows)
 
 
 def _render_data_quality(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
