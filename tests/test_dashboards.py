@@ -238,6 +238,41 @@ def test_thresholds_are_coloured() -> None:
     ]
 
 
+def test_estimated_quality_is_drawn_beside_the_realised() -> None:
+    overview = json.loads((GRAFANA / "aimon-overview.json").read_text())
+    panel = next(
+        p for p in overview["panels"] if p["title"] == "Model quality: estimated vs realised"
+    )
+    assert panel["type"] == "timeseries" and panel["gridPos"]["w"] == 24
+    exprs = {t["legendFormat"]: t["expr"] for t in panel["targets"]}
+    acc = 'model="$model",version="$version",metric="accuracy"'
+    estimated = f"aimon_estimated_quality{{{acc}}}"
+    spread = f"3 * aimon_estimated_quality_std_error{{{acc}}}"
+    assert exprs == {
+        "{{instance}} estimated": estimated,
+        "{{instance}} estimated +3 se": f"clamp_max({estimated} + {spread}, 1)",
+        "{{instance}} estimated -3 se": f"clamp_min({estimated} - {spread}, 0)",
+        "{{instance}} realised": f"aimon_model_quality{{{acc}}}",
+        "estimated on the reference": (
+            f"max by (model, version, metric) (aimon_reference_estimated_quality{{{acc}}})"
+        ),
+        "realised on the reference": f"model_version_metric:aimon_reference_quality:max{{{acc}}}",
+    }
+    # The interval's bounds drawn dotted, the reference's lines dashed.
+    styles = {
+        o["matcher"]["options"]: o["properties"][0]["value"]["fill"]
+        for o in panel["fieldConfig"]["overrides"]
+    }
+    assert styles == {".* estimated [+-]3 se$": "dot", ".* on the reference$": "dash"}
+    for legend in exprs:
+        matched = [p for p in styles if re.fullmatch(p, legend.replace("{{instance}}", "a:1"))]
+        assert len(matched) == (0 if legend.endswith(("estimated", "realised")) else 1), legend
+    # Its place: in the model quality row, before the alerts.
+    titles = [p["title"] for p in overview["panels"]]
+    quality, alerts = titles.index("Model quality"), titles.index("Alerts")
+    assert quality < titles.index(panel["title"]) < alerts
+
+
 def test_provisioning_points_at_the_dashboards_directory() -> None:
     providers = yaml.safe_load((GRAFANA / "provisioning" / "dashboards.yml").read_text())
     assert providers["apiVersion"] == 1

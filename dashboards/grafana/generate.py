@@ -413,6 +413,50 @@ def quality_row(b: Board) -> None:
         description="Fleet, over 5 minutes: matched, expired (the prediction waited longer "
         "than outcome_ttl), unknown (no prediction with that id), duplicate.",
     )
+    estimated_vs_realised(b, reference)
+
+
+def estimated_vs_realised(b: Board, reference: str) -> None:
+    """Accuracy estimated from the scores before the labels arrive (CBPE), its sampling
+    interval, the realised accuracy once they do, and both on the reference."""
+    acc = f'{MV},metric="accuracy"'
+    estimated = f"aimon_estimated_quality{{{acc}}}"
+    spread = f"3 * aimon_estimated_quality_std_error{{{acc}}}"
+    b.panel(
+        "timeseries",
+        "Model quality: estimated vs realised",
+        [
+            target(estimated, "{{instance}} estimated"),
+            target(f"clamp_max({estimated} + {spread}, 1)", "{{instance}} estimated +3 se"),
+            target(f"clamp_min({estimated} - {spread}, 0)", "{{instance}} estimated -3 se"),
+            target(f"aimon_model_quality{{{acc}}}", "{{instance}} realised"),
+            target(
+                f"max by (model, version, metric) (aimon_reference_estimated_quality{{{acc}}})",
+                "estimated on the reference",
+            ),
+            target(f"{reference}{{{acc}}}", "realised on the reference"),
+        ],
+        w=24,
+        unit="percentunit",
+        overrides=[
+            {
+                "matcher": {"id": "byRegexp", "options": ".* estimated [+-]3 se$"},
+                "properties": [
+                    {"id": "custom.lineStyle", "value": {"fill": "dot", "dash": [0, 10]}},
+                    {"id": "custom.lineWidth", "value": 1},
+                ],
+            },
+            dashed(".* on the reference$"),
+        ],
+        description="Each replica's accuracy estimated from the scores in its rolling window "
+        "before any label arrives (CBPE, for a reference built with the target and the "
+        "scores of a binary classifier), with its sampling interval of ±3 standard errors "
+        "(dotted); the realised accuracy over the matched outcomes once they arrive; and "
+        "both on the reference (dashed). EstimatedQualityBelowReference fires when the "
+        "estimate is 0.05 below the reference's for 15 minutes over 500 scores. The estimate "
+        "holds under covariate shift, not when P(y | x) changes: there the realised "
+        "accuracy, late, is the word.",
+    )
 
 
 def overview() -> Json:

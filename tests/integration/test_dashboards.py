@@ -2,9 +2,9 @@
 real Prometheus, with the template variables filled in, after a scenario: two sidecars (two
 replicas of one model version) with one reference, on logs with traffic, errors of two types,
 a spread of latencies and payload sizes, missing values and drifted features, and ground
-truth for most predictions (an outcomes log per sidecar, a reference built with a target, so
-the replicas export their quality and the reference's), scraped by a Prometheus that loads
-the shipped rules of deploy/prometheus/.
+truth for most predictions (an outcomes log per sidecar, a reference built with a target and
+scores, so the replicas export their quality, estimated and realised, and the reference's),
+scraped by a Prometheus that loads the shipped rules of deploy/prometheus/.
 
 The rules over a window (``rate``, ``increase``) need values that arrive while Prometheus
 watches, so, as in test_fleet_psi.py, each log starts with a few lines without features, the
@@ -161,8 +161,9 @@ def query_range(prom: Any, promql: str, end: float, seconds: float = 30.0) -> li
 
 def save_reference(rng: np.random.Generator, path: Path) -> list[str]:
     """A reference with the model's quality (built with a target, so the sidecars export
-    aimon_reference_quality); its features: the prediction and the target (label drift of
-    the matched outcomes) are profiled too."""
+    aimon_reference_quality) and, its scores being calibrated, the estimator of quality
+    before labels (aimon_estimated_quality and the reference's estimate); its features: the
+    prediction and the target (label drift of the matched outcomes) are profiled too."""
     score = rng.random(5000)
     train = pd.DataFrame(
         {"amount": rng.normal(0.0, 1.0, 5000),
@@ -171,6 +172,7 @@ def save_reference(rng: np.random.Generator, path: Path) -> list[str]:
     )  # fmt: skip
     reference = Reference.from_frame(train, bins=10, target="label", prediction="score")
     assert reference.quality is not None and reference.quality.accuracy is not None
+    assert reference.performance_estimator() is not None
     reference.save(path)
     return ["amount", "country", "label", "score"]
 
