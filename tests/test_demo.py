@@ -1,6 +1,7 @@
 """The demo's story holds: a spike, an error burst, the drifting feature named, the alerts
 firing and then resolving as traffic recovers (in the terminal and at a real webhook), the
-drift report written, and ``--serve`` serving on until SIGTERM."""
+estimated accuracy falling during the drift before the delayed labels show it, the drift
+report written, and ``--serve`` serving on until SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +24,23 @@ import pytest
 
 from aimon.cli import main
 from aimon.demo import DemoSettings, run_demo
+from aimon.demo.scenario import DRIFT_FROM, FRAUD_SCORE, QUALITY_DROP, training_data
+from aimon.demo.terminal import HEADER
+
+#: The story's length in the test (the default is 10 s).
+DURATION = 6.0
+#: A status line's time, phase, estimated accuracy with its interval, and realised accuracy.
+STATUS = re.compile(
+    r"^\s*(?P<at>\d+\.\d)s\s+(?P<phase>[a-z ]+?)\s+\d+ .*%\s+"
+    r"(?:(?P<est>\d\.\d\d) \[(?P<lo>\d\.\d\d), (?P<hi>\d\.\d\d)\]|-)\s+"
+    r"(?P<real>\d\.\d\d|-)\s"
+)
+
+
+def status_rows(text: str) -> list[re.Match[str]]:
+    """The status lines printed while the scenario ran (not the summary's)."""
+    live = text.split(HEADER + "\n", 1)[1].split("\neach phase at its peak", 1)[0]
+    return [m for line in live.splitlines() if (m := STATUS.match(line))]
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -54,13 +73,45 @@ def webhook() -> Iterator[tuple[str, list[tuple[str | None, dict[str, Any]]]]]:
         server.server_close()
 
 
+def assert_estimate_fell_before_the_labels(text: str, reference: float) -> None:
+    """The estimate from the scores says it first: its alert fires before the one on the
+    realised accuracy, its status lines fall (during the drift) before the realised ones do,
+    and the summary says when each fell."""
+    assert text.index("alert: [FIRING] EstimatedQualityBelowReference") < text.index(
+        "alert: [FIRING] QualityBelowReference"
+    )
+    rows = status_rows(text)
+    assert len(rows) >= 10, text
+    assert all(r["est"] is not None for r in rows)  # the scores are estimated from the start
+    before = [r for r in rows if float(r["at"]) < DRIFT_FROM * DURATION and r["real"] != "-"]
+    assert before and all(abs(float(r["est"]) - reference) < 0.05 for r in before), before
+    assert all(float(r["lo"]) <= float(r["est"]) <= float(r["hi"]) for r in rows)
+    fell_est = next(i for i, r in enumerate(rows) if float(r["est"]) <= reference - QUALITY_DROP)
+    fell_real = next(
+        i
+        for i, r in enumerate(rows)
+        if r["real"] != "-" and float(r["real"]) <= reference - QUALITY_DROP
+    )
+    assert fell_est < fell_real, [r.group(0) for r in rows]
+    assert float(rows[fell_est]["at"]) >= DRIFT_FROM * DURATION  # during the drift, not before
+    said = re.search(
+        r"estimated accuracy fell to (\d\.\d\d) \[[^]]+\] at (\d+\.\d)s.*\n"
+        r"  realised labels arrived at (\d+\.\d)s and showed (\d\.\d\d)",
+        text,
+    )
+    assert said is not None, text
+    assert float(said[2]) < float(said[3])
+    assert float(said[1]) <= reference - QUALITY_DROP + 0.005  # rounded as printed
+    assert float(said[4]) <= reference - QUALITY_DROP + 0.005
+
+
 def test_demo_tells_the_story_to_the_terminal_the_webhook_and_the_report(
     tmp_path: Path, webhook: tuple[str, list[tuple[str | None, dict[str, Any]]]]
 ) -> None:
     url, received = webhook
     report = tmp_path / "report.html"
     out = io.StringIO()
-    run = run_demo(DemoSettings(duration_s=6.0, port=0, webhook=url, report=report), out)
+    run = run_demo(DemoSettings(duration_s=DURATION, port=0, webhook=url, report=report), out)
     text = out.getvalue()
     history = run.history
     assert "drift first seen" in text
@@ -74,13 +125,21 @@ def test_demo_tells_the_story_to_the_terminal_the_webhook_and_the_report(
     assert "alert: [FIRING] ErrorRateHigh" in text and "alert: [RESOLVED] ErrorRateHigh" in text
     assert max(s.latency.p95 or 0 for s in history) > 0.1
     assert max(s.error_rate for s in history) > 0.05
-    # Delayed outcomes: quality is good before the drift, falls while drifting.
-    f1 = [s.quality.f1 for s in history if s.quality is not None and s.quality.count >= 100]
-    assert max(f1) > 0.75 and min(f1) < 0.6, f1
+    # Delayed outcomes: accuracy is good before the drift, falls while drifting.
+    acc = [
+        s.quality.accuracy
+        for s in history
+        if s.quality is not None and s.quality.count >= 100 and s.quality.accuracy is not None
+    ]
+    assert max(acc) > 0.9 and min(acc) < 0.86, acc
     assert "model quality (outcomes arrive" in text and "drift          at" in text
-    assert "training data          f1 0.88" in text  # the reference's quality, the baseline
-    line = next(line for line in story.splitlines() if "QualityBelowReference" in line)
-    assert "fired" in line, line
+    train = training_data()
+    reference = float(((train["score"] >= FRAUD_SCORE) == (train["fraud"] == 1)).mean())
+    assert f"training data          accuracy {reference:.2f}" in text  # the baseline
+    for name in ("EstimatedQualityBelowReference", "QualityBelowReference"):
+        line = next(line for line in story.splitlines() if line.strip().startswith(name))
+        assert "fired" in line, line
+    assert_estimate_fell_before_the_labels(text, reference)
 
     # The webhook heard every alert fire and resolve, in Alertmanager's payload.
     seen = {

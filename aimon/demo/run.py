@@ -18,6 +18,7 @@ from aimon.demo.terminal import (
     HEADER,
     AlertStory,
     alert_log,
+    estimate_lines,
     print_summary,
     quality_lines,
     status_line,
@@ -113,6 +114,8 @@ def run_demo(settings: DemoSettings, out: TextIO, stop: threading.Event | None =
             report = write_report(drift, traffic.drift_rows, settings.report)
         print_summary(history, mon.snapshot(), story, drift, report, out)
         for line in quality_lines(history, outcomes.delay_s):
+            print(line, file=out)
+        for line in estimate_lines(history, outcomes.delay_s):
             print(line, file=out)
         if settings.webhook:
             sent = router.stats().get("webhook", {})

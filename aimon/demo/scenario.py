@@ -1,8 +1,16 @@
 """The demo's script: its settings, the synthetic training data, the simulated fraud model
-whose latency, failures and inputs follow the phases of the run, the rules and the Monitor."""
+whose latency, failures and inputs follow the phases of the run, the rules and the Monitor.
+
+The model's score is the probability of fraud given the amount (:func:`fraud_score`), and
+each purchase is fraud with that probability, on the training data as live: the scores are
+calibrated, so the Monitor can estimate the model's accuracy from them (CBPE) before the
+outcomes arrive. The drift is covariate shift toward the hard cases: purchases gather near
+the amount where fraud becomes likely, where the model is unsure and often wrong.
+"""
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -22,10 +30,11 @@ __all__ = [
     "COUNTRIES",
     "DRIFT_FROM",
     "DRIFT_ROWS",
+    "DRIFT_SPREAD",
     "DRIFT_UNTIL",
     "FRAUD_AMOUNT",
     "FRAUD_SCORE",
-    "LABEL_NOISE",
+    "FRAUD_SPREAD",
     "OUTCOME_DELAY",
     "PSI_ALERT",
     "PSI_MIN_COUNT",
@@ -37,6 +46,7 @@ __all__ = [
     "SimulatedModel",
     "demo_monitor",
     "demo_rules",
+    "fraud_score",
     "training_data",
 ]
 
@@ -67,8 +77,10 @@ class DemoSettings:
 
 
 COUNTRIES = ["DE", "FR", "US", "GB", "ES"]
-#: Between these shares of the run, amounts triple (a new kind of purchase, say).
+#: Between these shares of the run, purchases gather near FRAUD_AMOUNT (a new kind of
+#: purchase, say): their amounts are FRAUD_AMOUNT times a log-normal of this spread.
 DRIFT_FROM, DRIFT_UNTIL = 0.4, 0.7
+DRIFT_SPREAD = 0.35
 SPIKE = (0.25, 0.45)
 BURST = (0.45, 0.6)
 #: Rows of the drift phase kept for the report (a uniform sample of them beyond).
@@ -83,28 +95,36 @@ PSI_MIN_COUNT = 200
 #: features): on 300 undrifted values that distance reaches 0.1 one time in ten, on 1000 one
 #: time in two thousand, and the demo should not cry wolf about ``age``.
 VERDICT_MIN_COUNT = 1000
-#: A purchase of at least this amount (before the drift) is fraud, give or take label noise;
-#: the model flags a score at or above FRAUD_SCORE, the same amount as it sees it.
+#: A purchase of this amount is fraud one time in two; the odds grow e-fold every
+#: FRAUD_SPREAD in the log of the amount. The model flags a score at or above FRAUD_SCORE.
 FRAUD_AMOUNT = 300.0
-FRAUD_SCORE = FRAUD_AMOUNT / 5000.0
-LABEL_NOISE = 0.03
-#: The quality alert: F1 this far below the training data's.
-QUALITY_DROP = 0.15
+FRAUD_SPREAD = 0.15
+FRAUD_SCORE = 0.5
+#: The quality alerts: accuracy, realised or estimated, this far below the training data's.
+QUALITY_DROP = 0.1
 #: Outcomes arrive this share of the run after their prediction.
-OUTCOME_DELAY = 0.05
+OUTCOME_DELAY = 0.1
+
+
+def fraud_score(amount: float) -> float:
+    """The model's score: the probability that a purchase of ``amount`` is fraud."""
+    if amount <= 0.0:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-(math.log(amount) - math.log(FRAUD_AMOUNT)) / FRAUD_SPREAD))
 
 
 def training_data(rows: int = 5000, seed: int = 1) -> pd.DataFrame:
     """The synthetic data the demo's model was "trained" on: the reference."""
     rng = np.random.default_rng(seed)
     amount = np.round(rng.lognormal(4.5, 1.0, rows), 2)
+    score = np.array([fraud_score(float(a)) for a in amount])
     return pd.DataFrame(
         {
             "age": rng.integers(18, 91, rows),
             "amount": amount,
             "country": rng.choice(COUNTRIES, rows),
-            "score": np.minimum(1.0, amount / 5000.0),
-            "fraud": ((amount >= FRAUD_AMOUNT) != (rng.random(rows) < LABEL_NOISE)).astype(int),
+            "score": score,
+            "fraud": (rng.random(rows) < score).astype(int),
         }
     )
 
@@ -134,7 +154,7 @@ class SimulatedModel:
         return "recovered" if progress >= DRIFT_UNTIL else "normal"
 
     def drifting(self) -> bool:
-        """Amounts are off now."""
+        """Purchases gather near FRAUD_AMOUNT now."""
         return DRIFT_FROM <= self.progress() < DRIFT_UNTIL
 
     def predict(self, features: dict[str, object]) -> float:
@@ -150,7 +170,7 @@ class SimulatedModel:
         if fail:
             raise TimeoutError("feature store timed out") if timeout else ValueError("bad amount")
         amount = features["amount"]
-        return min(1.0, float(amount) / 5000.0) if isinstance(amount, int | float) else 0.0
+        return fraud_score(float(amount)) if isinstance(amount, int | float) else 0.0
 
 
 def demo_rules(min_count: int) -> list[Rule]:
@@ -162,14 +182,17 @@ def demo_rules(min_count: int) -> list[Rule]:
              severity="critical"),
         Rule(name="FeatureDriftPSI", metric="psi", value=PSI_ALERT, min_count=min_count,
              severity="warning"),
-        Rule(name="QualityBelowReference", metric="f1", op="<", value=-QUALITY_DROP,
+        Rule(name="EstimatedQualityBelowReference", metric="estimated_accuracy", op="<",
+             value=-QUALITY_DROP, relative_to="reference", min_count=100, severity="warning"),
+        Rule(name="QualityBelowReference", metric="accuracy", op="<", value=-QUALITY_DROP,
              relative_to="reference", min_count=100, severity="warning"),
     ]  # fmt: skip
 
 
 def demo_monitor(settings: DemoSettings, router: Router) -> Monitor:
     """The watched model's Monitor: windows fit for the run's length, the training data as
-    the reference (with its quality), the demo's rules, alerts through ``router``."""
+    the reference (with its quality, and the scores and outcomes that calibrate the estimate
+    of quality before the outcomes arrive), the demo's rules, alerts through ``router``."""
     window = f"{settings.window_s:g}s"
     return Monitor(
         "fraud-demo",

@@ -7,7 +7,14 @@ import threading
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from aimon.demo.scenario import DRIFT_FROM, DRIFT_UNTIL, PSI_ALERT, DemoSettings, SimulatedModel
+from aimon.demo.scenario import (
+    DRIFT_FROM,
+    DRIFT_UNTIL,
+    PSI_ALERT,
+    QUALITY_DROP,
+    DemoSettings,
+    SimulatedModel,
+)
 from aimon.demo.terminal import HEADER, status_line
 from aimon.monitors import Monitor
 
@@ -28,9 +35,10 @@ def start_server(mon: Monitor, settings: DemoSettings, out: TextIO) -> MetricsSe
     webhook = "; alerts also go to the webhook" if settings.webhook else ""
     print(
         f"window and drift window {settings.window_s:g}s; latency spike at 25-45 %, error "
-        f"burst at 45-60 %, 'amount' drifts at {DRIFT_FROM:.0%}-{DRIFT_UNTIL:.0%} of "
-        f"{settings.duration_s:g}s; alerts: p95 > 100 ms, error rate > 5 %, "
-        f"PSI > {PSI_ALERT}{webhook}\n",
+        f"burst at 45-60 %, 'amount' drifts toward the hard cases at "
+        f"{DRIFT_FROM:.0%}-{DRIFT_UNTIL:.0%} of {settings.duration_s:g}s; alerts: p95 > 100 ms, "
+        f"error rate > 5 %, PSI > {PSI_ALERT}, accuracy (estimated from the scores, realised "
+        f"from the outcomes) {QUALITY_DROP:g} below the training data's{webhook}\n",
         file=out,
     )
     return server

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from aimon.demo.scenario import COUNTRIES, DRIFT_ROWS, FRAUD_AMOUNT, LABEL_NOISE, SimulatedModel
+from aimon.demo.scenario import (
+    COUNTRIES,
+    DRIFT_ROWS,
+    DRIFT_SPREAD,
+    FRAUD_AMOUNT,
+    SimulatedModel,
+    fraud_score,
+)
 from aimon.monitors import Monitor
 from aimon.request_ids import current_request_id
 
@@ -106,13 +113,18 @@ class Traffic:
         rng = random.Random(seed)
         while not self.stop.is_set():
             drifting = self.model.drifting()
-            amount = rng.lognormvariate(4.5, 1.0)
+            amount = round(
+                FRAUD_AMOUNT * rng.lognormvariate(0.0, DRIFT_SPREAD)
+                if drifting  # the hard cases: near the amount where fraud becomes likely
+                else rng.lognormvariate(4.5, 1.0),
+                2,
+            )
             features: dict[str, object] = {
                 "age": rng.randint(18, 90),
-                "amount": round(amount * (3.0 if drifting else 1.0), 2),
+                "amount": amount,
                 "country": rng.choice(COUNTRIES),
             }
-            fraud = (amount >= FRAUD_AMOUNT) != (rng.random() < LABEL_NOISE)
+            fraud = rng.random() < fraud_score(amount)  # the model's score is calibrated
             score: float | None = None
             with contextlib.suppress(TimeoutError, ValueError):  # counted by the monitor
                 score = self.predict(features)  # type: ignore[operator]
