@@ -75,5 +75,5 @@ def compare_files(
     )
     return compare(
         reference, current, methods=args.methods, columns=args.columns, bins=args.bins,
-        limits=limits,
+        limits=limits, multivariate=getattr(args, "multivariate", False),
     )  # fmt: skip

@@ -1,4 +1,5 @@
-"""``aimon drift``: a data file compared with a reference; exit 1 on drift."""
+"""``aimon drift``: a data file compared with a reference; exit 1 on drift (with
+``--multivariate``, also on multivariate drift)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import TextIO
 
 from aimon.cli.comparison import compare_files, load
 from aimon.cli.exits import EXIT_DRIFT, EXIT_OK
-from aimon.cli.options import comparison_arguments
+from aimon.cli.options import comparison_arguments, multivariate_argument
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +25,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="exit 1 when any column drifts (default) or only on dataset drift; a failed "
         "data-quality check exits 1 either way",
     )
+    multivariate_argument(drift)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -33,4 +35,5 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     report = compare_files(*load(args), args)
     out.write(report_json(report) if args.format == "json" else report_table(report))
     drifted = report.dataset_drift if args.fail_on == "dataset" else bool(report.drifted_columns)
+    drifted = drifted or (report.multivariate is not None and report.multivariate.drifted)
     return EXIT_DRIFT if drifted or report.quality_failures else EXIT_OK

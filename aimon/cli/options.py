@@ -57,6 +57,16 @@ def comparison_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def multivariate_argument(parser: argparse.ArgumentParser) -> None:
+    """``--multivariate``: also the numeric columns' multivariate drift (``drift``, ``report``)."""
+    parser.add_argument(
+        "--multivariate",
+        action="store_true",
+        help="also measure multivariate drift on the numeric columns (PCA reconstruction "
+        "error and a domain classifier; a profile must be built with --multivariate)",
+    )
+
+
 def share(text: str) -> float:
     """A share from 0 to 1."""
     try:

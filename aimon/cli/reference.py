@@ -32,6 +32,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the column holding the ground truth: with --prediction, the model's quality on "
         "these rows is kept as the baseline of live quality",
     )
+    build.add_argument(
+        "--multivariate",
+        action="store_true",
+        help="also keep a PCA reconstruction fit and 2,000 whole rows of the numeric input "
+        "columns, for multivariate drift (about 0.8 MB of JSON at 20 columns)",
+    )
     quality_settings_arguments(build)
 
 
@@ -51,6 +57,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         quality_task=args.task,
         positive_label=label_from_text(args.positive_label),
         quality_threshold=0.5 if args.threshold is None else args.threshold,
+        multivariate=args.multivariate,
     )
     try:
         profile.save(args.output)
@@ -62,6 +69,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         f"{kinds.count('categorical')} categorical features",
         file=out,
     )
+    if profile.multivariate is not None:
+        joint = profile.multivariate
+        print(f"multivariate drift on {len(joint.columns)} numeric columns "
+              f"({len(joint.sample)} rows kept)", file=out)  # fmt: skip
     if profile.quality is not None:
         values = ", ".join(f"{k} {v:.4g}" for k, v in profile.quality.values().items())
         print(f"model quality on {profile.quality.count} rows ({profile.quality.task}): {values}",

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from aimon.cli.comparison import compare_files, load
 from aimon.cli.exits import EXIT_OK
-from aimon.cli.options import comparison_arguments
+from aimon.cli.options import comparison_arguments, multivariate_argument
 from aimon.errors import AimonError
 
 
@@ -26,6 +26,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="aimon",
         help="aimon's report (default) or Evidently's own (needs the evidently extra)",
     )
+    multivariate_argument(report)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:

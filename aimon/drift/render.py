@@ -12,6 +12,7 @@ from aimon.drift.data_quality import describe_failure
 
 __all__ = [
     "QUALITY_HEADERS",
+    "multivariate_lines",
     "quality_json",
     "quality_lines",
     "quality_rows",
@@ -39,7 +40,28 @@ def report_table(report: DriftReport) -> str:
         for row in report.to_frame().itertuples(index=False)
     ]
     skipped = [f"skipped {column}: {reason}" for column, reason in report.skipped.items()]
-    return _table([_verdict(report)], _HEADERS, rows, [*skipped, *quality_lines(report)])
+    tail = [*skipped, *quality_lines(report), *multivariate_lines(report)]
+    return _table([_verdict(report)], _HEADERS, rows, tail)
+
+
+def multivariate_lines(report: DriftReport) -> list[str]:
+    """The multivariate verdict and each method's number against its limit (none when it
+    was not asked for)."""
+    found = report.multivariate
+    if found is None:
+        return []
+    rebuilt, classifier = found.reconstruction, found.classifier
+    band = f"{_number(rebuilt.lower)}-{_number(rebuilt.upper)}"
+    if rebuilt.lower is None:
+        band = f"below {_number(rebuilt.upper)}"
+    return [
+        f"multivariate drift on {len(found.columns)} numeric columns: "
+        + ("DRIFT" if found.drifted else "none"),
+        f"  reconstruction error {rebuilt.error:.4g} (band {band}): "
+        + ("DRIFT" if rebuilt.drifted else "-"),
+        f"  domain classifier AUC {classifier.auc:.4g} (drift above {classifier.threshold:.4g}, "
+        f"p-value {classifier.pvalue:.3g}): " + ("DRIFT" if classifier.drifted else "-"),
+    ]
 
 
 def _table(

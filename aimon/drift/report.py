@@ -134,6 +134,7 @@ def report_html(
         _verdict(report),
         _summary(report, names, anchors),
         _data_quality(report),
+        _multivariate(report),
         "<h2>Distributions</h2>" if names else "",
         *(_feature(report.columns[name], anchors[name]) for name in names),
         _skipped(report),
@@ -268,6 +269,34 @@ def _data_quality(report: DriftReport) -> str:
         f'<h2>Data quality</h2><p class="verdict {kind}">{escape(lines[0])}</p>'
         + (f'<ul class="failures">{failing}</ul>' if failing else "")
         + f'<table class="quality"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    )
+
+
+def _multivariate(report: DriftReport) -> str:
+    """Both multivariate methods' numbers against their limits, when they were measured."""
+    found = report.multivariate
+    if found is None:
+        return ""
+    rebuilt, classifier = found.reconstruction, found.classifier
+    rows = (
+        ("PCA reconstruction error", rebuilt.error,
+         f"below {_number(rebuilt.upper)}"
+         if rebuilt.lower is None
+         else f"{_number(rebuilt.lower)} to {_number(rebuilt.upper)}", rebuilt.drifted),
+        ("domain classifier AUC", classifier.auc, f"below {_number(classifier.threshold)}",
+         classifier.drifted),
+    )  # fmt: skip
+    body = "".join(
+        f'<tr class="{"failed" if drifted else "passed"}"><td>{name}</td>'
+        f"<td>{_number(value)}</td><td>{limit}</td><td>{_badge(drifted)}</td></tr>"
+        for name, value, limit, drifted in rows
+    )
+    columns = escape(", ".join(found.columns))
+    return (
+        f"<h2>Multivariate drift {_badge(found.drifted)}</h2>"
+        f'<p class="meta">On the numeric columns together: {columns}.</p>'
+        '<table class="quality"><thead><tr><th>method</th><th>value</th>'
+        f"<th>no drift</th><th>verdict</th></tr></thead><tbody>{body}</tbody></table>"
     )
 
 
