@@ -150,9 +150,7 @@ def main() -> None:
         nannyml["estimate_median_ms"] = nml_ms
         ratio = nml_ms / median_ms["isotonic one batch"]
         nannyml["ratio_to_aimon_isotonic"] = ratio
-        print(
-            f"  NannyML {nannyml['version']} CBPE.estimate: {nml_ms:.1f} ms ({ratio:.0f}x)"
-        )
+        print(f"  NannyML {nannyml['version']} CBPE.estimate: {nml_ms:.1f} ms ({ratio:.0f}x)")
 
     worst = max(median_ms[f"{m} one batch"] for m in ("identity", "sigmoid", "isotonic"))
     met = report_targets(
