@@ -132,7 +132,11 @@ def test_demo_tells_the_story_to_the_terminal_the_webhook_and_the_report(
         if s.quality is not None and s.quality.count >= 100 and s.quality.accuracy is not None
     ]
     assert max(acc) > 0.9 and min(acc) < 0.86, acc
-    assert "model quality (outcomes arrive" in text and "drift          at" in text
+    assert "model quality (outcomes arrive" in text
+    # The drift phase is a tenth of the run: on a loaded machine no status line may fall in
+    # it; when one does, the summary gives the phase its line.
+    if any(line.split()[1:2] == ["drift"] for line in text.splitlines()):
+        assert "drift          at" in text or "drift          no outcomes yet" in text
     train = training_data()
     reference = float(((train["score"] >= FRAUD_SCORE) == (train["fraud"] == 1)).mean())
     assert f"training data          accuracy {reference:.2f}" in text  # the baseline
