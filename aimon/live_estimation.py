@@ -22,7 +22,7 @@ from aimon.quality.estimation import EstimationStats
 from aimon.quality.pairs import prediction_value
 from aimon.recording import Columns
 from aimon.ring import SliceRing
-from aimon.window import Window
+from aimon.window import Window, slice_groups
 
 __all__ = ["LiveEstimation"]
 
@@ -64,10 +64,10 @@ class LiveEstimation:
         if not scores.size:
             return
         sids, live, _, _ = window.place(columns.end_ts()[rows], now)
-        for sid in np.unique(sids[live]).tolist():
-            stats = self._ring.get(int(sid))
+        for sid, mask in slice_groups(sids, live):
+            stats = self._ring.get(sid)
             if stats is not None:
-                self.estimator.add(stats, scores[live & (sids == sid)])
+                self.estimator.add(stats, scores if mask is None else scores[mask])
 
     def snapshot_fields(self, now: float) -> dict[str, Any]:
         """The Snapshot's estimated quality over the live slices, and its change from the
