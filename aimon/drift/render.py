@@ -9,6 +9,7 @@ from typing import Any
 
 from aimon.drift.compare import DriftReport
 from aimon.drift.data_quality import describe_failure
+from aimon.drift.segmented import OTHER, SegmentedReport
 
 __all__ = [
     "QUALITY_HEADERS",
@@ -19,6 +20,8 @@ __all__ = [
     "quality_table",
     "report_json",
     "report_table",
+    "segmented_json",
+    "segmented_table",
 ]
 
 _HEADERS = ("column", "kind", "method", "statistic", "p-value", "threshold", "drift")
@@ -42,6 +45,57 @@ def report_table(report: DriftReport) -> str:
     skipped = [f"skipped {column}: {reason}" for column, reason in report.skipped.items()]
     tail = [*skipped, *quality_lines(report), *multivariate_lines(report)]
     return _table([_verdict(report)], _HEADERS, rows, tail)
+
+
+def segmented_table(report: SegmentedReport) -> str:
+    """A table of the segments (rows, verdict, drifted columns; drifted segments first)
+    under a one-line verdict, then each segment's own :func:`report_table`."""
+    drifted = report.drifted_segments
+    against = (
+        "the same value's reference rows"
+        if report.against == "segment"
+        else ("the whole reference profile")
+    )
+    head = [
+        f"{len(drifted)} of {len(report)} segments of {report.column} drifted"
+        + (f": {', '.join(drifted)}" if drifted else ""),
+        f"each segment against {against}",
+    ]
+    order = sorted(report, key=lambda value: not report[value].drifted)
+    rows = [
+        (
+            value,
+            str(segment.n_reference),
+            str(segment.n_current),
+            "no verdict" if segment.report is None else "DRIFT" if segment.drifted else "-",
+            ", ".join(segment.drifted_columns) or segment.reason or "-",
+        )
+        for value in order
+        for segment in (report[value],)
+    ]
+    tail = []
+    if report.pooled:
+        tail.append(f"{report.pooled} values beyond the {report.max_segments} largest pooled "
+                    f"in {OTHER}")  # fmt: skip
+    if report.reference_only:
+        only = report.reference_only
+        more = f" and {len(only) - 10} more" if len(only) > 10 else ""
+        tail.append(f"in the reference only (no current rows): {', '.join(only[:10])}{more}")
+    for value in order:
+        segment = report[value]
+        tail += ["", f"== segment {value}: {segment.n_reference} reference rows, "
+                 f"{segment.n_current} current rows =="]  # fmt: skip
+        if segment.report is None:
+            tail.append(f"no verdict: {segment.reason}")
+        else:
+            tail.append(report_table(segment.report).rstrip("\n"))
+    headers = ("segment", "reference rows", "current rows", "drift", "drifted columns")
+    return _table(head, headers, rows, tail)
+
+
+def segmented_json(report: SegmentedReport) -> str:
+    """The segmented report as strict JSON: infinities and NaN become null."""
+    return json.dumps(_finite(report.to_dict()), indent=2, allow_nan=False) + "\n"
 
 
 def multivariate_lines(report: DriftReport) -> list[str]:

@@ -40,7 +40,7 @@ from aimon.errors import AimonError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MAX_BARS", "evidently_html", "report_html"]
+__all__ = ["MAX_BARS", "evidently_html", "html_page", "report_body", "report_html"]
 
 #: Bars per chart at most: beyond it the bins or categories with the smallest shares are
 #: drawn as one "other" bar (the statistics still use every one).
@@ -59,6 +59,7 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
   color: #1f2328; margin: 0 auto; max-width: 980px; padding: 24px; }
 h1 { font-size: 1.6em; margin: 0 0 4px; }
 h2 { font-size: 1.15em; margin: 0 0 4px; overflow-wrap: anywhere; }
+h3 { font-size: 1.05em; margin: 0 0 4px; overflow-wrap: anywhere; }
 .meta, .note { color: #57606a; margin: 0 0 12px; }
 .verdict { padding: 10px 14px; border-radius: 6px; margin: 16px 0; font-weight: 600; }
 .verdict.drift { background: #fdecea; color: var(--bad); }
@@ -113,8 +114,18 @@ def report_html(
         p-values, thresholds and verdicts) and one ``<svg class="chart">`` per feature that
         has bin data, drifted features first.
     """
-    names = sorted(report.columns, key=lambda n: not report.columns[n].drifted)
-    anchors = {name: f"feature-{i}" for i, name in enumerate(names)}
+    return html_page(title, reference_name, current_name, report_body(report))
+
+
+def html_page(
+    title: str,
+    reference_name: str | None,
+    current_name: str | None,
+    body: Sequence[str],
+    style: str = "",
+) -> str:
+    """A self-contained page: the title, a line naming the inputs, then ``body`` (HTML
+    parts; empty ones are dropped) under the report's style and ``style``."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -126,22 +137,35 @@ def report_html(
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<link rel="icon" href="data:,">',
         f"<title>{escape(title)}</title>",
-        f"<style>{_STYLE}</style>",
+        f"<style>{_STYLE}{style}</style>",
         "</head>",
         "<body>",
         f"<h1>{escape(title)}</h1>",
         f'<p class="meta">{_meta(reference_name, current_name)}</p>',
-        _verdict(report),
-        _summary(report, names, anchors),
-        _data_quality(report),
-        _multivariate(report),
-        "<h2>Distributions</h2>" if names else "",
-        *(_feature(report.columns[name], anchors[name]) for name in names),
-        _skipped(report),
+        *body,
         "</body>",
         "</html>",
     ]
     return "\n".join(part for part in parts if part) + "\n"
+
+
+def report_body(report: DriftReport, *, anchor: str = "feature", level: int = 2) -> list[str]:
+    """The HTML parts of one report, as :func:`report_html` shows them: the verdict, the
+    summary, data quality, multivariate drift, one section per feature and the columns not
+    compared. Feature sections are ``{anchor}-{i}`` and headed ``<h{level}>``, so that a
+    page can hold several reports (one per segment)."""
+    names = sorted(report.columns, key=lambda n: not report.columns[n].drifted)
+    anchors = {name: f"{anchor}-{i}" for i, name in enumerate(names)}
+    h = f"h{level}"
+    return [
+        _verdict(report),
+        _summary(report, names, anchors),
+        _data_quality(report, h),
+        _multivariate(report, h),
+        f"<{h}>Distributions</{h}>" if names else "",
+        *(_feature(report.columns[name], anchors[name], h) for name in names),
+        _skipped(report, h),
+    ]
 
 
 def evidently_html(reference: pd.DataFrame, current: pd.DataFrame) -> str:
@@ -218,7 +242,7 @@ def _summary(report: DriftReport, names: Sequence[str], anchors: dict[str, str])
     return f'<table class="summary"><thead><tr>{head}</tr></thead>{"".join(bodies)}</table>'
 
 
-def _feature(column: ColumnDrift, anchor: str) -> str:
+def _feature(column: ColumnDrift, anchor: str, h: str = "h2") -> str:
     results = ", ".join(
         f"{escape(r.method)} {_number(r.statistic)}"
         + ("" if r.pvalue is None else f" (p = {_number(r.pvalue)})")
@@ -232,7 +256,7 @@ def _feature(column: ColumnDrift, anchor: str) -> str:
     state = "drifted" if column.drifted else "stable"
     parts = [
         f'<section class="feature {state}" id="{anchor}">',
-        f"<h2>{escape(column.column)} {_badge(column.drifted)}</h2>",
+        f"<{h}>{escape(column.column)} {_badge(column.drifted)}</{h}>",
         f'<p class="note">{escape(column.kind)} · {results} · {counts}</p>',
     ]
     if column.histogram is None:
@@ -251,7 +275,7 @@ def _feature(column: ColumnDrift, anchor: str) -> str:
     return "\n".join(parts)
 
 
-def _data_quality(report: DriftReport) -> str:
+def _data_quality(report: DriftReport, h: str = "h2") -> str:
     """The data-quality verdict and table (failing columns first, their rows marked)."""
     if not report.data_quality:
         return ""
@@ -266,13 +290,13 @@ def _data_quality(report: DriftReport) -> str:
         for row in quality_rows(report)
     )
     return (
-        f'<h2>Data quality</h2><p class="verdict {kind}">{escape(lines[0])}</p>'
+        f'<{h}>Data quality</{h}><p class="verdict {kind}">{escape(lines[0])}</p>'
         + (f'<ul class="failures">{failing}</ul>' if failing else "")
         + f'<table class="quality"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
     )
 
 
-def _multivariate(report: DriftReport) -> str:
+def _multivariate(report: DriftReport, h: str = "h2") -> str:
     """Both multivariate methods' numbers against their limits, when they were measured."""
     found = report.multivariate
     if found is None:
@@ -293,21 +317,21 @@ def _multivariate(report: DriftReport) -> str:
     )
     columns = escape(", ".join(found.columns))
     return (
-        f"<h2>Multivariate drift {_badge(found.drifted)}</h2>"
+        f"<{h}>Multivariate drift {_badge(found.drifted)}</{h}>"
         f'<p class="meta">On the numeric columns together: {columns}.</p>'
         '<table class="quality"><thead><tr><th>method</th><th>value</th>'
         f"<th>no drift</th><th>verdict</th></tr></thead><tbody>{body}</tbody></table>"
     )
 
 
-def _skipped(report: DriftReport) -> str:
+def _skipped(report: DriftReport, h: str = "h2") -> str:
     if not report.skipped:
         return ""
     items = "".join(
         f"<li><b>{escape(name)}</b>: {escape(reason)}</li>"
         for name, reason in report.skipped.items()
     )
-    return f'<h2>Not compared</h2><ul class="skipped">{items}</ul>'
+    return f'<{h}>Not compared</{h}><ul class="skipped">{items}</ul>'
 
 
 @dataclass(frozen=True, slots=True)
