@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from aimon.drift.compare import DriftReport
+    from aimon.drift.data_quality import QualityLimits
     from aimon.drift.reference import Reference
+    from aimon.drift.segmented import SegmentedReport
 
 
 def load(args: argparse.Namespace) -> tuple[Reference | pd.DataFrame, pd.DataFrame]:
@@ -65,15 +67,55 @@ def compare_files(
 ) -> DriftReport:
     """REF and CUR compared with the options given."""
     from aimon.drift.compare import compare
+
+    return compare(
+        reference, current, methods=args.methods, columns=args.columns, bins=args.bins,
+        limits=_limits(args), multivariate=getattr(args, "multivariate", False),
+    )  # fmt: skip
+
+
+def compare_segment_files(
+    reference: Reference | pd.DataFrame, current: pd.DataFrame, args: argparse.Namespace
+) -> SegmentedReport:
+    """REF and CUR compared per value of ``--segment`` with the options given.
+
+    Raises:
+        AimonError: the segment column is in neither file (named, with a close match), or
+            ``--multivariate`` was asked for too.
+    """
+    from aimon.drift.reference import Reference
+    from aimon.drift.segmented import compare_segments
+
+    if getattr(args, "multivariate", False):
+        raise AimonError("--multivariate: not measured per segment; drop it or --segment")
+    sides = [(args.current, current)]
+    if not isinstance(reference, Reference):
+        sides.append((args.reference, reference))
+    for path, frame in sides:
+        present = [str(name) for name in frame.columns]
+        if args.segment not in present:
+            raise AimonError(f"--segment: {args.segment!r} is not a column of {path}"
+                             + _close(args.segment, present))  # fmt: skip
+    return compare_segments(
+        reference, current, args.segment, methods=args.methods, columns=args.columns,
+        max_segments=args.max_segments, min_rows=args.min_rows, bins=args.bins,
+        limits=_limits(args),
+    )  # fmt: skip
+
+
+def _close(name: str, present: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, present, n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _limits(args: argparse.Namespace) -> QualityLimits:
     from aimon.drift.data_quality import QualityLimits
 
-    limits = QualityLimits(
+    return QualityLimits(
         missing_increase=args.max_missing_increase,
         out_of_range=args.max_out_of_range,
         type_violations=args.max_type_violations,
         unseen=args.max_unseen,
     )
-    return compare(
-        reference, current, methods=args.methods, columns=args.columns, bins=args.bins,
-        limits=limits, multivariate=getattr(args, "multivariate", False),
-    )  # fmt: skip

@@ -67,6 +67,39 @@ def multivariate_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def segment_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--segment`` and its options: the comparison per value of a column (``drift``,
+    ``report``)."""
+    segments = parser.add_argument_group(
+        "segments", "compare the rows of each value of a column on their own"
+    )
+    segments.add_argument(
+        "--segment", metavar="COLUMN",
+        help="compare per value of COLUMN: against the same value's reference rows (REF data) "
+        "or the whole profile (REF .json); COLUMN itself is not compared",
+    )  # fmt: skip
+    segments.add_argument(
+        "--max-segments", type=positive, default=20, metavar="K",
+        help="values with the most current rows compared on their own; the rest pooled in "
+        "__other__ (default 20)",
+    )  # fmt: skip
+    segments.add_argument(
+        "--min-rows", type=positive, default=1, metavar="N",
+        help="no verdict for a segment with fewer rows on a side (default 1: any rows)",
+    )  # fmt: skip
+
+
+def positive(text: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
 def share(text: str) -> float:
     """A share from 0 to 1."""
     try:

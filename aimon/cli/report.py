@@ -1,4 +1,5 @@
-"""``aimon report``: a self-contained HTML drift report (aimon's own, or Evidently's)."""
+"""``aimon report``: a self-contained HTML drift report (aimon's own, whole or per segment,
+or Evidently's)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from aimon.cli.comparison import compare_files, load
+from aimon.cli.comparison import compare_files, compare_segment_files, load
 from aimon.cli.exits import EXIT_OK
-from aimon.cli.options import comparison_arguments, multivariate_argument
+from aimon.cli.options import comparison_arguments, multivariate_argument, segment_arguments
 from aimon.errors import AimonError
 
 
@@ -27,6 +28,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="aimon's report (default) or Evidently's own (needs the evidently extra)",
     )
     multivariate_argument(report)
+    segment_arguments(report)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -35,6 +37,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     from aimon.drift.report import evidently_html, report_html
 
     reference, current = load(args)
+    if args.engine == "evidently" and args.segment is not None:
+        raise AimonError("--segment applies to --engine aimon; Evidently's report is whole")
     if args.engine == "evidently":
         if isinstance(reference, Reference):
             raise AimonError(
@@ -53,6 +57,17 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             reference, current = reference[list(args.columns)], current[list(args.columns)]
         page = evidently_html(reference, current)
         summary = "Evidently's data-drift report"
+    elif args.segment is not None:
+        from aimon.drift.segment_report import segmented_html
+
+        segments = compare_segment_files(reference, current, args)
+        page = segmented_html(
+            segments,
+            title=args.title,
+            reference_name=args.reference.name,
+            current_name=args.current.name,
+        )
+        summary = f"{len(segments.drifted_segments)} of {len(segments)} segments drifted"
     else:
         report = compare_files(reference, current, args)
         page = report_html(

@@ -249,21 +249,35 @@ def compare_segments(
 
 
 def segment_labels(column: pd.Series) -> NDArray[np.str_]:
-    """Each row's segment as text, alike for the same value on both sides: whole numbers
-    without a decimal point (a CSV column with a gap reads its integers as floats), missing
-    values as :data:`MISSING`."""
-    missing = column.isna().to_numpy()
-    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
-        numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
-        whole = np.isfinite(numbers) & (numbers == np.round(numbers)) & (abs(numbers) < 2.0**53)
-        text = np.where(
-            whole,
-            np.where(whole, numbers, 0).astype(np.int64).astype(str),
-            numbers.astype(str),
-        )
-    else:
-        text = column.astype(str).to_numpy(dtype=str)
-    return np.where(missing, MISSING, text)
+    """Each row's segment as text, by the live segments' rules so that a value has one label
+    in batch and live: whole numbers without a fraction (a CSV column with a gap reads its
+    integers as floats), other numbers in their shortest form, bools as ``1`` and ``0``,
+    missing values and empty text as :data:`MISSING`.
+
+    >>> segment_labels(pd.Series([3, 3.0, 0.5, None, True, "DE", ""], dtype=object)).tolist()
+    ['3', '3', '0.5', '__missing__', '1', 'DE', '__missing__']
+    """
+    codes, values = pd.factorize(column, use_na_sentinel=True)  # missing: code -1
+    labels = [_label(value) for value in values.tolist()]
+    return np.array([*labels, MISSING], dtype=str)[codes]
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, str):
+        return value or MISSING
+    if isinstance(value, bool | np.bool_):
+        return "1" if value else "0"
+    if isinstance(value, int | float | np.integer | np.floating):
+        return _number_label(float(value))
+    return MISSING if value is None or value is pd.NA or value is pd.NaT else str(value)
+
+
+def _number_label(value: float) -> str:
+    if not np.isfinite(value):
+        return MISSING
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
 
 
 def _top(labels: NDArray[np.str_], most: int) -> tuple[list[str], list[str]]:
