@@ -415,3 +415,11 @@ def test_report_per_segment_has_a_section_per_segment(files: dict[str, Path]) ->
     assert [h.split()[1] for h in parsed.headings] == ["1", "0", "2"]
     evidently = run(*argv, "-o", str(output), "--engine", "evidently")
     assert evidently[0] == EXIT_BAD_INPUT
+
+
+def test_fail_on_dataset_asks_a_segment_for_dataset_drift(files: dict[str, Path]) -> None:
+    argv = ["drift", str(files["reference"]), str(files["shifted"]), "--segment", "cls"]
+    assert run(*argv)[0] == EXIT_DRIFT
+    status, text = run(*argv, "--fail-on", "dataset")
+    assert status == EXIT_OK  # 1 of 13 columns: no dataset drift, and every check passes
+    assert text.count("data quality: all 13 columns pass") == 3
