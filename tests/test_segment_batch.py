@@ -75,8 +75,10 @@ def test_a_shift_in_one_segment_flags_that_segment_alone(name: str) -> None:
         found = compare_segments(reference, shift(current, segment, value, feature), segment)
         assert list(found) == list(plain)
         assert feature in found[label].drifted_columns, seed
-        assert found[label].report is not None
-        assert found[label].report[feature]["ks"].pvalue < 1e-4
+        moved = found[label].report
+        assert moved is not None
+        pvalue = moved[feature]["ks"].pvalue
+        assert pvalue is not None and pvalue < 1e-4
         for other in found:
             if other == label:
                 continue
