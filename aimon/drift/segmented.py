@@ -38,6 +38,7 @@ __all__ = [
     "SegmentDrift",
     "SegmentedReport",
     "compare_segments",
+    "segment_labels",
 ]
 
 #: Segments compared at most by default; values beyond the most frequent are pooled.
