@@ -1,11 +1,14 @@
 """The documentation cannot rot: every relative link in README.md and docs/*.md points at a file
 or directory of the repository, every ``#anchor`` at a heading of its page (GitHub's anchors:
 lowercase, punctuation dropped, spaces to hyphens, ``-1``, ``-2`` for repeated headings), and
-the README's Documentation list links every page of docs/."""
+the README's Documentation list links every page of docs/, and the README's examples on
+scikit-learn's bundled data run and print what the README shows."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,9 @@ _INLINE_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]*)>?(?:\
 _REFERENCE_LINK = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+<?(\S+?)>?(?:\s.*)?$")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)  # http:, https:, mailto:...
+#: The README section whose Python blocks are whole programs, each followed by a ``text``
+#: block of what it prints (issue 15: a runnable example for each feature it shows).
+EXAMPLES_SECTION = "Beyond per-feature statistics"
 
 
 def _prose_lines(text: str) -> list[str]:
@@ -140,3 +146,91 @@ def test_an_exposed_sidecar_is_told_to_need_authentication(
     assert "needs --bearer-token-file or basic auth" in " ".join(capsys.readouterr().out.split())
     security = (ROOT / "docs" / "security.md").read_text()
     assert "A sidecar reachable beyond loopback needs authentication" in " ".join(security.split())
+
+
+def examples(text: str, section: str = EXAMPLES_SECTION) -> list[tuple[str, str | None]]:
+    """The ``python`` blocks of a page's ``## section`` (up to the next ``##`` heading), each
+    with the ``text`` block right after it (blank lines between), or None."""
+    found: list[tuple[str, str | None]] = []
+    inside = False
+    block: list[str] | None = None
+    kind = ""
+    expect_output = False
+    for line in text.splitlines():
+        if block is not None:
+            if line.startswith("```"):
+                body = "\n".join(block) + "\n"
+                if kind == "python":
+                    found.append((body, None))
+                    expect_output = True
+                elif kind == "text" and expect_output:
+                    found[-1] = (found[-1][0], body)
+                    expect_output = False
+                block = None
+            else:
+                block.append(line)
+            continue
+        if line.startswith("## "):
+            inside = line[3:].strip() == section
+        elif inside and line.startswith("```"):
+            kind = line[3:].strip()
+            expect_output = expect_output and kind == "text"
+            block = []
+        elif line.strip():
+            expect_output = False
+    return found
+
+
+README_EXAMPLES = examples((ROOT / "README.md").read_text(encoding="utf-8"))
+
+
+def test_the_readme_shows_runnable_examples_with_their_output() -> None:
+    assert len(README_EXAMPLES) >= 2, f"no examples under ## {EXAMPLES_SECTION}"
+    assert all(output for _, output in README_EXAMPLES), "an example without its output"
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"), README_EXAMPLES, ids=[f"example{i}" for i in range(len(README_EXAMPLES))]
+)
+def test_a_readme_example_runs_and_prints_what_the_readme_shows(
+    code: str, shown: str | None
+) -> None:
+    """Each example, as a reader would paste it, in a fresh interpreter of this venv."""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == shown
+
+
+def test_the_shown_outputs_say_what_the_prose_claims() -> None:
+    """The estimate's interval holds the realised accuracy; the flipped correlation drifts no
+    feature and the whole rows above the band (the checks above tie the text to a run)."""
+    shown = "".join(output or "" for _, output in README_EXAMPLES)
+    estimated = re.search(r"estimated accuracy ([\d.]+) \(([\d.]+)-([\d.]+)\) from (\d+)", shown)
+    realised = re.search(r"realised accuracy +([\d.]+)", shown)
+    assert estimated is not None and realised is not None, shown
+    low, high = float(estimated.group(2)), float(estimated.group(3))
+    assert low <= float(estimated.group(1)) <= high
+    assert low <= float(realised.group(1)) <= high
+    assert "features drifted: []\n" in shown
+    multivariate = re.search(
+        r"multivariate drift: True \(reconstruction error ([\d.]+), upper bound ([\d.]+)\)", shown
+    )
+    assert multivariate is not None, shown
+    assert float(multivariate.group(1)) > float(multivariate.group(2))
+
+
+def test_examples_are_read_from_their_section_only() -> None:
+    page = (
+        "## Other\n```python\nprint(0)\n```\n"
+        f"## {EXAMPLES_SECTION}\ntext\n```python\nprint(1)\n```\n\n```text\n1\n```\n"
+        "### Sub\n```python\nprint(2)\n```\nprose, so no output\n```text\n2\n```\n"
+        "## Next\n```python\nprint(3)\n```\n"
+    )
+    assert examples(page) == [("print(1)\n", "1\n"), ("print(2)\n", None)]
