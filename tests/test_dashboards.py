@@ -273,6 +273,38 @@ def test_estimated_quality_is_drawn_beside_the_realised() -> None:
     assert quality < titles.index(panel["title"]) < alerts
 
 
+def test_multivariate_drift_is_drawn_against_its_band_in_the_drift_row() -> None:
+    overview = json.loads((GRAFANA / "aimon-overview.json").read_text())
+    panel = next(p for p in overview["panels"] if p["title"].startswith("Multivariate drift"))
+    assert panel["type"] == "timeseries"
+    mv = 'model="$model",version="$version"'
+    exprs = {t["legendFormat"]: t["expr"] for t in panel["targets"]}
+    assert exprs == {
+        "{{instance}} error": f"aimon_multivariate_reconstruction_error{{{mv}}}",
+        "upper bound (reference)": (
+            f"max by (model, version) (aimon_multivariate_reconstruction_upper{{{mv}}})"
+        ),
+        "{{instance}} drifted": f"aimon_multivariate_drifted{{{mv}}}",
+    }
+    props = {
+        o["matcher"]["options"]: {prop["id"]: prop["value"] for prop in o["properties"]}
+        for o in panel["fieldConfig"]["overrides"]
+    }
+    # The band's upper bound drawn as a red dashed threshold line; the 0/1 verdict on its
+    # own right axis, stepped, so it does not squash the error's scale.
+    band = props["upper bound (reference)"]
+    assert band["color"] == {"mode": "fixed", "fixedColor": "red"}
+    assert band["custom.lineStyle"]["fill"] == "dash"
+    flag = props[".* drifted$"]
+    assert re.fullmatch(".* drifted$", "a:1 drifted")
+    assert not re.fullmatch(".* drifted$", "a:1 error")
+    assert flag["custom.axisPlacement"] == "right" and (flag["min"], flag["max"]) == (0, 1)
+    assert flag["custom.lineInterpolation"] == "stepAfter"
+    # Its place: in the drift row, before the data quality row.
+    titles = [p["title"] for p in overview["panels"]]
+    assert titles.index("Drift") < titles.index(panel["title"]) < titles.index("Data quality")
+
+
 def test_provisioning_points_at_the_dashboards_directory() -> None:
     providers = yaml.safe_load((GRAFANA / "provisioning" / "dashboards.yml").read_text())
     assert providers["apiVersion"] == 1

@@ -459,6 +459,55 @@ def estimated_vs_realised(b: Board, reference: str) -> None:
     )
 
 
+def multivariate_drift(b: Board) -> None:
+    """Each replica's reconstruction error of its window's whole rows (multivariate drift,
+    for a reference built with ``multivariate=True``) against the reference's band, and the
+    verdict MultivariateDrift reads."""
+    error = f"aimon_multivariate_reconstruction_error{{{MV}}}"
+    upper = f"max by (model, version) (aimon_multivariate_reconstruction_upper{{{MV}}})"
+    b.panel(
+        "timeseries",
+        "Multivariate drift: reconstruction error vs the reference's band",
+        [
+            target(error, "{{instance}} error"),
+            target(upper, "upper bound (reference)"),
+            target(f"aimon_multivariate_drifted{{{MV}}}", "{{instance}} drifted"),
+        ],
+        overrides=[
+            {
+                # Drawn as a threshold line: the bound comes from the reference, not from a
+                # fixed number, so it is a series and not one of Grafana's static thresholds.
+                "matcher": {"id": "byName", "options": "upper bound (reference)"},
+                "properties": [
+                    {"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}},
+                    {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
+                    {"id": "custom.fillOpacity", "value": 0},
+                ],
+            },
+            {
+                "matcher": {"id": "byRegexp", "options": ".* drifted$"},
+                "properties": [
+                    {"id": "custom.axisPlacement", "value": "right"},
+                    {"id": "custom.axisLabel", "value": "drifted"},
+                    {"id": "custom.lineInterpolation", "value": "stepAfter"},
+                    {"id": "custom.fillOpacity", "value": 20},
+                    {"id": "min", "value": 0},
+                    {"id": "max", "value": 1},
+                    {"id": "decimals", "value": 0},
+                ],
+            },
+        ],
+        description="Mean PCA reconstruction error of a sample of each replica's rolling "
+        "window's whole rows, against the upper bound of the band learnt on the reference's "
+        "chunks (mean + 3 standard deviations, red dashed), and each replica's verdict "
+        "(right axis, 1: drifted), given once the sample is worth a reference chunk's rows. "
+        "It sees what per-feature tests miss, such as a correlation that flips while every "
+        "marginal stays the same. MultivariateDrift fires when a replica's verdict holds "
+        "for 5 minutes over 500 rows. No data unless the reference was built with "
+        "multivariate=True (--multivariate).",
+    )
+
+
 def overview() -> Json:
     b = Board()
     b.row("Now")
@@ -677,6 +726,7 @@ def overview() -> Json:
         "critical value (family-wise false-alarm rate under 5 %), each replica's drift window: "
         "what ModelDrift reads; it fires above 0.05 (drawn) for 5 minutes.",
     )
+    multivariate_drift(b)
 
     data_quality_row(b)
     quality_row(b)

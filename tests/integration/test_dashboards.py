@@ -3,8 +3,9 @@ real Prometheus, with the template variables filled in, after a scenario: two si
 replicas of one model version) with one reference, on logs with traffic, errors of two types,
 a spread of latencies and payload sizes, missing values and drifted features, and ground
 truth for most predictions (an outcomes log per sidecar, a reference built with a target and
-scores, so the replicas export their quality, estimated and realised, and the reference's),
-scraped by a Prometheus that loads the shipped rules of deploy/prometheus/.
+scores, so the replicas export their quality, estimated and realised, and the reference's;
+and with its multivariate part, so they export their multivariate drift), scraped by a
+Prometheus that loads the shipped rules of deploy/prometheus/.
 
 The rules over a window (``rate``, ``increase``) need values that arrive while Prometheus
 watches, so, as in test_fleet_psi.py, each log starts with a few lines without features, the
@@ -51,12 +52,14 @@ CALIBRATED = {"a": 1.0, "b": 0.5}
 
 def log_lines(rng: np.random.Generator, n: int, shift: float, now: float, ids: str) -> list[dict]:
     amount = rng.normal(shift, 1.0, n)
+    balance = 2.0 * amount + rng.normal(0.0, 0.5, n)  # correlated with amount, as on the reference
     country = rng.choice(COUNTRIES, n, p=[0.1, 0.1, 0.7, 0.1])
     latency = rng.lognormal(np.log(20.0), 1.0, n)  # ms: p50 ~ 20, p99 ~ 200
     errors = rng.choice([None, "ValueError", "TimeoutError"], n, p=[0.9, 0.07, 0.03])
     lines = []
     for i in range(n):
-        features: dict[str, Any] = {"amount": float(amount[i]), "country": str(country[i])}
+        features: dict[str, Any] = {"amount": float(amount[i]), "balance": float(balance[i]),
+                                    "country": str(country[i])}  # fmt: skip
         if i % 50 == 0:
             features["amount"] = None  # a missing value
         lines.append(
@@ -161,20 +164,25 @@ def query_range(prom: Any, promql: str, end: float, seconds: float = 30.0) -> li
 
 def save_reference(rng: np.random.Generator, path: Path) -> list[str]:
     """A reference with the model's quality (built with a target, so the sidecars export
-    aimon_reference_quality) and, its scores being calibrated, the estimator of quality
-    before labels (aimon_estimated_quality and the reference's estimate); its features: the
-    prediction and the target (label drift of the matched outcomes) are profiled too."""
+    aimon_reference_quality), the estimator of quality before labels, its scores being
+    calibrated (aimon_estimated_quality and the reference's estimate), and the multivariate
+    fit of its two numeric inputs (aimon_multivariate_*); its features: the prediction and
+    the target (label drift of the matched outcomes) are profiled too."""
     score = rng.random(5000)
+    amount = rng.normal(0.0, 1.0, 5000)
     train = pd.DataFrame(
-        {"amount": rng.normal(0.0, 1.0, 5000),
+        {"amount": amount, "balance": 2.0 * amount + rng.normal(0.0, 0.5, 5000),
          "country": rng.choice(COUNTRIES, 5000, p=[0.4, 0.3, 0.2, 0.1]),
          "score": score, "label": (rng.random(5000) < score).astype(int)}
     )  # fmt: skip
-    reference = Reference.from_frame(train, bins=10, target="label", prediction="score")
+    reference = Reference.from_frame(
+        train, bins=10, target="label", prediction="score", multivariate=True
+    )
     assert reference.quality is not None and reference.quality.accuracy is not None
     assert reference.performance_estimator() is not None
+    assert reference.multivariate is not None
     reference.save(path)
-    return ["amount", "country", "label", "score"]
+    return ["amount", "balance", "country", "label", "score"]
 
 
 def test_every_panel_query_returns_data_after_the_scenario(
@@ -245,6 +253,7 @@ def test_every_panel_query_returns_data_after_the_scenario(
             f'model_version_error_type:aimon_prediction_errors:rate5m{{model="{MODEL}"}} > 0',
             f'model_version:aimon_model_quality_pairs:sum{{model="{MODEL}"}} == {matched}',
             f'model_version_metric:aimon_model_quality_change:pairs_weighted_mean{{model="{MODEL}"}}',
+            f'aimon_multivariate_reconstruction_error{{model="{MODEL}"}}',
         ):
             wait_until(lambda e=expr: len(prom.query(e)) >= 1, timeout=20, what=expr)
 
