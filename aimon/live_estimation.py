@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from aimon.columns import Columns
 from aimon.quality.cbpe import PerformanceEstimator
 from aimon.quality.estimation import EstimationStats
 from aimon.quality.pairs import prediction_value
-from aimon.recording import Columns
 from aimon.ring import SliceRing
 from aimon.window import Window, slice_groups
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from aimon.columns import Columns
 from aimon.errors import ConfigError, MalformedEventError
 from aimon.quality.inference import infer_task
 from aimon.quality.join import JoinBuffer, MatchFields
@@ -26,7 +27,6 @@ from aimon.quality.metrics import (
 )
 from aimon.quality.pairs import prediction_value
 from aimon.quality.stats import QualityStats
-from aimon.recording import Columns
 from aimon.settings import QualitySettings
 from aimon.window import Window, slice_groups
 

@@ -7,8 +7,8 @@ columnar: ``times`` is an ``array('d')`` of ``start, end`` pairs (``perf_counter
 beside it the calls' results, and, when they are captured, their inputs (a separate list: a
 tuple holding a dict is never untracked by the garbage collector, so inputs never sit inside
 records). What is rare is sparse: the rows that raised (``errors``: row -> exception class),
-and only observed calls carry sizes and given ids. The fold drains a buffer into
-:class:`Columns` with ``np.frombuffer`` and slicing, never by transposing Python tuples.
+and only observed calls carry sizes and given ids. The fold drains a buffer into columns
+(:mod:`aimon.columns`) with ``np.frombuffer`` and slicing, never by transposing Python tuples.
 
 The owner thread appends in a fixed order, ``times`` last, so a drain that reads
 ``len(times) // 2`` first takes whole records only; a row that raised is written under the
@@ -37,12 +37,13 @@ import threading
 import time
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from numpy.typing import NDArray
 
+# Columns and columns_of are also named here for the modules that still import them from
+# recording (they moved to aimon.columns in issue 13).
+from aimon.columns import Columns, Taken, columns_of
 from aimon.features import FeatureExtractor, payload_size
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "KeywordInput",
     "Recorder",
     "ThreadBuffer",
+    "columns_of",
 ]
 
 log = logging.getLogger("aimon")
@@ -171,7 +173,7 @@ class ThreadBuffer:
             self.times.append(start)
             self.times.append(latency)
 
-    def take(self, limit: int | None = None) -> _Taken | None:
+    def take(self, limit: int | None = None) -> Taken | None:
         """Remove and return the oldest whole records (at most ``limit``)."""
         with self.lock:
             n = len(self.times) // 2
@@ -204,80 +206,7 @@ class ThreadBuffer:
                     else:
                         rest[row - n] = error
                 self.errors = rest
-        return _Taken(self.ident, times, results, inputs, ids, sizes, errors)
-
-
-@dataclass(slots=True)
-class _Taken:
-    """Records taken out of one buffer (its columns, as :class:`ThreadBuffer` holds them)."""
-
-    ident: int
-    times: NDArray[np.float64]
-    results: list[Any]
-    inputs: list[Any] | None
-    ids: list[str | None] | None
-    sizes: NDArray[np.float64] | None
-    errors: dict[int, type[BaseException] | str]
-
-    def __len__(self) -> int:
-        return len(self.results)
-
-    def rows(self, a: int, b: int) -> _Taken:
-        """Records ``a`` to ``b`` (numpy views, list slices)."""
-        if a == 0 and b >= len(self.results):
-            return self
-        return _Taken(
-            self.ident,
-            self.times[2 * a : 2 * b],
-            self.results[a:b],
-            None if self.inputs is None else self.inputs[a:b],
-            None if self.ids is None else self.ids[a:b],
-            None if self.sizes is None else self.sizes[2 * a : 2 * b],
-            {row - a: e for row, e in self.errors.items() if a <= row < b},
-        )
-
-
-@dataclass(slots=True)
-class Columns:
-    """Drained records as columns: the fold's working form.
-
-    ``ts`` is when each call started (epoch seconds), ``latency`` its duration (NaN when
-    unknown), ``errors`` the name of what it raised (None: success), the sizes in bytes (NaN:
-    unknown), ``results`` the model's outputs (None for a call that raised). A call is
-    counted in the window when it ended (:meth:`end_ts`), as a Prometheus histogram observes
-    it: a call longer than the window still lands in it.
-    """
-
-    ts: NDArray[np.float64]
-    latency: NDArray[np.float64]
-    errors: list[str | None]
-    in_size: NDArray[np.float64]
-    out_size: NDArray[np.float64]
-    results: list[Any]
-    inputs: list[Any] | None = None  # feature sources, one per call (None: no features)
-    sizes_from_inputs: bool = False  # input sizes come from the inputs
-    extractor: FeatureExtractor | None = None  # the user's, applied to each input first
-    request_ids: list[str | None] | None = None  # None: no ids at all
-    # rows whose id the fold made (nobody had asked for it): joined only when it can be known
-    unasked: list[int] | None = None
-    # for ids still to make: the perf_counter start of each row, and the rows' thread
-    starts: NDArray[np.float64] | None = None
-    thread: int | None = None
-    ends: NDArray[np.float64] | None = None  # see end_ts
-
-    def __len__(self) -> int:
-        return int(self.ts.size)
-
-    def end_ts(self) -> NDArray[np.float64]:
-        """When each call ended (epoch seconds; its start when its latency is unknown)."""
-        if self.ends is None:
-            latency = self.latency
-            self.ends = np.where(np.isfinite(latency), self.ts + latency, self.ts)
-        return self.ends
-
-
-def _error_name(error: type[BaseException] | str) -> str:
-    return error if isinstance(error, str) else error.__name__
+        return Taken(self.ident, times, results, inputs, ids, sizes, errors)
 
 
 class Channel:
@@ -421,33 +350,6 @@ def _wait(channel: Channel) -> float:
 
 def _smooth(average: float, sample: float) -> float:
     return sample if average == 0.0 else 0.7 * average + 0.3 * sample
-
-
-def columns_of(piece: _Taken, channel: Channel, offset: float) -> Columns:
-    """Records taken from one buffer as columns (``offset``: epoch minus perf_counter)."""
-    times = piece.times
-    n = times.size // 2
-    starts = times[0::2]
-    ts = starts + offset
-    # an observed call's record holds its latency, a watched call's its end (one float
-    # fewer for the caller to compute)
-    ends = None if channel.observed else times[1::2] + offset
-    latency = times[1::2].copy() if channel.observed else times[1::2] - starts
-    errors: list[str | None] = [None] * n
-    for row, error in piece.errors.items():
-        errors[row] = _error_name(error)
-    ids = piece.ids
-    if ids is not None and ids.count(None) == n:
-        ids = None
-    in_size = np.full(n, np.nan)
-    out_size = np.full(n, np.nan)
-    if piece.sizes is not None:
-        in_size, out_size = piece.sizes[0::2].copy(), piece.sizes[1::2].copy()
-    return Columns(
-        ts, latency, errors, in_size, out_size, piece.results, piece.inputs,
-        request_ids=ids, starts=None if channel.observed else starts,
-        thread=None if channel.observed else piece.ident, ends=ends,
-    )  # fmt: skip
 
 
 class FoldHooks(Protocol):

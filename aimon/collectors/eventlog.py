@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from aimon import lifecycle
+from aimon.columns import Columns
 from aimon.events import Event, EventCodec
-from aimon.recording import Columns
 
 __all__ = ["EventLogWriter", "events_of"]
 
