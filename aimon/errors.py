@@ -25,3 +25,7 @@ class MalformedEventError(AimonError, ValueError):
 
 class CheckpointError(AimonError):
     """A checkpoint cannot be read or written; the message names the file and the cause."""
+
+
+class ReferenceError(AimonError, ValueError):
+    """A reference cannot be built or read; the message says which file, column or field."""

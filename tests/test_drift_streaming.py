@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aimon.drift.reference import OTHER, Reference, bin_index
+from aimon.drift.bins import bin_index
+from aimon.drift.reference import OTHER, Reference
 from aimon.drift.streaming import MAX_UNSEEN, FeatureCounts, Reservoir, count_batch
 from aimon.features import extract_many
 

@@ -13,14 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames
 
-from aimon.drift.reference import (
-    OTHER,
-    SCHEMA_VERSION,
-    Reference,
-    ReferenceError,
-    bin_index,
-    quantile_edges,
-)
+from aimon.drift.bins import bin_index, quantile_edges
+from aimon.drift.reference import OTHER, SCHEMA_VERSION, Reference, ReferenceError
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 def load(args: argparse.Namespace) -> tuple[Reference | pd.DataFrame, pd.DataFrame]:
     """REF (a data file or a saved profile) and CUR of ``drift``, ``check`` and ``report``."""
-    from aimon.drift.reference import Reference, read_table
+    from aimon.drift.reference import Reference
+    from aimon.drift.tables import read_table
 
     is_profile = args.reference.suffix.lower() == ".json"
     reference = Reference.load(args.reference) if is_profile else read_table(args.reference)

@@ -33,7 +33,7 @@ from aimon.drift.methods import Kind, column_kind, resolve_methods
 from aimon.drift.multivariate import MultivariateDrift, multivariate_drift
 from aimon.drift.multivariate.batch import against_profile, is_numeric
 from aimon.drift.multivariate.reconstruction import CHUNKS
-from aimon.drift.reference import FeatureProfile, Reference, _as_frame
+from aimon.drift.reference import FeatureProfile, Reference
 from aimon.drift.samples import (
     NUMERIC_INFERRED,
     Bins,
@@ -45,6 +45,7 @@ from aimon.drift.samples import (
 )
 from aimon.drift.stats import DriftResult
 from aimon.drift.streaming import FeatureCounts, count_batch
+from aimon.drift.tables import as_frame
 from aimon.features import FeatureBatch, extract
 from aimon.snapshot import FeatureQuality
 
@@ -209,13 +210,13 @@ def compare(
         ReferenceError: a reference data set without rows.
     """
     chosen = resolve_methods(methods)
-    frame = _as_frame(current)
+    frame = as_frame(current)
     limits = limits or QualityLimits()
     if isinstance(reference, Reference):
         report = _compare_profile(reference, frame, chosen, columns, thresholds, drift_share)
         joint = _profile_multivariate(reference, frame) if multivariate else None
         return replace(report, limits=limits, multivariate=joint)
-    ref_frame = _as_frame(reference)
+    ref_frame = as_frame(reference)
     names, skipped = _columns(list(map(str, ref_frame.columns)), frame, columns)
     ref_frame = ref_frame.set_axis(list(map(str, ref_frame.columns)), axis=1)
     frame = frame.set_axis(list(map(str, frame.columns)), axis=1)

@@ -54,7 +54,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from aimon.drift.reference import OTHER, FeatureProfile, Reference, labels_of
+from aimon.drift.bins import labels_of
+from aimon.drift.reference import OTHER, FeatureProfile, Reference
 from aimon.features import FeatureBatch, FeatureColumn
 from aimon.snapshot import FeatureQuality
 

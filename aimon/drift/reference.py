@@ -5,18 +5,14 @@ Per feature it keeps its kind, the reference's quantile bin edges and the share 
 (or its categories with their shares, top-K plus ``"other"``), summary statistics, the missing
 share, and a bounded sorted sample for the exact tests (KS, Wasserstein). Values are read by
 :mod:`aimon.features`, the same code that reads live ``predict`` inputs, so a value means the
-same thing on both sides: bools are 1/0, strings are labels, None/NaN/inf are missing.
-
-Numeric bins are half-open ``[e_i, e_i+1)`` like ``numpy.histogram``, with the outer bins open
-to -inf and +inf so that every live value lands in a bin: ``k`` inner edges make ``k + 1``
-bins, and a value's bin is ``searchsorted(edges, value, side="right")``.
+same thing on both sides: bools are 1/0, strings are labels, None/NaN/inf are missing. Bins
+and category labels follow :mod:`aimon.drift.bins`; data sets are read by
+:mod:`aimon.drift.tables`.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,9 +25,11 @@ import pandas as pd
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from aimon.drift.bins import bin_index, interval_labels, labels_of, quantile_edges
 from aimon.drift.methods import Kind, column_kind
 from aimon.drift.multivariate.profile import MultivariateProfile
-from aimon.errors import AimonError
+from aimon.drift.tables import as_frame, read_table
+from aimon.errors import ReferenceError
 from aimon.features import FeatureColumn, extract
 from aimon.quality.cbpe import PerformanceEstimator
 from aimon.quality.metrics import Label, QualityError, QualityMetrics, TaskKind
@@ -44,10 +42,6 @@ __all__ = [
     "FeatureProfile",
     "Reference",
     "ReferenceError",
-    "bin_index",
-    "interval_labels",
-    "number_label",
-    "quantile_edges",
 ]
 
 #: The version of the JSON layout written by :meth:`Reference.save`. 2 added ``target`` and
@@ -60,51 +54,6 @@ _FORMAT = "aimon.reference"
 
 #: The category that collects every label beyond the reference's top K.
 OTHER = "__other__"
-
-
-class ReferenceError(AimonError, ValueError):
-    """A reference cannot be built or read; the message says which file, column or field."""
-
-
-def quantile_edges(
-    values: NDArray[np.float64], bins: int, *, is_sorted: bool = False
-) -> NDArray[np.float64]:
-    """Inner bin edges at the reference's quantiles ``1/bins .. (bins-1)/bins``; ties merge
-    edges, so a feature with few distinct values gets fewer bins. ``is_sorted``: the values
-    are finite and ascending (saves a sort).
-
-    >>> quantile_edges(np.arange(100.0), 4).tolist()
-    [24.75, 49.5, 74.25]
-    >>> quantile_edges(np.array([0.0, 0.0, 1.0, 1.0]), 10).tolist()
-    [0.0, 1.0]
-    """
-    finite = values if is_sorted else np.sort(values[np.isfinite(values)])
-    if finite.size == 0 or bins < 2:
-        return np.zeros(0)
-    probabilities = np.linspace(0.0, 1.0, bins + 1)[1:-1]
-    edges = np.unique(np.quantile(finite, probabilities))
-    # A discrete feature: make each distinct value start its own bin, up to ``bins`` of them.
-    starts = np.flatnonzero(finite[1:] != finite[:-1])
-    if starts.size < bins:
-        edges = np.concatenate([finite[:1], finite[starts + 1]])
-    return edges.astype(np.float64)
-
-
-def bin_index(edges: NDArray[np.float64], values: NDArray[np.float64]) -> NDArray[np.int64]:
-    """The bin of each (finite) value: 0 below the first edge, ``len(edges)`` at or above the
-    last, ``i`` for ``edges[i-1] <= value < edges[i]``."""
-    return np.searchsorted(edges, values, side="right").astype(np.int64)
-
-
-def number_label(value: float) -> str:
-    """How a number is written as a category: integral values without a decimal point.
-
-    >>> number_label(3.0), number_label(2.5), number_label(-0.0)
-    ('3', '2.5', '0')
-    """
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(value)
 
 
 class _Frozen(BaseModel):
@@ -156,27 +105,6 @@ class FeatureProfile(_Frozen):
     def sample_array(self) -> NDArray[np.float64]:
         """The sorted sample as a numpy array."""
         return np.asarray(self.sample, dtype=np.float64)
-
-
-def interval_labels(edges: Sequence[float], *, open_ends: bool = True) -> list[str]:
-    """A label per bin of half-open numeric bins ``[lo,hi)``: with ``open_ends``, ``edges``
-    are inner edges and the outer bins reach -inf and +inf; else ``edges`` bound every bin.
-    Six significant digits unless two edges would read the same; then in full.
-
-    >>> interval_labels([1.5, 2.0])
-    ['[-inf,1.5)', '[1.5,2)', '[2,+inf)']
-    >>> interval_labels([0.0, 0.5, 1.0], open_ends=False)
-    ['[0,0.5)', '[0.5,1)']
-    """
-    digits = 6 if len({_bound(e) for e in edges}) == len(edges) else None
-    bounds = [-math.inf, *edges, math.inf] if open_ends else list(edges)
-    return [f"[{_bound(lo, digits)},{_bound(hi, digits)})" for lo, hi in itertools.pairwise(bounds)]
-
-
-def _bound(value: float, digits: int | None = 6) -> str:
-    if math.isinf(value):
-        return "-inf" if value < 0 else "+inf"
-    return repr(value) if digits is None else f"{value:.{digits}g}"
 
 
 class Reference(_Frozen):
@@ -270,7 +198,7 @@ class Reference(_Frozen):
             raise ReferenceError(f"sample_size: must be at least 1, got {sample_size}")
         if top_k < 1:
             raise ReferenceError(f"top_k: must be at least 1, got {top_k}")
-        frame = _as_frame(data)
+        frame = as_frame(data)
         if len(frame) == 0:
             raise ReferenceError("the reference data has no rows")
         names = [str(c) for c in frame.columns]
@@ -459,61 +387,6 @@ def _check(source: str, name: str, feature: FeatureProfile) -> None:
             raise ReferenceError(f"{where}: the sample must be sorted")
     elif not feature.categories and feature.count:
         raise ReferenceError(f"{where}: a categorical feature needs its categories")
-
-
-def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """A CSV or Parquet file as a DataFrame (by extension: .csv, .tsv, .parquet, .pq).
-
-    Raises:
-        ReferenceError: the file is missing, of an unknown kind, or cannot be parsed.
-    """
-    source = Path(path)
-    if not source.exists():
-        raise ReferenceError(f"{source}: no such file")
-    suffix = source.suffix.lower()
-    try:
-        if suffix in (".csv", ".tsv", ".txt"):
-            return pd.read_csv(source, sep="\t" if suffix == ".tsv" else ",")
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(source)
-    except ImportError as exc:
-        raise ReferenceError(
-            f"{source}: reading Parquet needs pyarrow (pip install 'aimon[parquet]'): {exc}"
-        ) from None
-    except Exception as exc:  # pandas raises many kinds for a bad file
-        raise ReferenceError(f"{source}: cannot be read as {suffix[1:]}: {exc}") from None
-    raise ReferenceError(f"{source}: unknown file kind {suffix!r} (use .csv or .parquet)")
-
-
-def _as_frame(data: Any) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data
-    if isinstance(data, np.ndarray):
-        if data.ndim != 2:
-            raise ReferenceError(f"a reference array must be 2-D, got {data.ndim}-D")
-        return pd.DataFrame(data, columns=[f"f{j}" for j in range(data.shape[1])])
-    if isinstance(data, Mapping):
-        try:
-            return pd.DataFrame(dict(data))
-        except ValueError as exc:
-            raise ReferenceError(f"the reference columns do not line up: {exc}") from None
-    raise ReferenceError(
-        f"cannot build a reference from {type(data).__name__}: "
-        "pass a DataFrame, a 2-D array or a dict of columns"
-    )
-
-
-def labels_of(column: FeatureColumn) -> NDArray[np.object_]:
-    """Every present value of a column as a category label (numbers via :func:`number_label`);
-    missing values are ``None``."""
-    labels = np.full(column.values.size, None, dtype=object)
-    numbers = np.isfinite(column.values)
-    if numbers.any():
-        labels[numbers] = [number_label(v) for v in column.values[numbers].tolist()]
-    if column.labels is not None:
-        has_label = column.label_mask()
-        labels[has_label] = column.labels[has_label]
-    return labels
 
 
 def _bounded(

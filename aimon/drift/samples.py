@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from aimon.drift.reference import bin_index, interval_labels, number_label, quantile_edges
+from aimon.drift.bins import bin_index, interval_labels, number_label, quantile_edges
 
 __all__ = [
     "Bins",
@@ -258,7 +258,7 @@ def paired_counts(
     reference: Sample | LabelTally, current: Sample | LabelTally, bins: Bins = 10
 ) -> PairedCounts:
     """Both sides in the bins :func:`binned_counts` uses (the same ``bins``), labelled:
-    numeric bins as ``"[lo,hi)"`` (see :func:`~aimon.drift.reference.interval_labels`),
+    numeric bins as ``"[lo,hi)"`` (see :func:`~aimon.drift.bins.interval_labels`),
     categories by their label.
 
     >>> h = paired_counts(as_sample([1.0, 2.0, 3.0, 4.0]), as_sample([3.0, 4.0]), bins=2)

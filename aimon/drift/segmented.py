@@ -28,8 +28,9 @@ from numpy.typing import NDArray
 
 from aimon.drift.compare import DRIFT_SHARE, DriftReport, compare
 from aimon.drift.data_quality import QualityLimits
-from aimon.drift.reference import OTHER, Reference, _as_frame
+from aimon.drift.reference import OTHER, Reference
 from aimon.drift.samples import Bins
+from aimon.drift.tables import as_frame
 
 __all__ = [
     "MAX_SEGMENTS",
@@ -210,7 +211,7 @@ def compare_segments(
         raise ValueError(f"max_segments: must be at least 1, got {max_segments}")
     if min_rows < 1:
         raise ValueError(f"min_rows: must be at least 1, got {min_rows}")
-    frame = _as_frame(current)
+    frame = as_frame(current)
     frame = frame.set_axis(list(map(str, frame.columns)), axis=1)
     if segment not in frame.columns:
         raise ValueError(f"segment: {segment!r} is not a column of the current data")
@@ -228,7 +229,7 @@ def compare_segments(
             for value, rows in _masks(labels, kept, pooled)
         }
         return SegmentedReport(segment, found, "reference", len(pooled), (), max_segments, min_rows)
-    ref_frame = _as_frame(reference)
+    ref_frame = as_frame(reference)
     ref_frame = ref_frame.set_axis(list(map(str, ref_frame.columns)), axis=1)
     if segment not in ref_frame.columns:
         raise ValueError(

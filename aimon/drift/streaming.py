@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from aimon.drift.reference import OTHER, FeatureProfile, Reference, bin_index, labels_of
+from aimon.drift.bins import bin_index, labels_of
+from aimon.drift.reference import OTHER, FeatureProfile, Reference
 from aimon.features import FeatureBatch, FeatureColumn
 
 __all__ = ["FeatureCounts", "Reservoir", "WeightedSample", "count_batch"]
@@ -130,7 +131,7 @@ def count_batch(
 
     A reference feature absent from the batch is missing in all of its rows. A numeric
     feature's labels (strings) are missing; a categorical feature's numbers are read as labels
-    the way the reference read them (:func:`~aimon.drift.reference.number_label`).
+    the way the reference read them (:func:`~aimon.drift.bins.number_label`).
 
     With ``into`` (the counts of a slice being filled), the batch is added to those counts and
     its numbers offered to their one reservoir per feature, so a slice's memory stays bounded
