@@ -35,7 +35,7 @@ from aimon.drift.reference import Reference, ReferenceError
 from aimon.durations import parse_duration
 from aimon.errors import ConfigError
 from aimon.events import FieldMap
-from aimon.exporters.http import Authenticator, BasicAuth, BearerAuth
+from aimon.exporters.auth import Authenticator, BasicAuth, BearerAuth
 from aimon.quality.metrics import label_from_text
 from aimon.settings import QualitySettings
 from aimon.thresholds import Rule, Thresholds

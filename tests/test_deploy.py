@@ -14,7 +14,9 @@ import yaml
 
 from aimon.cli.parser import build_parser
 from aimon.config import AuthSettings, TLSSettings
-from aimon.exporters.http import BearerAuth, MetricsServer, _Endpoints
+from aimon.exporters.auth import BearerAuth
+from aimon.exporters.endpoints import Endpoints
+from aimon.exporters.http import MetricsServer
 
 DEPLOY = Path(__file__).parent.parent / "deploy"
 
@@ -58,7 +60,7 @@ def test_kubernetes_sidecar_matches_the_cli_and_endpoints(manifests: dict[str, d
     port = {p["name"]: p["containerPort"] for p in aimon["ports"]}["metrics"]
     assert args.port == port == int(pod["metadata"]["annotations"]["prometheus.io/port"])
     assert pod["metadata"]["annotations"]["prometheus.io/path"] == "/metrics"
-    endpoints = _Endpoints([])
+    endpoints = Endpoints([])
     for probe in ("livenessProbe", "readinessProbe"):
         path = aimon[probe]["httpGet"]["path"]
         assert endpoints.handle(path, "")[0].startswith("200"), path
@@ -96,7 +98,7 @@ def test_probes_stay_open_and_the_token_is_a_mounted_secret(
     token = tmp_path / "token"
     token.write_text("s3cret\n")
     settings = AuthSettings(bearer_token_file=str(token), protect_probes=bool(args.protect_probes))
-    endpoints = _Endpoints([], auth=settings.build(), protect_probes=settings.protect_probes)
+    endpoints = Endpoints([], auth=settings.build(), protect_probes=settings.protect_probes)
     scheme = "HTTPS" if args.tls_cert else "HTTP"
     for probe in ("livenessProbe", "readinessProbe"):
         get = aimon[probe]["httpGet"]

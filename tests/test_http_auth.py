@@ -27,7 +27,8 @@ import aimon
 from aimon.cli import main
 from aimon.config import AuthSettings, TLSSettings, load_settings
 from aimon.errors import ConfigError
-from aimon.exporters.http import BasicAuth, BearerAuth, MetricsServer, make_asgi_app
+from aimon.exporters.auth import BasicAuth, BearerAuth
+from aimon.exporters.http import MetricsServer, make_asgi_app
 
 TOKEN = "t0k3n-" + "x" * 26
 PROBES = ("/healthz", "/ready")

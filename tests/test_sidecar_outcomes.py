@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from aimon.exporters.http import BearerAuth, MetricsServer
+from aimon.exporters.auth import BearerAuth
+from aimon.exporters.http import MetricsServer
 from aimon.sidecar import Sidecar
 
 NOW = time.time()

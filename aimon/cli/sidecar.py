@@ -84,7 +84,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
     from aimon.alerts import LogSink, Router
     from aimon.config import load_settings
-    from aimon.exporters.http import BearerAuth, MetricsServer
+    from aimon.exporters.auth import BearerAuth
+    from aimon.exporters.http import MetricsServer
     from aimon.exporters.sidecar_metrics import SidecarCollector
     from aimon.sidecar import MonitorSettings, Sidecar
 
