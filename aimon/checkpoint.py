@@ -152,6 +152,7 @@ MOVED_CLASSES: dict[tuple[str, str], tuple[str, str]] = {
     ("aimon.quality.metrics", "_Confusion"): ("aimon.quality.classification", "Confusion"),
     ("aimon.quality.metrics", "_Scores"): ("aimon.quality.binary_scores", "ScoreHistograms"),
     ("aimon.quality.metrics", "_Errors"): ("aimon.quality.regression", "RegressionSums"),
+    ("aimon.quality.join", "_Deadlines"): ("aimon.quality.deadlines", "Deadlines"),
 }
 
 
