@@ -24,12 +24,11 @@ from aimon.errors import CheckpointError
 from aimon.sidecar import Sidecar
 from tests.integration.conftest import SidecarProcess, free_port, http_get, wait_until
 
-NOW = time.time()
-
 
 def lines(count: int, start: int = 0) -> str:
     return "".join(
-        json.dumps({"ts": NOW, "model": "fraud", "latency_ms": 2.0, "request_id": f"r{i}"}) + "\n"
+        json.dumps({"ts": time.time(), "model": "fraud", "latency_ms": 2.0, "request_id": f"r{i}"})
+        + "\n"
         for i in range(start, start + count)
     )
 

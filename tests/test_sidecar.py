@@ -19,12 +19,10 @@ from aimon.events import FieldMap
 from aimon.settings import DriftSettings, Limits
 from aimon.sidecar import OTHER_MODEL, MonitorSettings, Sidecar
 
-NOW = time.time()
-
 
 def line(model: str = "fraud", latency_ms: float = 12.0, error: str | None = None,
          **extra: object) -> str:  # fmt: skip
-    record = {"ts": NOW, "model": model, "version": "1", "latency_ms": latency_ms,
+    record = {"ts": time.time(), "model": model, "version": "1", "latency_ms": latency_ms,
               "error": error, "features": {"age": 41}, **extra}  # fmt: skip
     return json.dumps(record) + "\n"
 
@@ -59,7 +57,7 @@ def test_lines_are_counted_per_model_across_a_rotation(tmp_path: Path) -> None:
 
 def test_field_mapping_and_the_model_cap(tmp_path: Path) -> None:
     log = tmp_path / "p.log"
-    records = [{"time": NOW, "svc": f"m{i}", "duration_ms": 250,
+    records = [{"time": time.time(), "svc": f"m{i}", "duration_ms": 250,
                 "request": {"features": {"x": i}}} for i in range(5)]  # fmt: skip
     append(log, "".join(json.dumps(r) + "\n" for r in records))
     fields = FieldMap(ts="time", model="svc", latency="duration_ms", features="request.features")

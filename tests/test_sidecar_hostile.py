@@ -16,8 +16,6 @@ from hypothesis import strategies as st
 from aimon.sidecar import Sidecar
 from tests.integration.conftest import SidecarProcess, free_port, http_get, wait_until
 
-NOW = time.time()
-
 #: Hostile lines and the reason each is counted under (``too_long``: past max_line_bytes).
 HOSTILE: dict[str, tuple[bytes, str]] = {
     "nested": (b'{"ts": 1, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "json"),
@@ -34,13 +32,13 @@ HOSTILE: dict[str, tuple[bytes, str]] = {
 
 
 def valid(i: int) -> bytes:
-    record = {"ts": NOW, "model": "fraud", "version": "1", "latency_ms": 5.0,
+    record = {"ts": time.time(), "model": "fraud", "version": "1", "latency_ms": 5.0,
               "features": {"age": i % 90}, "prediction": i % 2, "request_id": f"r{i}"}  # fmt: skip
     return json.dumps(record).encode()
 
 
 def outcome(i: int) -> bytes:
-    return json.dumps({"request_id": f"r{i}", "actual": 1, "ts": NOW + 1}).encode()
+    return json.dumps({"request_id": f"r{i}", "actual": 1, "ts": time.time() + 1}).encode()
 
 
 def append(path: Path, lines: list[bytes]) -> None:

@@ -14,17 +14,15 @@ from aimon.exporters.auth import BearerAuth
 from aimon.exporters.http import MetricsServer
 from aimon.sidecar import Sidecar
 
-NOW = time.time()
-
 
 def prediction(i: int) -> str:
-    record = {"ts": NOW, "model": "fraud", "version": "1", "latency_ms": 5.0, "error": None,
+    record = {"ts": time.time(), "model": "fraud", "version": "1", "latency_ms": 5.0, "error": None,
               "prediction": i % 2, "request_id": f"r{i}"}  # fmt: skip
     return json.dumps(record) + "\n"
 
 
 def outcome(i: int) -> str:
-    return json.dumps({"request_id": f"r{i}", "actual": 1, "ts": NOW + 1}) + "\n"
+    return json.dumps({"request_id": f"r{i}", "actual": 1, "ts": time.time() + 1}) + "\n"
 
 
 def append(path: Path, text: str) -> None:
@@ -150,7 +148,7 @@ def test_outcomes_before_their_predictions_wait_and_large_posts_are_refused(
 
 def test_outcomes_go_to_the_monitor_of_their_prediction(tmp_path: Path) -> None:
     log, outcomes = tmp_path / "p.log", tmp_path / "o.log"
-    churn = json.dumps({"ts": NOW, "model": "churn", "prediction": 1, "request_id": "c1"})
+    churn = json.dumps({"ts": time.time(), "model": "churn", "prediction": 1, "request_id": "c1"})
     append(log, prediction(0) + churn + "\n")
     append(outcomes, outcome(0) + json.dumps({"request_id": "c1", "actual": 0}) + "\n")
     sidecar = Sidecar(str(log), outcomes_file=str(outcomes))
