@@ -50,49 +50,96 @@ def _read_series(run: list[Any], max_features: int, sized: bool) -> Iterator[_Bl
 
 def _label_ids(indexes: list[pd.Index]) -> tuple[list[int], list[list[Any]]]:
     """For each index, which of the distinct label lists it holds (labels and their types
-    equal: 1 and "1" name different columns), comparing each index with the one before."""
+    equal: 1 and "1" name different columns), comparing each index with the one before.
+
+    Written for speed on purpose: a server's frames each have their own column index, and
+    listing it costs a microsecond (a pyarrow-backed one, ten). Labels of object dtype that
+    are the very objects of the index before (frames made with one list of columns, or from
+    dicts with the same keys) are told by their pointers' bytes, others by
+    :func:`_same_labels`, and only the rest are listed."""
     ids: list[int] = []
     distinct: list[list[Any]] = []
     last_index: pd.Index | None = None
     last: tuple[list[Any], list[type]] | None = None
+    last_pointers: bytes | None = None
     for index in indexes:
         if index is not last_index:
-            labels = index.tolist()
-            types = list(map(type, labels))
-            if last is None or labels != last[0] or types != last[1]:
-                distinct.append(labels)
-                last = labels, types
-            last_index = index
+            data = getattr(index, "_data", None) if type(index) is pd.Index else None
+            pointers = (
+                data.tobytes() if type(data) is np.ndarray and data.dtype.kind == "O" else None
+            )
+            if (pointers is None or pointers != last_pointers) and (  # not the same objects
+                pointers is not None or not _same_labels(index, last_index)
+            ):
+                labels = index.tolist()
+                types = list(map(type, labels))
+                if last is None or labels != last[0] or types != last[1]:
+                    distinct.append(labels)
+                    last = labels, types
+            last_index, last_pointers = index, pointers
         ids.append(len(distinct) - 1)
     return ids, distinct
+
+
+def _same_labels(index: pd.Index, other: pd.Index | None) -> bool:
+    """True when two indexes surely hold the same labels of the same types, told without
+    listing them: the same range, the same numbers, or equal pyarrow strings.
+    False when unsure: the caller compares the labels."""
+    if other is None:
+        return False
+    if type(index) is pd.RangeIndex:  # its _data would be made now
+        return type(other) is pd.RangeIndex and bool(
+            index.start == other.start and index.stop == other.stop and index.step == other.step
+        )
+    data, other_data = getattr(index, "_data", None), getattr(other, "_data", None)
+    if type(data) is np.ndarray:
+        if (
+            type(other_data) is not np.ndarray
+            or data.shape != other_data.shape
+            or data.dtype != other_data.dtype
+        ):
+            return False
+        if data.dtype.kind == "O":
+            return False  # the same objects are told by the caller, equal ones are listed
+        return data.tobytes() == other_data.tobytes()
+    dtype = index.dtype
+    return (
+        isinstance(dtype, pd.StringDtype)
+        and dtype.storage == "pyarrow"  # only str in it, no subclass
+        and type(data) is type(other_data)
+        and bool(index.array.equals(other.array))
+    )
 
 
 def _read_frames(run: list[Any], max_features: int, sized: bool) -> Iterator[_Block]:
     """DataFrames: a run with the same columns and the same blocks (dtypes and positions) is
     stacked block by block, then converted column by column as :func:`_frame_block` converts
-    one frame: numpy blocks by numpy, an extension array concatenated and read as a Series.
+    one frame: numpy blocks by numpy, categoricals by their codes, another extension array
+    concatenated and read as a Series.
 
     Written for speed on purpose: this reads pandas' block manager (``_mgr.blocks``), because
     ``pd.concat``, ``DataFrame.dtypes`` and ``memory_usage`` each cost tens of microseconds per
-    frame, more than all the rest. A run whose frames look otherwise than expected fails its
-    batch and is read one frame at a time (see :func:`_read_run`).
+    frame, more than all the rest; per frame only its blocks' values, a cheap key of their
+    dtypes and positions, and with ``sized`` their bytes are read, the rest once per run of
+    equal keys. A run whose frames look otherwise than expected fails its batch and is read
+    one frame at a time (see :func:`_read_run`).
     """
-    parts = [_frame_blocks(frame) for frame in run]
+    seen: dict[Any, Any] = {}
+    parts = [_frame_blocks(frame, sized, seen) for frame in run]
     label_ids, labels_of = _label_ids([frame.columns for frame in run])
     keys = [
         None if part is None else (at, part[0]) for at, part in zip(label_ids, parts, strict=True)
     ]
     for start, end, key in _spans(keys):
-        frames = run[start:end]
         if key is None:
-            yield from _one_by_one(frames, max_features, sized)
+            yield from _one_by_one(run[start:end], max_features, sized)
             continue
         labels, layout = labels_of[key[0]], key[1]
         group = [part for part in parts[start:end] if part is not None]
         n = sum(part[3] for part in group)
         stacked = [
-            _stack_blocks(dtype, [part[1][b] for part in group])
-            for b, (dtype, _) in enumerate(layout)
+            _stack_blocks(token, [part[1][b] for part in group])
+            for b, (token, _) in enumerate(layout)
         ]
         where: dict[int, tuple[int, int]] = {}
         for b, (_, locs) in enumerate(layout):
@@ -115,10 +162,31 @@ def _read_frames(run: list[Any], max_features: int, sized: bool) -> Iterator[_Bl
         yield block
 
 
-def _frame_blocks(frame: pd.DataFrame) -> tuple[Any, list[Any], float, int] | None:
-    """A frame's block layout (each block's dtype and column positions), its blocks' values,
-    their bytes as ``memory_usage`` counts them and the frame's rows; None for numpy blocks of
-    a kind :func:`_series_column` reads otherwise (complex numbers)."""
+class _Categorical:
+    """The key of a categorical block, whatever its categories (they are read per frame)."""
+
+
+_CATEGORICAL = _Categorical()
+
+# Extension dtypes told apart by their array's type and their name: a key compared by
+# identity and a string instead of ``==`` on dtypes, which costs a microsecond a frame.
+_NAMED_DTYPES: frozenset[type] = frozenset(
+    {pd.StringDtype, pd.BooleanDtype, pd.Float32Dtype, pd.Float64Dtype, pd.Int8Dtype,
+     pd.Int16Dtype, pd.Int32Dtype, pd.Int64Dtype, pd.UInt8Dtype, pd.UInt16Dtype, pd.UInt32Dtype,
+     pd.UInt64Dtype}
+)  # fmt: skip
+
+
+def _frame_blocks(
+    frame: pd.DataFrame, sized: bool, seen: dict[Any, Any]
+) -> tuple[Any, list[Any], float, int] | None:
+    """A frame's block layout (each block's key and column positions), its blocks' values,
+    with ``sized`` their bytes as ``memory_usage`` counts them, and the frame's rows; None for
+    numpy blocks of a kind :func:`_series_column` reads otherwise (complex numbers).
+
+    ``seen`` holds what is computed once per run: each categories index's memory usage (by
+    id, the index kept alive beside it) and whether an extension array type has
+    ``memory_usage``."""
     layout = []
     arrays = []
     nbytes = 0
@@ -128,27 +196,74 @@ def _frame_blocks(frame: pd.DataFrame) -> tuple[Any, list[Any], float, int] | No
         if type(values) is np.ndarray:
             if dtype.kind not in "biufO":
                 return None
-            nbytes += values.nbytes
-        else:  # an extension array, read as Series.memory_usage reads it
-            usage = getattr(values, "memory_usage", None)
-            nbytes += usage(deep=False) if usage is not None else values.nbytes
+            token = dtype
+            if sized:
+                nbytes += values.nbytes
+        elif isinstance(dtype, pd.CategoricalDtype):
+            token = _CATEGORICAL
+            if sized:  # Categorical.memory_usage: the codes, and the categories' usage
+                categories = dtype.categories
+                usage = seen.get(id(categories))
+                if usage is None:
+                    usage = seen[id(categories)] = (categories, categories.memory_usage())
+                nbytes += values._codes.nbytes + usage[1]
+        else:  # another extension array, its size read as Series.memory_usage reads it
+            kind = type(values)
+            token = (kind, dtype.name if type(dtype) in _NAMED_DTYPES else dtype)
+            if sized:
+                has_usage = seen.get(kind)
+                if has_usage is None:
+                    has_usage = seen[kind] = hasattr(values, "memory_usage")
+                nbytes += values.memory_usage(deep=False) if has_usage else values.nbytes
         locs = blk.mgr_locs.indexer
-        layout.append((dtype, locs if isinstance(locs, slice) else tuple(locs.tolist())))
+        layout.append((token, locs if isinstance(locs, slice) else tuple(locs.tolist())))
         arrays.append(values)
     rows = arrays[0].shape[-1] if arrays else len(frame)
     return tuple(layout), arrays, float(nbytes), rows
 
 
-def _stack_blocks(dtype: Any, blocks: list[Any]) -> Any:
+def _stack_blocks(token: Any, blocks: list[Any]) -> Any:
     """One block position over a run of frames, rows side by side: a 2-D numpy array, one
-    extension array, or None for dates (not tracked yet)."""
+    extension array, a 1-D object array of a categorical's values, or None for dates (not
+    tracked yet)."""
+    if token is _CATEGORICAL:
+        return _stack_categoricals(blocks)
+    if isinstance(token, np.dtype):
+        return np.concatenate(blocks, axis=1)
+    dtype = blocks[0].dtype
     if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
         return None
-    if isinstance(dtype, np.dtype):
-        return np.concatenate(blocks, axis=1)
     if blocks[0].ndim != 1:
         raise ValueError("an extension block of more than one column")
     return type(blocks[0])._concat_same_type(blocks)
+
+
+def _stack_categoricals(blocks: list[Any]) -> Any:
+    """Categoricals of a run: one Categorical when they share their categories (read as one
+    frame's is), else their values as objects, each taken from its own categories by its
+    codes, NaN where missing (what ``Series.astype(object)`` gives)."""
+    codes = np.concatenate([values._codes for values in blocks])
+    dtype = blocks[0].dtype
+    categories = dtype.categories
+    if all(values.dtype.categories is categories for values in blocks):
+        return pd.Categorical.from_codes(codes, dtype=dtype)
+    starts: dict[int, int] = {}
+    pieces: list[Any] = []  # kept alive, so their ids stay theirs
+    offsets = np.empty(len(blocks), dtype=np.int64)
+    total = 0
+    for b, values in enumerate(blocks):
+        categories = values.dtype.categories
+        start = starts.get(id(categories))
+        if start is None:
+            start = starts[id(categories)] = total
+            pieces.append(categories)
+            total += len(categories)
+        offsets[b] = start
+    objects = np.concatenate(
+        [*(np.asarray(piece, dtype=object) for piece in pieces), np.array([np.nan], object)]
+    )
+    rows = np.repeat(offsets, [len(values) for values in blocks])
+    return objects[np.where(codes >= 0, codes + rows, total)]
 
 
 def _stacked_column(stacked: Any, i: int, n: int) -> tuple[FeatureColumn, int]:
@@ -156,6 +271,8 @@ def _stacked_column(stacked: Any, i: int, n: int) -> tuple[FeatureColumn, int]:
         return FeatureColumn(np.full(n, np.nan)), 0
     if type(stacked) is not np.ndarray:
         return _series_column(pd.Series(stacked))
+    if stacked.ndim == 1:  # a categorical's values
+        return _column_from_values(stacked.tolist())
     values = stacked[i]
     if values.dtype.kind in "biuf":
         numbers = values.astype(np.float64)
