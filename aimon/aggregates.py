@@ -40,6 +40,8 @@ class Aggregates:
         clock: wall clock in epoch seconds.
         reference: the input features' data quality is judged against it (None: not judged),
             and, when it carries a reconstruction fit, their multivariate drift.
+        multivariate: keep whole rows for multivariate drift when the reference can judge
+            them (a segment's aggregates do not: their memory is per segment value).
     """
 
     def __init__(
@@ -51,13 +53,14 @@ class Aggregates:
         max_error_types: int,
         clock: Callable[[], float] = time.time,
         reference: Reference | None = None,
+        multivariate: bool = True,
     ) -> None:
         self.window = Window(window_s, slice_s, relative_accuracy, max_features)
         self.data_quality: QualityWindow | None = None
         if reference is not None:
             self.data_quality = QualityWindow(reference, self.window.n_slices, self.window.slice_s)
         self.multivariate: MultivariateWindow | None = None
-        if reference is not None and reference.multivariate is not None:
+        if multivariate and reference is not None and reference.multivariate is not None:
             fit = reference.multivariate.reconstruction_fit()
             self.multivariate = MultivariateWindow(fit, self.window.n_slices, self.window.slice_s)
         self.totals = RunningTotals(max_error_types, max_features)

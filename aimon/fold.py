@@ -26,7 +26,9 @@ from aimon.live_quality import LiveQuality
 from aimon.profiling import FeatureProfiler
 from aimon.recording import Channel, Columns, Recorder, ThreadBuffer, columns_of
 from aimon.request_ids import call_ids, ids_asked
-from aimon.settings import DriftSettings, Limits
+from aimon.segments import LiveSegments
+from aimon.segments.part import SegmentPart
+from aimon.settings import DriftSettings, Limits, SegmentSettings
 
 __all__ = ["STATE_FORMAT", "Fold"]
 
@@ -47,6 +49,7 @@ class Fold:
         quality: the live quality (kept across resets; reset here).
         event_log: where every folded call is also written (None: nowhere).
         clock: wall clock in epoch seconds.
+        segments: the segment columns (None: no segments).
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class Fold:
         quality: LiveQuality,
         event_log: EventLogWriter | None,
         clock: Callable[[], float],
+        segments: SegmentSettings | None = None,
     ) -> None:
         self.model = model
         self.version = version
@@ -90,6 +94,11 @@ class Fold:
                 reference, window_s=d.window_s, events=d.events, sample_size=d.sample,
                 methods=d.resolved_methods(), min_count=d.min_count,
             )  # fmt: skip
+        self.segments: LiveSegments | None = None
+        if segments is not None:
+            self.segments = _live_segments(
+                segments, window_s, limits, drift_settings, reference, clock
+            )
         quality.reset()
         quality.on_targets = self.fold_targets
 
@@ -188,9 +197,12 @@ class Fold:
             self.aggregates.label_errors(columns)
             self._identify(columns)
             self.profiler.attach(columns, channel.capture)
+            keys = None
+            if self.segments is not None:  # of every call, before a sample of inputs is left
+                keys = self.segments.keys(columns.inputs, len(columns), columns.extractor)
             if stride > 1:
                 self.aggregates.count_skipped(self.profiler.sample(columns, stride))
-            profiled_from, profiled = self.fold_columns(columns, True)
+            profiled_from, profiled = self.fold_columns(columns, True, keys)
             channel.learn(
                 len(columns), profiled_from - started,
                 profiled, time.thread_time() - profiled_from,
@@ -214,9 +226,13 @@ class Fold:
             tags = [thread if g is None else g for g in given]
         columns.request_ids, columns.unasked = call_ids(starts.tolist(), tags, every)
 
-    def fold_columns(self, columns: Columns, has_outputs: bool) -> tuple[float, int]:
-        """The fold of drained (or given) calls: log, count, drift, join, profile. Returns
-        when profiling started and how many inputs it profiled.
+    def fold_columns(
+        self, columns: Columns, has_outputs: bool, segment_keys: list[list[str]] | None = None
+    ) -> tuple[float, int]:
+        """The fold of drained (or given) calls: log, count, drift, join, profile, each also
+        per segment. Returns when profiling started and how many inputs it profiled.
+        ``segment_keys``: the calls' segment values, when read before the inputs were
+        sampled (else read here).
 
         The stages after the log and the count are independent: one failing (an output
         nothing can read) is counted as an internal error and the others go on."""
@@ -225,6 +241,11 @@ class Fold:
         if self.event_log is not None:
             self.event_log.write(events_of(columns, self.model, self.version))
         aggregates.count(columns)
+        segments = self.segments
+        if segments is not None:
+            if segment_keys is None:
+                segment_keys = segments.keys(columns.inputs, len(columns), columns.extractor)
+            self._stage(segments.add_calls, columns, segment_keys, now)
         if has_outputs and self.drift is not None:
             self._stage(self.drift.add_outputs, "prediction", columns.results, now)
         if has_outputs and self.estimation is not None:
@@ -234,7 +255,8 @@ class Fold:
             join = self.quality.join_predictions
             self._stage(join, columns, aggregates.window, aggregates.dropped, now, logged)
         profiled_from = time.thread_time()
-        return profiled_from, self.profiler.profile(columns, aggregates, self.drift, now)
+        profiled = self.profiler.profile(columns, aggregates, self.drift, now, segments)
+        return profiled_from, profiled
 
     def _stage(self, stage: Callable[..., None], *args: Any) -> None:
         try:
@@ -320,6 +342,26 @@ def _continued(saved: _Part | None, current: _Part | None) -> _Part | None:
     if saved is not None and current is not None and saved.same_settings(current):
         return saved
     return current
+
+
+def _live_segments(
+    settings: SegmentSettings,
+    window_s: float,
+    limits: Limits,
+    drift_settings: DriftSettings,
+    reference: Reference | None,
+    clock: Callable[[], float],
+) -> LiveSegments:
+    def make_part(segment_reference: Reference | None) -> SegmentPart:
+        return SegmentPart(
+            window_s, limits, drift_settings, segment_reference, settings.drift_sample, clock
+        )
+
+    return LiveSegments(
+        settings.columns, settings.max_values, window_s,
+        {} if reference is None else reference.segments,
+        make_part, limits.max_features,
+    )  # fmt: skip
 
 
 @dataclass(slots=True)

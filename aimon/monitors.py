@@ -51,7 +51,15 @@ from aimon.fold import Fold
 from aimon.live_quality import LiveQuality
 from aimon.recording import OBSERVED, Columns, Recorder
 from aimon.rule_engine import ThresholdsLike, make_alerting
-from aimon.settings import DriftSettings, Limits, QualitySettings, Shorthands, apply_shorthands
+from aimon.settings import (
+    DriftSettings,
+    Limits,
+    QualitySettings,
+    SegmentSettings,
+    Shorthands,
+    apply_shorthands,
+    segment_settings,
+)
 from aimon.snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -86,6 +94,11 @@ class Monitor:
             size, ``on_full``, flush interval, slice length...).
         drift: the drift window's settings (:class:`~aimon.settings.DriftSettings`).
         quality: how outcomes are joined and scored (:class:`~aimon.settings.QualitySettings`).
+        segments: features whose values each get a window, drift and data quality of their
+            own (``["country", "plan"]``; or :class:`~aimon.settings.SegmentSettings` for the
+            cap of values per column, 20 by default); each snapshot then has
+            ``segments[column][value]``. Drift per segment needs a reference built with the
+            same ``segments``.
         **shorthands: any field of those three as a keyword of its own, e.g.
             ``on_full="fold"``, ``slice="10s"``, ``drift_window="1h"``, ``drift_events=``,
             ``quality_task="binary_score"``, ``outcome_ttl="1h"`` (see
@@ -122,6 +135,7 @@ class Monitor:
         limits: Limits | None = None,
         drift: DriftSettings | None = None,
         quality: QualitySettings | None = None,
+        segments: Sequence[str] | SegmentSettings | None = None,
         **shorthands: Unpack[Shorthands],
     ) -> None:
         if not isinstance(name, str) or not name:
@@ -137,6 +151,7 @@ class Monitor:
         self._clock = clock
         self._reference = _load_reference(reference)
         self._drift_settings = drift
+        self._segments = segment_settings(segments)
         self._quality = LiveQuality(
             quality,
             None if self._reference is None else self._reference.quality,
@@ -166,6 +181,7 @@ class Monitor:
         self._fold = Fold(
             self.name, self.version, self._window_s, self.limits, self._drift_settings,
             self._reference, self._recorder, self._quality, self._event_log, self._clock,
+            self._segments,
         )  # fmt: skip
         self._recorder.hooks = weakref.ref(self._fold)
 
@@ -461,6 +477,8 @@ class Monitor:
             parts.update(self._quality.snapshot_fields(view.total.quality))
             if self._fold.estimation is not None:
                 parts.update(self._fold.estimation.snapshot_fields(now))
+            if self._fold.segments is not None:
+                parts["segments"] = self._fold.segments.snapshot(self.name, self.version, now)
             return Snapshot(
                 model=self.name,
                 version=self.version,

@@ -21,7 +21,7 @@ from aimon.features import FeatureBatch, FeatureExtractor, extract_many, payload
 from aimon.recording import OBSERVED, Capture, Columns, KeywordInput
 from aimon.window import slice_groups
 
-__all__ = ["FeatureProfiler", "FeatureSink"]
+__all__ = ["FeatureProfiler", "FeatureSink", "RowSink"]
 
 
 class FeatureSink(Protocol):
@@ -29,6 +29,13 @@ class FeatureSink(Protocol):
 
     def add(self, batch: FeatureBatch, ts: float) -> None:
         """Count a batch of feature rows observed at ``ts``."""
+
+
+class RowSink(Protocol):
+    """Who also takes the profiled rows slice by slice (the live segments)."""
+
+    def add_rows(self, sid: int | None, batch: FeatureBatch, ts: float) -> None:
+        """Take a batch of feature rows of window slice ``sid`` (None: late) seen at ``ts``."""
 
 
 class FeatureProfiler:
@@ -123,10 +130,16 @@ class FeatureProfiler:
         return keep.count(False)
 
     def profile(
-        self, columns: Columns, aggregates: Aggregates, drift: FeatureSink | None, now: float
+        self,
+        columns: Columns,
+        aggregates: Aggregates,
+        drift: FeatureSink | None,
+        now: float,
+        rows: RowSink | None = None,
     ) -> int:
-        """Count the features (and input sizes) of ``columns``' inputs, one batch per slice.
-        Returns how many inputs were profiled."""
+        """Count the features (and input sizes) of ``columns``' inputs, one batch per slice,
+        into the aggregates, the drift tracker and ``rows``. Returns how many inputs were
+        profiled."""
         if self.unreadable:
             aggregates.dropped["unreadable_input"] += self.unreadable
             self.unreadable = 0
@@ -163,6 +176,8 @@ class FeatureProfiler:
                 aggregates.add_features(sid, batch)
                 if drift is not None:
                     drift.add(batch, float(when.max()))
+                if rows is not None:
+                    rows.add_rows(sid, batch, float(when.max()))
         return profiled
 
     def _extract(

@@ -35,8 +35,10 @@ __all__ = [
     "DriftSettings",
     "Limits",
     "QualitySettings",
+    "SegmentSettings",
     "Shorthands",
     "apply_shorthands",
+    "segment_settings",
 ]
 
 
@@ -155,6 +157,55 @@ class DriftSettings:
             return resolve_methods(self.methods)
         except ValueError as exc:
             raise ConfigError(f"drift_{exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentSettings:
+    """Which features segment the monitor, and how many of their values are kept apart.
+
+    Args:
+        columns: the segment columns: features whose values each get a window, drift and
+            data quality of their own (``["country", "plan"]``; each column on its own, not
+            their combinations).
+        max_values: values kept apart per column, the busiest by recent traffic; calls with
+            any other value are counted together in ``__other__``.
+        drift_sample: numbers kept per numeric feature and drift slice of each segment (for
+            KS and Wasserstein; 8 bytes each, per segment value).
+    """
+
+    columns: tuple[str, ...]
+    max_values: int = 20
+    drift_sample: int = 256
+
+    def __post_init__(self) -> None:
+        columns = self.columns
+        if isinstance(columns, str) or not all(isinstance(c, str) and c for c in columns):
+            raise ConfigError(f"segments: a list of feature names, got {columns!r}")
+        if len(set(columns)) != len(columns):
+            raise ConfigError(f"segments: a column is named twice in {list(columns)!r}")
+        object.__setattr__(self, "columns", tuple(columns))
+        if not isinstance(self.max_values, int) or self.max_values < 1:
+            raise ConfigError(
+                f"max_segment_values: must be a whole number >= 1, got {self.max_values!r}"
+            )
+        if not isinstance(self.drift_sample, int) or self.drift_sample < 32:
+            raise ConfigError(
+                f"segment_drift_sample: must be a whole number >= 32, got {self.drift_sample!r}"
+            )
+
+
+def segment_settings(segments: Sequence[str] | SegmentSettings | None) -> SegmentSettings | None:
+    """The segment settings of a Monitor's ``segments`` argument (None or empty: none).
+
+    Raises:
+        ConfigError: not a list of feature names (the message names ``segments``).
+    """
+    if segments is None or isinstance(segments, SegmentSettings):
+        return segments
+    if isinstance(segments, str):
+        raise ConfigError(f"segments: a list of feature names, got the string {segments!r}")
+    columns = tuple(segments)
+    return SegmentSettings(columns) if columns else None
 
 
 @dataclass(frozen=True, slots=True)

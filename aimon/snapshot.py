@@ -253,6 +253,11 @@ class Snapshot(_Frozen):
             ``unknown``, ``duplicate``; see :mod:`aimon.quality.join`), plus ``waiting``
             (outcomes waiting for their prediction), ``predictions_held`` and
             ``predictions_refused`` (not held: a request id longer than 256 characters).
+        segments: per segment column (``Monitor(segments=[...])``) and value, that segment's
+            own Snapshot: its window, totals, features, data quality and drift against the
+            reference's profile of the same value (``__other__``: the values past the cap,
+            pooled; ``__missing__``: calls without a value). A segment's Snapshot has no
+            alerts, quality or segments of its own.
     """
 
     model: str
@@ -289,3 +294,4 @@ class Snapshot(_Frozen):
     estimated_quality_change: dict[str, float] = {}
     data_quality: dict[str, FeatureQuality] = {}
     multivariate_drift: MultivariateReading | None = None
+    segments: dict[str, dict[str, Snapshot]] = {}

@@ -206,6 +206,10 @@ class Window:
         late = sids <= now_sid - self.n_slices
         return sids, ~(late | future), late, future
 
+    def holds(self, sid: int, now: float) -> bool:
+        """Slice ``sid`` is inside the window as of ``now`` (as :meth:`place` judges)."""
+        return sid > math.floor(now / self.slice_s) - self.n_slices
+
     def slice_for(self, sid: int) -> Slice:
         """The slice for ``sid``, recycling the ring slot of a slice that leaves the window.
 

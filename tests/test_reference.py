@@ -180,12 +180,12 @@ def test_an_inconsistent_profile_names_the_feature(tmp_path: Path) -> None:
 
 def test_a_version_1_profile_still_loads() -> None:
     data = json.loads(Reference.from_frame({"x": [1.0, 2.0, 3.0, 4.0]}).model_dump_json())
-    for field in ("target", "quality"):
+    for field in ("target", "quality", "estimator", "multivariate", "segments"):
         del data[field]
     data["schema_version"] = 1
     loaded = Reference.from_dict(data)
     assert loaded.quality is None and loaded.features["x"].count == 4
-    assert SCHEMA_VERSION == 3
+    assert SCHEMA_VERSION == 4
 
 
 def test_bad_inputs_name_the_setting_or_column(tmp_path: Path) -> None:

@@ -25,12 +25,19 @@ import pandas as pd
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aimon.drift.bins import bin_index, interval_labels, labels_of, quantile_edges
-from aimon.drift.methods import Kind, column_kind
+from aimon.drift.methods import column_kind
 from aimon.drift.multivariate.profile import MultivariateProfile
+from aimon.drift.profiles import (
+    OTHER,
+    FeatureProfile,
+    bounded_profiles,
+    check_profile,
+    profile_column,
+)
+from aimon.drift.segment_labels import column_labels, group_rows
 from aimon.drift.tables import as_frame, read_table
 from aimon.errors import ReferenceError
-from aimon.features import FeatureColumn, extract
+from aimon.features import FeatureBatch, extract
 from aimon.quality.cbpe import PerformanceEstimator
 from aimon.quality.metrics import Label, QualityError, QualityMetrics, TaskKind
 from aimon.quality.pairs import normal_label
@@ -48,66 +55,13 @@ __all__ = [
 #: ``quality`` (the model's quality on the reference rows), 3 the explicit bounds of numeric
 #: features (``lower``, ``upper``), the performance estimator of a scored binary
 #: classifier (``estimator``) and, optional, the multivariate drift profile
-#: (``multivariate``); older files still load.
-SCHEMA_VERSION = 3
+#: (``multivariate``), 4 the profiles per segment value (``segments``); older files still
+#: load.
+SCHEMA_VERSION = 4
 _FORMAT = "aimon.reference"
 
-#: The category that collects every label beyond the reference's top K.
-OTHER = "__other__"
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class FeatureProfile(_Frozen):
-    """One feature of the reference.
-
-    Numeric features have ``edges`` (inner bin edges) and ``shares`` (``len(edges) + 1``
-    bin shares summing to 1), summary statistics and a sorted ``sample``. Categorical features
-    have ``categories`` (label -> share, top K by count, plus :data:`OTHER` for the rest) and
-    ``counts`` (label -> count, for the chi-square test). ``lower`` and ``upper`` are a
-    numeric feature's explicit valid range (data quality), when one was given.
-    """
-
-    kind: Literal["numeric", "categorical"]
-    count: int = Field(ge=0, description="rows with a value")
-    missing: int = Field(ge=0, description="rows without one")
-    edges: tuple[float, ...] = ()
-    shares: tuple[float, ...] = ()
-    mean: float | None = None
-    std: float | None = None
-    min: float | None = None
-    max: float | None = None
-    sample: tuple[float, ...] = ()
-    categories: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    lower: float | None = None
-    upper: float | None = None
-
-    @property
-    def missing_share(self) -> float:
-        """Share of reference rows without a value."""
-        total = self.count + self.missing
-        return self.missing / total if total else 0.0
-
-    @property
-    def n_bins(self) -> int:
-        """Bins (numeric) or categories including ``other`` (categorical)."""
-        return len(self.shares) if self.kind == "numeric" else len(self.categories)
-
-    def bin_labels(self) -> list[str]:
-        """A stable label per bin, for metrics: ``"[-inf,1.5)"``, ... or the category."""
-        if self.kind == "categorical":
-            return list(self.categories)
-        return interval_labels(self.edges)
-
-    def sample_array(self) -> NDArray[np.float64]:
-        """The sorted sample as a numpy array."""
-        return np.asarray(self.sample, dtype=np.float64)
-
-
-class Reference(_Frozen):
+class Reference(BaseModel):
     """A versioned profile of reference data. Build it with :meth:`from_frame` or
     :meth:`from_file`; write it with :meth:`save` and read it with :meth:`load`.
 
@@ -118,6 +72,8 @@ class Reference(_Frozen):
     >>> ref.features["country"].missing
     1
     """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     format: Literal["aimon.reference"] = "aimon.reference"
     schema_version: int = SCHEMA_VERSION
@@ -132,6 +88,7 @@ class Reference(_Frozen):
     estimator: dict[str, Any] | None = None
     multivariate: MultivariateProfile | None = None
     features: dict[str, FeatureProfile]
+    segments: dict[str, dict[str, Reference]] = {}
 
     @classmethod
     def from_frame(
@@ -149,6 +106,9 @@ class Reference(_Frozen):
         positive_label: Label | None = None,
         quality_threshold: float = 0.5,
         multivariate: bool = False,
+        segments: Sequence[str] = (),
+        max_segment_values: int = 20,
+        segment_sample_size: int = 500,
         seed: int = 0,
     ) -> Reference:
         """Profile a DataFrame, a 2-D array (columns ``f0, f1, ...``) or a dict of columns.
@@ -183,6 +143,15 @@ class Reference(_Frozen):
                 a Monitor scores its window's rows with, and 2,000 whole rows for the batch
                 domain classifier (about 0.8 MB of JSON at 20 columns). Off by default for
                 that size.
+            segments: columns whose values each get a profile of their own
+                (``segments[column][value]``: the rows with that value, without the column,
+                binned on their own), which a Monitor with the same ``segments`` compares
+                each live segment with. Values are labelled as the Monitor labels them
+                (:mod:`aimon.drift.segment_labels`).
+            max_segment_values: values profiled per segment column, those with the most
+                rows; the rows of the others are pooled in one ``__other__`` profile.
+            segment_sample_size: values kept per numeric feature of each segment profile
+                (a file holds up to ``max_segment_values + 1`` of them per column).
             seed: for the samples.
 
         Raises:
@@ -190,7 +159,7 @@ class Reference(_Frozen):
                 ``target`` column, bounds on a categorical column or upside down, a
                 ``target`` without ``prediction``, targets and predictions that do not fit
                 the task, ``multivariate`` with fewer than two numeric input columns or 20
-                rows, or bad settings.
+                rows, an unknown ``segments`` column, or bad settings.
         """
         if bins < 2:
             raise ReferenceError(f"bins: must be at least 2, got {bins}")
@@ -198,6 +167,13 @@ class Reference(_Frozen):
             raise ReferenceError(f"sample_size: must be at least 1, got {sample_size}")
         if top_k < 1:
             raise ReferenceError(f"top_k: must be at least 1, got {top_k}")
+        if isinstance(segments, str):
+            raise ReferenceError(f"segments: a list of column names, got the string {segments!r}")
+        if max_segment_values < 1 or segment_sample_size < 1:
+            raise ReferenceError(
+                "max_segment_values, segment_sample_size: must be at least 1, got "
+                f"{max_segment_values}, {segment_sample_size}"
+            )
         frame = as_frame(data)
         if len(frame) == 0:
             raise ReferenceError("the reference data has no rows")
@@ -206,6 +182,9 @@ class Reference(_Frozen):
         unknown = sorted(as_categories - set(names))
         if unknown:
             raise ReferenceError(f"categorical: no column named {', '.join(map(repr, unknown))}")
+        unknown = sorted(set(segments) - set(names))
+        if unknown:
+            raise ReferenceError(f"segments: no column named {', '.join(map(repr, unknown))}")
         for field, column in (("prediction", prediction), ("target", target)):
             if column is not None and column not in names:
                 raise ReferenceError(f"{field}: no column named {column!r}")
@@ -220,21 +199,46 @@ class Reference(_Frozen):
         rng = np.random.default_rng(seed)
         kinds = {str(c): column_kind(frame[c]) for c in frame.columns}
         features = {
-            name: _profile(
+            name: profile_column(
                 column, kinds.get(name), name in as_categories, bins, sample_size, top_k, rng
             )
             for name, column in batch.columns.items()
         }
         if bounds:
-            features.update(_bounded(features, bounds))
+            features.update(bounded_profiles(features, bounds))
         joint = None
         if multivariate:
             try:
                 joint = MultivariateProfile.build(frame, exclude=(prediction, target), seed=seed)
             except ValueError as exc:
                 raise ReferenceError(f"multivariate: {exc}") from None
+        made = datetime.now(timezone.utc)
+
+        def segment(rows: NDArray[np.intp], column: str) -> Reference:
+            part = batch.take(rows, without=column)
+            profiles = {
+                name: _within(
+                    features[name],
+                    profile_column(
+                        values, features[name].kind, False, bins, segment_sample_size, top_k, rng
+                    ),
+                )
+                for name, values in part.columns.items()
+            }
+            return cls(
+                created_at=made, rows=int(rows.size), bins=bins, sample_size=segment_sample_size,
+                top_k=top_k, prediction=prediction, target=target, features=profiles,
+            )  # fmt: skip
+
+        per_segment = {
+            column: {
+                value: segment(rows, column)
+                for value, rows in _top_segments(batch, column, max_segment_values)
+            }
+            for column in dict.fromkeys(segments)
+        }
         return cls(
-            created_at=datetime.now(timezone.utc),
+            created_at=made,
             rows=len(frame),
             bins=bins,
             sample_size=sample_size,
@@ -245,6 +249,7 @@ class Reference(_Frozen):
             estimator=estimator,
             multivariate=joint,
             features=features,
+            segments=per_segment,
         )
 
     def performance_estimator(self) -> PerformanceEstimator | None:
@@ -316,7 +321,11 @@ class Reference(_Frozen):
             where = ".".join(str(part) for part in first["loc"])
             raise ReferenceError(f"{source}: field {where}: {first['msg']}") from None
         for name, feature in reference.features.items():
-            _check(source, name, feature)
+            check_profile(source, name, feature)
+        for column, values in reference.segments.items():
+            for value, part in values.items():
+                for name, feature in part.features.items():
+                    check_profile(f"{source}: segment {column}={value}", name, feature)
         return reference
 
     def numeric(self) -> list[str]:
@@ -376,91 +385,21 @@ def _reference_quality(
     return quality
 
 
-def _check(source: str, name: str, feature: FeatureProfile) -> None:
-    where = f"{source}: feature {name!r}"
-    if feature.kind == "numeric":
-        if list(feature.edges) != sorted(set(feature.edges)):
-            raise ReferenceError(f"{where}: edges must be strictly increasing")
-        if len(feature.shares) != len(feature.edges) + 1:
-            raise ReferenceError(f"{where}: needs one share per bin (len(edges) + 1)")
-        if list(feature.sample) != sorted(feature.sample):
-            raise ReferenceError(f"{where}: the sample must be sorted")
-    elif not feature.categories and feature.count:
-        raise ReferenceError(f"{where}: a categorical feature needs its categories")
-
-
-def _bounded(
-    features: dict[str, FeatureProfile], bounds: Mapping[str, tuple[float | None, float | None]]
-) -> dict[str, FeatureProfile]:
-    """The profiles of the ``bounds`` columns with their explicit valid range."""
-    out = {}
-    for name, (lower, upper) in bounds.items():
-        profile = features.get(name)
-        if profile is None:
-            raise ReferenceError(f"bounds: no column named {name!r}")
-        if profile.kind != "numeric":
-            raise ReferenceError(f"bounds: {name!r} is categorical; bounds are for numbers")
-        if lower is not None and upper is not None and not lower <= upper:
-            raise ReferenceError(f"bounds: {name!r} has lower {lower} above upper {upper}")
-        out[name] = profile.model_copy(update={"lower": lower, "upper": upper})
-    return out
-
-
-def _profile(
-    column: FeatureColumn,
-    kind: Kind | None,
-    as_category: bool,
-    bins: int,
-    sample_size: int,
-    top_k: int,
-    rng: np.random.Generator,
-) -> FeatureProfile:
-    present = column.present_mask()
-    n_labels = int(column.label_mask().sum())
-    n_present = int(present.sum())
-    missing = column.values.size - n_present
-    # The kind compare gives the column (one rule, methods.column_kind); where it has none,
-    # a column of numbers is numeric and one that holds mostly labels categorical (its
-    # numbers then count as labels too).
-    if kind is None:
-        kind = "categorical" if n_labels * 2 > n_present else "numeric"
-    if as_category or kind == "categorical":
-        return _categorical_profile(column, missing, top_k)
-    values = column.values[np.isfinite(column.values)]
-    edges = quantile_edges(values, bins)
-    counts = np.bincount(bin_index(edges, values), minlength=edges.size + 1)
-    shares = counts / values.size if values.size else np.zeros(edges.size + 1)
-    sample = values if values.size <= sample_size else rng.choice(values, sample_size, False)
-    return FeatureProfile(
-        kind="numeric",
-        count=int(values.size),
-        missing=int(column.values.size - values.size),
-        edges=tuple(edges.tolist()),
-        shares=tuple(shares.tolist()),
-        mean=float(values.mean()) if values.size else None,
-        std=float(values.std(ddof=1)) if values.size > 1 else None,
-        min=float(values.min()) if values.size else None,
-        max=float(values.max()) if values.size else None,
-        sample=tuple(np.sort(sample).tolist()),
-    )
-
-
-def _categorical_profile(column: FeatureColumn, missing: int, top_k: int) -> FeatureProfile:
-    labels = labels_of(column)
-    present = labels[labels != None]  # noqa: E711 - element-wise
-    counts = pd.Series(present, dtype=object).value_counts(sort=True)
-    kept = counts.iloc[:top_k]
-    rest = int(counts.iloc[top_k:].sum())
-    total = int(counts.sum())
-    categories = {str(k): int(v) / total for k, v in kept.items()}
-    category_counts = {str(k): int(v) for k, v in kept.items()}
+def _top_segments(
+    batch: FeatureBatch, column: str, most: int
+) -> list[tuple[str, NDArray[np.intp]]]:
+    """The ``most`` values of ``column`` with the most rows (ties by value) with their rows,
+    and the other values' rows pooled as :data:`OTHER`."""
+    groups = group_rows(column_labels(batch.columns.get(column), batch.n_rows))
+    groups.sort(key=lambda group: (-group[1].size, group[0]))
+    kept, rest = groups[:most], groups[most:]
     if rest:
-        categories[OTHER] = rest / total
-        category_counts[OTHER] = rest
-    return FeatureProfile(
-        kind="categorical",
-        count=total,
-        missing=missing,
-        categories=categories,
-        counts=category_counts,
-    )
+        kept.append((OTHER, np.sort(np.concatenate([rows for _, rows in rest]))))
+    return kept
+
+
+def _within(whole: FeatureProfile, part: FeatureProfile) -> FeatureProfile:
+    """A segment's profile of a feature with the whole reference's explicit valid range."""
+    if whole.lower is None and whole.upper is None:
+        return part
+    return part.model_copy(update={"lower": whole.lower, "upper": whole.upper})

@@ -30,6 +30,7 @@ from aimon.drift.compare import DRIFT_SHARE, DriftReport, compare
 from aimon.drift.data_quality import QualityLimits
 from aimon.drift.reference import OTHER, Reference
 from aimon.drift.samples import Bins
+from aimon.drift.segment_labels import MISSING, value_label
 from aimon.drift.tables import as_frame
 
 __all__ = [
@@ -45,8 +46,6 @@ __all__ = [
 #: Segments compared at most by default; values beyond the most frequent are pooled.
 MAX_SEGMENTS = 20
 
-#: The segment of the rows without a segment value.
-MISSING = "__missing__"
 
 #: What each segment is compared against: the same value's reference rows, or the whole
 #: reference (a saved profile).
@@ -265,21 +264,14 @@ def segment_labels(column: pd.Series) -> NDArray[np.str_]:
 
 
 def _label(value: Any) -> str:
-    if isinstance(value, str):
-        return value or MISSING
-    if isinstance(value, bool | np.bool_):
-        return "1" if value else "0"
-    if isinstance(value, int | float | np.integer | np.floating):
-        return _number_label(float(value))
-    return MISSING if value is None or value is pd.NA or value is pd.NaT else str(value)
-
-
-def _number_label(value: float) -> str:
-    if not np.isfinite(value):
-        return MISSING
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(value)
+    """A value's label as the live segments give it (:func:`value_label`); a value of another
+    type (a date) by its text, which a live input gives none."""
+    label = value_label(value)
+    if label == MISSING and value is not None and value is not pd.NA and value is not pd.NaT:
+        text = str(value)
+        if not (isinstance(value, float | np.floating) and not np.isfinite(value)):
+            return value_label(text)
+    return label
 
 
 def _top(labels: NDArray[np.str_], most: int) -> tuple[list[str], list[str]]:

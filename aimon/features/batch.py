@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,5 +51,48 @@ class FeatureBatch:
     invalid: int = 0
     input_sizes: FloatArray | None = None  # per input, from extract_many(sizes=True)
 
+    def take(self, rows: NDArray[np.intp], without: str | None = None) -> FeatureBatch:
+        """The batch's ``rows`` (itself, columns aside, when they are all of them), without
+        the column named ``without``; ``invalid`` and ``input_sizes`` are not carried."""
+        every = rows.size == self.n_rows
+        columns = {
+            name: column if every else FeatureColumn(
+                column.values[rows], None if column.labels is None else column.labels[rows]
+            )
+            for name, column in self.columns.items()
+            if name != without
+        }  # fmt: skip
+        return FeatureBatch(int(rows.size), columns)
+
 
 EMPTY = FeatureBatch(0, {})
+
+
+def concat_batches(batches: Sequence[FeatureBatch]) -> FeatureBatch:
+    """The rows of ``batches`` in order, columns aligned by name (absent: missing)."""
+    if len(batches) == 1:
+        return batches[0]
+    names: dict[str, None] = {}
+    for batch in batches:
+        names.update(dict.fromkeys(batch.columns))
+    columns: dict[str, FeatureColumn] = {}
+    for name in names:
+        values: list[NDArray[np.float64]] = []
+        labels: list[NDArray[np.object_]] = []
+        labelled = False
+        for batch in batches:
+            column = batch.columns.get(name)
+            if column is None:
+                values.append(np.full(batch.n_rows, np.nan))
+                labels.append(np.full(batch.n_rows, None, dtype=object))
+                continue
+            values.append(column.values)
+            if column.labels is None:
+                labels.append(np.full(batch.n_rows, None, dtype=object))
+            else:
+                labelled = True
+                labels.append(column.labels)
+        columns[name] = FeatureColumn(
+            np.concatenate(values), np.concatenate(labels) if labelled else None
+        )
+    return FeatureBatch(sum(b.n_rows for b in batches), columns)

@@ -1,0 +1,77 @@
+"""One segment value's state: its own aggregates (window, totals, data quality) and its own
+drift against the reference's profile of the same segment; and its Snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aimon.aggregates import Aggregates, utc
+from aimon.drift.reference import Reference
+from aimon.drift.tracker import DriftTracker, bin_total_counts, drift_snapshot
+from aimon.settings import DriftSettings, Limits
+from aimon.snapshot import Snapshot
+
+__all__ = ["SegmentPart"]
+
+
+class SegmentPart:
+    """The aggregates and drift of one segment value.
+
+    Args:
+        window_s: the rolling window's length.
+        limits: the monitor's limits (slices, sketch accuracy, caps).
+        drift_settings: the monitor's drift settings; the drift sample per feature and
+            slice is ``drift_sample`` instead (memory is per segment value).
+        reference: what this segment is compared with (the reference's profile of the same
+            segment value); None: no drift and no data quality.
+        drift_sample: numbers kept per numeric feature and drift slice.
+        clock: wall clock in epoch seconds.
+    """
+
+    __slots__ = ("aggregates", "drift")
+
+    def __init__(
+        self,
+        window_s: float,
+        limits: Limits,
+        drift_settings: DriftSettings,
+        reference: Reference | None,
+        drift_sample: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.aggregates = Aggregates(
+            window_s, limits.slice_s, limits.relative_accuracy, limits.max_features,
+            limits.max_error_types, clock, reference, multivariate=False,
+        )  # fmt: skip
+        self.drift: DriftTracker | None = None
+        if reference is not None:
+            d = drift_settings
+            self.drift = DriftTracker(
+                reference, window_s=d.window_s, events=d.events, sample_size=drift_sample,
+                methods=d.resolved_methods(), min_count=d.min_count,
+            )  # fmt: skip
+
+    def snapshot(self, model: str, version: str | None, now: float) -> Snapshot:
+        """The segment's state as of ``now``, a Snapshot like the monitor's own (without
+        alerts, quality or segments of its own)."""
+        aggregates = self.aggregates
+        view = aggregates.view(now)
+        dropped = dict(aggregates.dropped)
+        parts: dict[str, Any] = {}
+        feature_bins: dict[str, dict[str, int]] = {}
+        if self.drift is not None:
+            drift, drift_window, reference_bins = drift_snapshot(self.drift, now)
+            parts = {"drift": drift, "drift_window": drift_window, "reference_bins": reference_bins}
+            feature_bins = bin_total_counts(self.drift)
+        return Snapshot(
+            model=model,
+            version=version,
+            taken_at=utc(now),
+            **aggregates.window_fields(view),
+            dropped=dropped,
+            late=dropped.get("late", 0),
+            internal_errors=0,
+            totals=aggregates.totals_snapshot(feature_bins=feature_bins),
+            **parts,
+        )
