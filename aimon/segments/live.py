@@ -189,6 +189,12 @@ class LiveSegments:
             for column in self.columns:
                 cap = self.caps[column]
                 labels = column_labels(batch.columns.get(column), batch.n_rows)
+                # Values only rows of batch inputs carry (their calls are __mixed__) take a
+                # free place; the traffic of calls' values is counted once, by the calls.
+                unheld = Counter(v for v in labels if v not in cap.held and v not in cap.waiting)
+                if unheld:
+                    for evicted in cap.admit(unheld, now):
+                        self.parts[column].pop(evicted, None)
                 for label, rows in group_rows([cap.label(v) for v in labels]):
                     part = self._part(column, label)
                     sub = batch.take(rows, without=column)
