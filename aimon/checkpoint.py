@@ -23,11 +23,11 @@ import os
 import pickle
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from aimon.errors import CheckpointError
 
-__all__ = ["MOVED_CLASSES", "CheckpointStore", "unpickle"]
+__all__ = ["MOVED_CLASSES", "CheckpointStore", "continued", "unpickle"]
 
 log = logging.getLogger("aimon")
 
@@ -143,6 +143,22 @@ def _decode(data: bytes) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise ValueError("unexpected content")
     return payload
+
+
+class _Measured(Protocol):
+    def same_settings(self, other: Any) -> bool: ...
+
+
+_Part = TypeVar("_Part", bound=_Measured)
+
+
+def continued(saved: _Part | None, current: _Part | None) -> _Part | None:
+    """What a restored part of a monitor goes on as: the checkpoint's ``saved`` part if it
+    was measured as ``current`` is (``same_settings``: the same reference, slices...), else
+    ``current`` (starting empty); parts absent from older checkpoints are None."""
+    if saved is not None and current is not None and saved.same_settings(current):
+        return saved
+    return current
 
 
 #: Classes that checkpoints of an earlier aimon name by their old place: (module, name) ->

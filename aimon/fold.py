@@ -15,9 +15,10 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from aimon.aggregates import Aggregates
+from aimon.checkpoint import continued
 from aimon.collectors.eventlog import EventLogWriter, events_of
 from aimon.drift.reference import Reference
 from aimon.drift.tracker import DriftTracker
@@ -271,11 +272,12 @@ class Fold:
     # -- checkpoints ---------------------------------------------------------------------
 
     def export_state(self) -> dict[str, Any]:
-        """The aggregates (window, totals, drop counts, drift counts, the join), folded up
-        to now, for a checkpoint. The objects are pickled as they are."""
+        """The aggregates (window, totals, drop counts, drift counts, the join, the
+        segments), folded up to now, for a checkpoint. The objects are pickled as they are."""
         self.flush()
         with self.lock:
             aggregates = self.aggregates
+            segments = self.segments
             return {
                 "format": STATE_FORMAT,
                 "model": self.model,
@@ -289,11 +291,14 @@ class Fold:
                 "multivariate": aggregates.multivariate,
                 "estimation": self.estimation,
                 "started": aggregates.started,
+                "segments": None if segments is None else segments.export_state(self.clock()),
                 **self.quality.export_state(),
             }
 
     def restore_state(self, state: dict[str, Any]) -> None:
-        """Continue from :meth:`export_state`'s aggregates (same model and settings).
+        """Continue from :meth:`export_state`'s aggregates (same model and settings). The
+        segments go on for the segment columns both the state and this fold have (see
+        :meth:`LiveSegments.restore_state`); a state's segments are ignored without them.
 
         Raises:
             ValueError: the state is of another format, model or window (the message says
@@ -322,26 +327,14 @@ class Fold:
                     aggregates.dropped["drift_reset"] += 1
             # Parts that came later are absent from older states; each goes on only when
             # measured as now (the same reference and slices), else it starts empty.
-            aggregates.data_quality = _continued(state.get("data_quality"), aggregates.data_quality)
-            aggregates.multivariate = _continued(state.get("multivariate"), aggregates.multivariate)
-            self.estimation = _continued(state.get("estimation"), self.estimation)
+            aggregates.data_quality = continued(state.get("data_quality"), aggregates.data_quality)
+            aggregates.multivariate = continued(state.get("multivariate"), aggregates.multivariate)
+            self.estimation = continued(state.get("estimation"), self.estimation)
             forgotten = self.quality.restore_state(state, window)
             if forgotten:  # measured another way before the restart: not comparable
                 aggregates.dropped["quality_settings_changed"] += forgotten
-
-
-class _WindowPart(Protocol):
-    def same_settings(self, other: Any) -> bool: ...
-
-
-_Part = TypeVar("_Part", bound=_WindowPart)
-
-
-def _continued(saved: _Part | None, current: _Part | None) -> _Part | None:
-    """The checkpoint's part if it was measured as ``current`` is, else ``current``."""
-    if saved is not None and current is not None and saved.same_settings(current):
-        return saved
-    return current
+            if self.segments is not None:  # (a state without segments: they start empty)
+                self.segments.restore_state(state.get("segments"))
 
 
 def _live_segments(

@@ -12,6 +12,7 @@ place to any newcomer with traffic.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from aimon.drift.segment_labels import OTHER
 
@@ -82,6 +83,41 @@ class ValueCap:
             for value in sorted(waiting, key=waiting.__getitem__)[: len(waiting) - limit]:
                 del waiting[value]
         return evicted
+
+    def export_state(self) -> dict[str, Any]:
+        """The held and waiting values with their recent traffic, for a checkpoint."""
+        return {
+            "held": dict(self.held),
+            "waiting": dict(self.waiting),
+            "updated": self.updated,
+            "evicted": self.evicted,
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`export_state`'s values. When fewer values are kept apart
+        now, the busiest keep their places and the rest wait.
+
+        >>> cap = ValueCap(3, half_life_s=60.0)
+        >>> _ = cap.admit(Counter({"DE": 5, "FR": 3, "IT": 1}), now=0.0)
+        >>> smaller = ValueCap(2, half_life_s=60.0)
+        >>> smaller.restore_state(cap.export_state())
+        >>> [smaller.label(v) for v in ("DE", "FR", "IT")]
+        ['DE', 'FR', '__other__']
+        """
+        held = {str(v): float(n) for v, n in state["held"].items()}
+        waiting = {str(v): float(n) for v, n in state["waiting"].items()}
+        if len(held) > self.max_values:
+            busiest = set(sorted(held, key=held.__getitem__, reverse=True)[: self.max_values])
+            for value in [v for v in held if v not in busiest]:
+                waiting[value] = held.pop(value)
+        limit = WAITING_PER_PLACE * self.max_values
+        if len(waiting) > limit:
+            kept = sorted(waiting, key=waiting.__getitem__, reverse=True)[:limit]
+            waiting = {value: waiting[value] for value in kept}
+        self.held, self.waiting = held, waiting
+        updated = state["updated"]
+        self.updated = None if updated is None else float(updated)
+        self.evicted = int(state["evicted"])
 
     def _decay(self, now: float) -> None:
         if self.updated is not None and now > self.updated and self.half_life_s > 0:

@@ -82,6 +82,8 @@ class LiveSegments:
         max_features: int,
     ) -> None:
         self.columns = tuple(columns)
+        self.max_values = max_values
+        self.half_life_s = half_life_s
         self.caps = {c: ValueCap(max_values, half_life_s) for c in self.columns}
         self.parts: dict[str, dict[str, SegmentPart]] = {c: {} for c in self.columns}
         self.references = references
@@ -230,6 +232,43 @@ class LiveSegments:
     def evicted(self) -> dict[str, int]:
         """Per column, values that lost their place to busier ones since start."""
         return {column: cap.evicted for column, cap in self.caps.items()}
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    def export_state(self, now: float) -> dict[str, Any]:
+        """Every column's cap and every segment's aggregates and drift, for a checkpoint
+        (what waits folded first, as of ``now``). The settings and references are not in it:
+        they are the restoring monitor's own."""
+        self.fold(now)
+        return {
+            "columns": self.columns,
+            "caps": {column: cap.export_state() for column, cap in self.caps.items()},
+            "parts": {
+                column: {label: part.export_state() for label, part in parts.items()}
+                for column, parts in self.parts.items()
+            },
+        }
+
+    def restore_state(self, state: Mapping[str, Any] | None) -> None:
+        """Continue from :meth:`export_state`'s segments, in place of these (None: start
+        empty). Only the columns both the state and these segments have go on; the others
+        start empty (or are forgotten). A segment whose value no longer has a place of its
+        own (fewer values kept apart now) is forgotten. Each segment is compared with what
+        the current reference holds for it (see :meth:`SegmentPart.restore_state`)."""
+        self._calls, self._rows, self._waiting = [], [], 0
+        self.caps = {c: ValueCap(self.max_values, self.half_life_s) for c in self.columns}
+        self.parts = {c: {} for c in self.columns}
+        if state is None:
+            return
+        caps, parts = state["caps"], state["parts"]
+        for column in self.columns:
+            if column not in caps:
+                continue
+            cap = self.caps[column]
+            cap.restore_state(caps[column])
+            for label, saved in parts.get(column, {}).items():
+                if cap.label(label) == label:  # held, or __other__
+                    self._part(column, label).restore_state(saved)
 
 
 def _apply(extractor: FeatureExtractor, source: Any) -> Any:

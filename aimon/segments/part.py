@@ -3,10 +3,12 @@ drift against the reference's profile of the same segment; and its Snapshot."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from aimon.aggregates import Aggregates, utc
+from aimon.checkpoint import continued
 from aimon.drift.reference import Reference
 from aimon.drift.tracker import DriftTracker, bin_total_counts, drift_snapshot
 from aimon.settings import DriftSettings, Limits
@@ -51,6 +53,38 @@ class SegmentPart:
                 reference, window_s=d.window_s, events=d.events, sample_size=drift_sample,
                 methods=d.resolved_methods(), min_count=d.min_count,
             )  # fmt: skip
+
+    def export_state(self) -> dict[str, Any]:
+        """The aggregates (window, totals, drop counts, data quality) and the drift counts,
+        for a checkpoint, as the monitor's own are carried (the objects pickled as they
+        are)."""
+        aggregates = self.aggregates
+        return {
+            "window": aggregates.window,
+            "totals": aggregates.totals,
+            "dropped": Counter(aggregates.dropped),
+            "started": aggregates.started,
+            "data_quality": aggregates.data_quality,
+            "drift": self.drift,
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`export_state`'s aggregates (made with the same window
+        settings: the monitor's restore checks them). Drift and data quality go on only when
+        measured as now (the same segment reference and settings), else start afresh
+        (``dropped["drift_reset"]``)."""
+        aggregates = self.aggregates
+        aggregates.window = state["window"]
+        aggregates.totals = state["totals"]
+        aggregates.dropped = Counter(state["dropped"])
+        aggregates.started = float(state["started"])
+        aggregates.data_quality = continued(state.get("data_quality"), aggregates.data_quality)
+        saved_drift = state.get("drift")
+        if self.drift is not None and saved_drift is not None:
+            if saved_drift.same_settings(self.drift):
+                self.drift = saved_drift
+            else:  # a new reference (or drift settings): drift starts afresh against it
+                aggregates.dropped["drift_reset"] += 1
 
     def snapshot(self, model: str, version: str | None, now: float) -> Snapshot:
         """The segment's state as of ``now``, a Snapshot like the monitor's own (without
