@@ -4,6 +4,7 @@ one, and the checks a loaded profile passes."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Literal
 
@@ -65,7 +66,7 @@ class FeatureProfile(BaseModel):
         """A stable label per bin, for metrics: ``"[-inf,1.5)"``, ... or the category."""
         if self.kind == "categorical":
             return list(self.categories)
-        return interval_labels(self.edges)
+        return list(_interval_labels(self.edges))
 
     def sample_array(self) -> NDArray[np.float64]:
         """The sorted sample as a numpy array."""
@@ -160,3 +161,9 @@ def _categorical_profile(column: FeatureColumn, missing: int, top_k: int) -> Fea
         categories=categories,
         counts=category_counts,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _interval_labels(edges: tuple[float, ...]) -> tuple[str, ...]:
+    # Read at every snapshot for every feature (of every segment): formatted once per profile.
+    return tuple(interval_labels(edges))

@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 
 from aimon.drift.dataset import ks_beyond_chance
 from aimon.drift.detector import FeatureInputs, profile_inputs, run_methods
-from aimon.drift.methods import applies
+from aimon.drift.methods import applies, default_method
 from aimon.drift.reference import OTHER, FeatureProfile, Reference
 from aimon.drift.stats import DriftResult
 from aimon.drift.streaming import FeatureCounts, count_batch, empty_counts
@@ -59,6 +59,8 @@ UNSEEN_BIN = "__unseen__"
 #: What the Snapshot shows per feature, where the kind allows.
 STREAMING_METHODS = ("psi", "ks", "wasserstein", "jensen_shannon", "chi_square")
 _SLICES = 12
+#: Methods that read the sorted samples (the same run whether chosen by default or not).
+_ON_SAMPLES = frozenset({"ks", "wasserstein", "wasserstein_raw"})
 _MIN_SAMPLE = 32
 
 
@@ -278,7 +280,12 @@ class DriftTracker:
         results = run_methods(inputs, methods)
         verdict = None
         if counts.present >= self.min_count:
-            verdict = next(iter(run_methods(inputs, None).values()), None)
+            default = default_method(inputs.kind, inputs.n_reference, inputs.n_values())
+            # Run as reported unless the default reads a numeric feature's distinct values.
+            if default in results and (inputs.kind != "numeric" or default in _ON_SAMPLES):
+                verdict = results[default]
+            else:
+                verdict = next(iter(run_methods(inputs, None).values()), None)
         if profile.kind != "numeric" or inputs.reference_sorted is None:
             return FeatureVerdict(profile, counts, results, verdict, None)
         live = _effective_size(inputs)

@@ -41,7 +41,7 @@ from aimon.snapshot import Snapshot
 __all__ = ["FOLD_ROWS", "LiveSegments"]
 
 #: Calls (and rows) waiting before they are folded into the segments.
-FOLD_ROWS = 16384
+FOLD_ROWS = 65536
 
 MakePart = Callable[[Reference | None], SegmentPart]
 

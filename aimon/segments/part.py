@@ -14,7 +14,13 @@ from aimon.drift.tracker import DriftTracker, bin_total_counts, drift_snapshot
 from aimon.settings import DriftSettings, Limits
 from aimon.snapshot import Snapshot
 
-__all__ = ["SegmentPart"]
+__all__ = ["SEGMENT_METHODS", "SegmentPart"]
+
+#: Drift methods each segment reports unless the monitor's drift settings name some: PSI,
+#: cheap on the counts the window keeps anyway. The verdict (``drifted``) is the default test
+#: of each feature (as the monitor's), run when a segment has enough values; a snapshot's
+#: cost grows with segment values times features.
+SEGMENT_METHODS = ("psi",)
 
 
 class SegmentPart:
@@ -24,7 +30,8 @@ class SegmentPart:
         window_s: the rolling window's length.
         limits: the monitor's limits (slices, sketch accuracy, caps).
         drift_settings: the monitor's drift settings; the drift sample per feature and
-            slice is ``drift_sample`` instead (memory is per segment value).
+            slice is ``drift_sample`` instead (memory is per segment value), and the
+            methods reported :data:`SEGMENT_METHODS` unless the settings name some.
         reference: what this segment is compared with (the reference's profile of the same
             segment value); None: no drift and no data quality.
         drift_sample: numbers kept per numeric feature and drift slice.
@@ -51,7 +58,7 @@ class SegmentPart:
             d = drift_settings
             self.drift = DriftTracker(
                 reference, window_s=d.window_s, events=d.events, sample_size=drift_sample,
-                methods=d.resolved_methods(), min_count=d.min_count,
+                methods=d.resolved_methods() or SEGMENT_METHODS, min_count=d.min_count,
             )  # fmt: skip
 
     def export_state(self) -> dict[str, Any]:
