@@ -2,6 +2,9 @@
 until it has held for ``for_``, then *firing*; when it stops holding (for longer than
 ``keep_firing_for``) the alert is *resolved*. A Monitor's :class:`Alerting` evaluates its rules
 on an interval and hands the alerts to its router.
+
+A rule with a ``segment`` is evaluated on each segment value's Snapshot
+(``Snapshot.segments[column][value]``); each value has states of its own.
 """
 
 from __future__ import annotations
@@ -40,7 +43,11 @@ RESOLVED_RETENTION_S = 15 * 60
 
 @dataclass
 class RuleState:
-    """One rule's state for one label set, with the time of each change (epoch seconds)."""
+    """One rule's state for one label set, with the time of each change (epoch seconds).
+
+    ``feature`` is set for feature rules, ``segment`` (the column) and ``segment_value`` for
+    segment rules.
+    """
 
     state: Literal["inactive", "pending", "firing", "resolved"] = "inactive"
     active_at: float | None = None
@@ -49,34 +56,47 @@ class RuleState:
     last_breach_at: float | None = None
     value: float | None = None
     feature: str | None = None
+    segment: str | None = None
+    segment_value: str | None = None
 
+
+#: A label set of a rule: (rule name, feature, segment column, segment value).
+StateKey = tuple[str, str | None, str | None, str | None]
 
 _STATE_NUMBER = {"inactive": 0, "resolved": 0, "pending": 1, "firing": 2}
 
 
 class Evaluator:
-    """Keeps one :class:`RuleState` per rule and label set (per feature for feature rules)
-    and moves them along inactive -> pending -> firing -> resolved at each evaluation."""
+    """Keeps one :class:`RuleState` per rule and label set (per feature for feature rules,
+    per segment column and value for segment rules) and moves them along inactive ->
+    pending -> firing -> resolved at each evaluation."""
 
     def __init__(self, thresholds: Thresholds, model: str, version: str | None) -> None:
         self.thresholds = thresholds
         self.model = model
         self.version = version
-        self.states: dict[tuple[str, str | None], RuleState] = {}
+        self.states: dict[StateKey, RuleState] = {}
 
     def evaluate(self, snapshot: Snapshot, now: float) -> list[Alert]:
         """Evaluate every rule on ``snapshot`` at ``now``; return the alerts that are
         pending, firing, or resolved within the retention (15 minutes)."""
-        for rule in self.thresholds.rules:
-            seen: set[str | None] = set()
-            for feature, value, count in _readings(rule, snapshot):
-                seen.add(feature)
-                breach = value is not None and count >= rule.min_count and rule.breached(value)
-                state = self.states.setdefault((rule.name, feature), RuleState(feature=feature))
-                _step(rule, state, breach, value, now)
-            for (name, feature), state in self.states.items():
-                if name == rule.name and feature not in seen:
-                    _step(rule, state, False, None, now)  # the series went away
+        rules = {rule.name: rule for rule in self.thresholds.rules}
+        seen: set[StateKey] = set()
+        for rule in rules.values():
+            for column, label, snap in _targets(rule, snapshot):
+                for feature, value, count in _readings(rule, snap):
+                    key = (rule.name, feature, column, label)
+                    seen.add(key)
+                    breach = value is not None and count >= rule.min_count and rule.breached(value)
+                    state = self.states.get(key)
+                    if state is None:
+                        state = self.states[key] = RuleState(
+                            feature=feature, segment=column, segment_value=label
+                        )
+                    _step(rule, state, breach, value, now)
+        for key, state in self.states.items():
+            if key not in seen and key[0] in rules:
+                _step(rules[key[0]], state, False, None, now)  # the series went away
         for key, state in list(self.states.items()):
             if state.state == "inactive" or (
                 state.state == "resolved"
@@ -90,15 +110,16 @@ class Evaluator:
         """The alerts of the last evaluation (pending, firing, recently resolved)."""
         rules = {r.name: r for r in self.thresholds.rules}
         return [
-            self._alert(rules[name], state)
-            for (name, _), state in sorted(self.states.items(), key=lambda kv: str(kv[0]))
-            if name in rules and state.state != "inactive"
+            self._alert(rules[key[0]], state)
+            for key, state in sorted(self.states.items(), key=lambda kv: str(kv[0]))
+            if key[0] in rules and state.state != "inactive"
         ]
 
     def rule_states(self) -> dict[str, int]:
-        """Per rule, 0 inactive, 1 pending, 2 firing (the most advanced of its label sets)."""
+        """Per rule, 0 inactive, 1 pending, 2 firing: the most advanced of its label sets
+        (of a segment rule, the worst over its segment values and features)."""
         out = {rule.name: 0 for rule in self.thresholds.rules}
-        for (name, _), state in self.states.items():
+        for (name, *_), state in self.states.items():
             if name in out:
                 out[name] = max(out[name], _STATE_NUMBER[state.state])
         return out
@@ -109,6 +130,11 @@ class Evaluator:
             labels["version"] = self.version
         if state.feature is not None:
             labels["feature"] = state.feature
+        in_segment = ""
+        if state.segment is not None and state.segment_value is not None:
+            labels["segment"] = state.segment
+            labels["segment_value"] = state.segment_value
+            in_segment = f" in {state.segment}={state.segment_value}"
         labels.update(rule.labels)
         context = {
             "value": state.value if state.value is not None else math.nan,
@@ -121,6 +147,9 @@ class Evaluator:
             "model": self.model,
             "version": self.version or "",
             "rule": rule.name,
+            "segment": state.segment or "",
+            "segment_value": state.segment_value or "",
+            "in_segment": in_segment,
         }
         annotations = {k: t.format(**context) for k, t in rule.templates().items()}
         annotations["value"] = f"{state.value:.6g}" if state.value is not None else ""
@@ -154,6 +183,19 @@ def _step(rule: Rule, state: RuleState, breach: bool, value: float | None, now: 
         held_until = (state.last_breach_at or now) + rule.keep_firing_for
         if now >= held_until:
             state.state, state.resolved_at = "resolved", now
+
+
+def _targets(rule: Rule, snap: Snapshot) -> list[tuple[str | None, str | None, Snapshot]]:
+    """(segment column, segment value, its Snapshot) for each Snapshot the rule reads: the
+    whole model's for a rule without a segment."""
+    if rule.segment is None:
+        return [(None, None, snap)]
+    columns = sorted(snap.segments) if rule.segment == "*" else [rule.segment]
+    return [
+        (column, label, part)
+        for column in columns
+        for label, part in sorted(snap.segments.get(column, {}).items())
+    ]
 
 
 def _readings(rule: Rule, snap: Snapshot) -> list[tuple[str | None, float | None, int]]:
@@ -266,7 +308,8 @@ class Alerting:
             return [a for a in self.evaluator.alerts() if a.state != "resolved"]
 
     def rule_states(self) -> dict[str, int]:
-        """Per rule: 0 inactive, 1 pending, 2 firing."""
+        """Per rule: 0 inactive, 1 pending, 2 firing (the worst over its label sets:
+        features, segment values)."""
         with self._lock:
             return self.evaluator.rule_states()
 
@@ -299,10 +342,16 @@ def make_alerting(
     interval: Duration,
     model: str,
     version: str | None,
+    segments: Sequence[str] | None = None,
 ) -> Alerting | None:
     """The Monitor's alerting from its settings, or None when it has no rules and no sinks.
 
-    Sinks (or a router) without thresholds get the default rules.
+    Sinks (or a router) without thresholds get the default rules. ``segments``: the
+    Monitor's segment columns, to check the rules' ``segment`` against (None: unchecked).
+
+    Raises:
+        ConfigError: sinks and a router both given, a sink without ``send``, a bad rule, or
+            a rule on a segment column the Monitor does not keep.
     """
     if sinks is not None and router is not None:
         raise ConfigError("sinks: give sinks or a router, not both")
@@ -310,6 +359,8 @@ def make_alerting(
         return None
     interval_s = parse_duration(interval, "evaluation_interval")
     rules = _as_thresholds(thresholds)
+    if segments is not None:
+        _check_segments(rules, segments)
     owns = router is None and bool(sinks)
     if owns:
         for sink in sinks or ():
@@ -333,3 +384,13 @@ def _as_thresholds(value: ThresholdsLike | None) -> Thresholds:
         return Thresholds(rules=rules)
     except ValueError as exc:
         raise ConfigError(f"thresholds: {exc}") from None
+
+
+def _check_segments(thresholds: Thresholds, columns: Sequence[str]) -> None:
+    for rule in thresholds.rules:
+        if rule.segment not in (None, "*", *columns):
+            kept = f"its segments are {list(columns)}" if columns else "it has no segments"
+            raise ConfigError(
+                f"thresholds: rule {rule.name!r}: segment {rule.segment!r} is not a segment "
+                f"column of the monitor ({kept}; Monitor(segments=[...]))"
+            )

@@ -28,7 +28,15 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from aimon.drift.data_quality import CHECKS
 from aimon.durations import parse_duration
@@ -40,6 +48,7 @@ __all__ = [
     "FEATURE_METRICS",
     "MODEL_METRICS",
     "QUALITY_METRICS",
+    "SEGMENT_METRICS",
     "Rule",
     "Thresholds",
     "default_rules",
@@ -91,6 +100,16 @@ FEATURE_METRICS = (
     "missing_share",
     *DATA_QUALITY_METRICS,
 )
+#: Why a metric has no reading per segment: a segment's Snapshot keeps no outcomes, no
+#: estimated quality and no multivariate drift, only the whole model's does.
+_WHOLE_MODEL_ONLY: dict[str, str] = {
+    **dict.fromkeys(QUALITY_METRICS, "the quality of predictions matched with outcomes"),
+    **dict.fromkeys(ESTIMATED_METRICS, "the quality estimated from the scores (CBPE)"),
+    "multivariate_drifted": "multivariate drift",
+}
+#: The metrics a rule with a ``segment`` may read: those a segment's Snapshot has (its
+#: window, features, data quality and drift).
+SEGMENT_METRICS = tuple(m for m in (*MODEL_METRICS, *FEATURE_METRICS) if m not in _WHOLE_MODEL_ONLY)
 Metric = Literal[
     "latency_p50", "latency_p95", "latency_p99", "latency_mean", "error_rate", "throughput",
     "count", "share_drifted", "max_ks", "multivariate_drifted",
@@ -110,7 +129,9 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
 }
-_DEFAULT_SUMMARY = "{metric}{of_feature} of {model} is {value:.4g} (alert {when} {threshold:.4g})"
+_DEFAULT_SUMMARY = (
+    "{metric}{of_feature} of {model}{in_segment} is {value:.4g} (alert {when} {threshold:.4g})"
+)
 _RELATIVE_SUMMARY = (
     "{metric} of {model} is {value:+.4g} from the reference's (alert {when} {threshold:+.4g})"
 )
@@ -140,10 +161,21 @@ class Rule(BaseModel):
             reference's quality (``Snapshot.quality_change``), e.g. ``metric: f1, op: "<",
             value: -0.05`` fires when F1 fell more than 0.05 below the reference's. No
             verdict without a reference quality.
+        segment: a segment column of the Monitor (``Monitor(segments=[...])``): the rule is
+            evaluated on each of its values' Snapshots (``Snapshot.segments[column][value]``,
+            ``__other__`` and ``__missing__`` included), each value pending, firing and
+            resolving on its own, its alerts labelled ``segment`` (the column) and
+            ``segment_value``; ``"*"``: every segment column. Only
+            :data:`SEGMENT_METRICS` (segments keep no quality, estimated quality or
+            multivariate drift). None (the default): the whole model's Snapshot.
         severity, labels: more identifying labels of the alert.
         annotations: templates (``str.format``) with ``value``, ``threshold``, ``op``,
             ``when`` (``op`` in words), ``metric``, ``feature``, ``of_feature``, ``model``,
-            ``version`` and ``rule``; ``summary`` has a default.
+            ``version``, ``rule``, ``segment``, ``segment_value`` and ``in_segment`` (`` in
+            country=DE``, empty for a rule on the whole model); ``summary`` has a default.
+
+    >>> Rule(name="ErrorsByCountry", metric="error_rate", value=0.05, segment="country").segment
+    'country'
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -157,6 +189,7 @@ class Rule(BaseModel):
     keep_firing_for: float = 0.0
     min_count: int = Field(0, ge=0)
     relative_to: Literal["reference"] | None = None
+    segment: str | None = None
     severity: str = "warning"
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
@@ -173,6 +206,23 @@ class Rule(BaseModel):
             raise ValueError("the threshold must be a finite number")
         return value
 
+    @field_validator("segment")
+    @classmethod
+    def _segment(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError('a segment column (a feature name) or "*" (every segment column)')
+        metric = info.data.get("metric")  # absent when the metric itself was invalid
+        if metric in _WHOLE_MODEL_ONLY:
+            raise ValueError(
+                f"metric {metric!r} reads {_WHOLE_MODEL_ONLY[metric]}, which segments do not "
+                "keep (only the whole model does): remove 'segment', or use a metric "
+                "segments have (latency_*, error_rate, throughput, count, share_drifted, "
+                "max_ks or a feature metric)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Rule:
         if self.metric in MODEL_METRICS and self.feature is not None:
@@ -185,7 +235,9 @@ class Rule(BaseModel):
             )
         if self.metric in FEATURE_METRICS and self.feature is None:
             object.__setattr__(self, "feature", "*")
-        reserved = {"alertname", "model", "version", "severity", "feature"} & set(self.labels)
+        reserved = {
+            "alertname", "model", "version", "severity", "feature", "segment", "segment_value",
+        } & set(self.labels)  # fmt: skip
         if reserved:
             raise ValueError(f"labels: {sorted(reserved)} are set by aimon")
         for key, template in self.templates().items():
@@ -212,7 +264,8 @@ def _check_template(key: str, template: str) -> None:
 def _example_context() -> dict[str, Any]:
     return {
         "value": 1.0, "threshold": 1.0, "op": ">", "when": "above", "metric": "m", "feature": "f",
-        "of_feature": " of f", "model": "m", "version": "v", "rule": "r",
+        "of_feature": " of f", "model": "m", "version": "v", "rule": "r", "segment": "s",
+        "segment_value": "v", "in_segment": " in s=v",
     }  # fmt: skip
 
 

@@ -181,6 +181,31 @@ def test_feature_rules_keep_one_state_per_feature() -> None:
     assert ev_min.evaluate(few, T0) == []
 
 
+def test_segment_rules_keep_one_state_per_feature_and_segment_value() -> None:
+    rule = Rule(name="Psi", metric="psi", value=0.2, segment="country")
+    ev = Evaluator(Thresholds(rules=[rule]), "m", None)
+
+    def by_country(**drift: dict[str, dict[str, Any]]) -> Snapshot:
+        parts = {value: snapshot(drift=features) for value, features in drift.items()}
+        whole = snapshot(drift={"age": {"psi": 0.9}})  # never read by a segment rule
+        return whole.model_copy(update={"segments": {"country": parts}})
+
+    both = by_country(DE={"age": {"psi": 0.5}, "amount": {"psi": 0.3}}, FR={"age": {"psi": 0.1}})
+    keys = [(a.labels["segment_value"], a.labels["feature"]) for a in ev.evaluate(both, T0)]
+    assert keys == [("DE", "age"), ("DE", "amount")]
+    assert set(ev.states) == {("Psi", "age", "country", "DE"), ("Psi", "amount", "country", "DE")}
+    moved = by_country(DE={"age": {"psi": 0.5}}, FR={"age": {"psi": 0.4}})
+    states = {
+        (a.labels["segment_value"], a.labels["feature"]): a.state
+        for a in ev.evaluate(moved, T0 + 1)
+    }
+    assert states == {("DE", "age"): "firing", ("DE", "amount"): "resolved",
+                      ("FR", "age"): "firing"}  # fmt: skip
+    assert ev.rule_states() == {"Psi": 2}
+    gone = ev.evaluate(snapshot(drift={"age": {"psi": 0.9}}), T0 + 2)  # no segments at all
+    assert [a.state for a in gone] == ["resolved"] * 3
+
+
 def test_model_drift_reads_the_largest_ks() -> None:
     ev = Evaluator(Thresholds(), "m", None)
     alerts = ev.evaluate(snapshot(max_ks=0.3), T0)

@@ -21,7 +21,8 @@ def fingerprint(labels: dict[str, str]) -> str:
 
 class Alert(BaseModel):
     """One alert: identifying ``labels`` (``alertname``, ``model``, ``version``, ``severity``,
-    ``feature`` where the rule is per feature, and the rule's own labels), volatile
+    ``feature`` where the rule is per feature, ``segment`` and ``segment_value`` where it is
+    per segment, and the rule's own labels), volatile
     ``annotations`` (summary, the value, the threshold), its ``state`` and times.
 
     ``starts_at`` is when the condition first held; ``ends_at`` is set once resolved.
