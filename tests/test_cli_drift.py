@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aimon import Monitor
 from aimon.cli import main
 from aimon.cli.exits import EXIT_BAD_INPUT, EXIT_DRIFT, EXIT_OK
 from aimon.drift import Reference, compare
+from aimon.segments import OTHER
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -120,6 +122,56 @@ def test_reference_build_then_drift_against_the_profile(files: dict[str, Path]) 
     assert status == EXIT_DRIFT and "amount" in text.splitlines()[0]
 
 
+def test_reference_build_with_segments_profiles_each_value(files: dict[str, Path]) -> None:
+    """``--segment`` (repeatable) keeps a profile per value, the busiest
+    ``--max-segment-values`` and ``__other__``; a Monitor with the same segments measures
+    each live segment's drift against its value's profile."""
+    profile = files["root"] / "segmented.json"
+    argv = ["reference", "build", str(files["reference"]), "-o", str(profile)]
+    status, text = run(*argv, "--segment", "country", "--segment", "tier",
+                       "--max-segment-values", "2")  # fmt: skip
+    assert status == EXIT_OK
+    assert text.splitlines()[1] == (
+        "profiles per segment: country (2 values and __other__), tier (2 values and __other__)"
+    )
+    loaded = Reference.load(profile)
+    data = pd.read_csv(files["reference"])
+    assert sorted(loaded.segments["country"]) == ["DE", "FR", OTHER]  # US: the fewest rows
+    assert loaded.segments["country"]["DE"].rows == int((data.country == "DE").sum())
+    assert loaded.segments["country"][OTHER].rows == int((data.country == "US").sum())
+    assert "country" not in loaded.segments["country"]["DE"].features
+
+    status, text = run(*argv, "--segment", "country")
+    assert status == EXIT_OK and text.splitlines()[1] == "profiles per segment: country (3 values)"
+    mon = Monitor("m", reference=Reference.load(profile), segments=["country"])
+    try:
+        for row in pd.read_csv(files["shifted"]).head(1500).to_dict("records"):
+            mon.observe(latency_s=0.01, features=row)
+        parts = mon.snapshot().segments["country"]
+    finally:
+        mon.close()
+    assert sorted(parts) == ["DE", "FR", "US"]
+    for part in parts.values():  # amounts tripled everywhere, tiers as they were
+        assert (part.drift["tier"].psi or 1.0) < 0.1 < 0.5 < (part.drift["amount"].psi or 0.0)
+
+
+def test_reference_build_without_segments_keeps_none(files: dict[str, Path]) -> None:
+    profile = files["root"] / "plain.json"
+    status, text = run("reference", "build", str(files["reference"]), "-o", str(profile))
+    assert status == EXIT_OK and "segment" not in text
+    assert Reference.load(profile).segments == {}
+
+
+def test_max_segment_values_must_be_a_whole_number(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["reference", "build", str(files["reference"]), "-o", str(files["root"] / "r.json")]
+    with pytest.raises(SystemExit) as exited:
+        run(*argv, "--segment", "country", "--max-segment-values", "0")
+    assert exited.value.code == EXIT_BAD_INPUT
+    assert "--max-segment-values: expected at least 1, got 0" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -135,6 +187,10 @@ def test_reference_build_then_drift_against_the_profile(files: dict[str, Path]) 
             "categorical: no column named 'zip'",
         ),
         (("reference", "build", "{reference}", "-o", "{root}/no/dir/r.json"), "r.json"),
+        (
+            ("reference", "build", "{reference}", "-o", "{root}/r.json", "--segment", "zip"),
+            "segments: no column named 'zip'",
+        ),
     ],
 )
 def test_bad_input_exits_two_naming_what_is_wrong(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
 from aimon.cli.exits import EXIT_OK
-from aimon.cli.options import names, quality_settings_arguments
+from aimon.cli.options import names, positive, quality_settings_arguments
 from aimon.errors import AimonError
 
 
@@ -39,6 +40,21 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "columns, for multivariate drift (about 0.8 MB of JSON at 20 columns)",
     )
     quality_settings_arguments(build)
+    segments = build.add_argument_group(
+        "segments",
+        "a profile per value of a column, which a Monitor (or sidecar) with the same segments "
+        "compares each live segment with",
+    )
+    segments.add_argument(
+        "--segment", action="append", default=[], metavar="COLUMN",
+        help="also profile the rows of each value of COLUMN on their own, without COLUMN "
+        "(repeatable: one column at a time, not their combinations)",
+    )  # fmt: skip
+    segments.add_argument(
+        "--max-segment-values", type=positive, default=20, metavar="K",
+        help="values profiled per --segment column, those with the most rows; the rest "
+        "pooled in __other__ (default 20)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -58,6 +74,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         positive_label=label_from_text(args.positive_label),
         quality_threshold=0.5 if args.threshold is None else args.threshold,
         multivariate=args.multivariate,
+        segments=tuple(args.segment),
+        max_segment_values=args.max_segment_values,
     )
     try:
         profile.save(args.output)
@@ -73,8 +91,20 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         joint = profile.multivariate
         print(f"multivariate drift on {len(joint.columns)} numeric columns "
               f"({len(joint.sample)} rows kept)", file=out)  # fmt: skip
+    if profile.segments:
+        counted = ", ".join(_values(column, labels) for column, labels in profile.segments.items())
+        print(f"profiles per segment: {counted}", file=out)
     if profile.quality is not None:
         values = ", ".join(f"{k} {v:.4g}" for k, v in profile.quality.values().items())
         print(f"model quality on {profile.quality.count} rows ({profile.quality.task}): {values}",
               file=out)  # fmt: skip
     return EXIT_OK
+
+
+def _values(column: str, labels: Mapping[str, object]) -> str:
+    """``country (3 values)``, ``user (20 values and __other__)``."""
+    from aimon.drift.segment_labels import OTHER
+
+    own = len(labels) - (OTHER in labels)
+    pooled = f" and {OTHER}" if OTHER in labels else ""
+    return f"{column} ({own} value{'s' if own != 1 else ''}{pooled})"
