@@ -158,8 +158,9 @@ class Monitor:
             limits.buffer_size,
         )
         self._alerting = make_alerting(
-            thresholds, sinks, router, limits.evaluation_interval_s, name, version
-        )
+            thresholds, sinks, router, limits.evaluation_interval_s, name, version,
+            segments=self._segments.columns if self._segments is not None else (),
+        )  # fmt: skip
         self._event_log = (
             log_to
             if isinstance(log_to, EventLogWriter) or log_to is None
