@@ -319,3 +319,49 @@ def test_provisioning_points_at_the_dashboards_directory() -> None:
     assert source["type"] == "prometheus" and source["url"].startswith("http")
     for name in ("dashboards.yml", "datasources.yml"):
         assert f"dashboards/grafana/provisioning/{name}" in readme
+
+
+def test_segments_are_drawn_for_the_chosen_segment_column() -> None:
+    overview = json.loads((GRAFANA / "aimon-overview.json").read_text())
+    variables = {v["name"]: v for v in overview["templating"]["list"]}
+    mv = 'model="$model",version="$version"'
+    assert variables["segment"]["definition"] == (
+        f"label_values(aimon_segment_window_predictions{{{mv}}}, segment)"
+    )
+    titles = [p["title"] for p in overview["panels"]]
+    row = titles.index("Segments")
+    mine = overview["panels"][row + 1 : row + 4]
+    assert [p["title"] for p in mine] == [
+        "Segments of $segment",
+        "Error ratio by segment (5m)",
+        "Drifted features by segment",
+    ]
+    assert titles.index("Drift") < row < titles.index("Data quality")
+    read = set()
+    for panel in mine:
+        for t in panel["targets"]:
+            # Every query is of one segment column, one value per row or line.
+            assert f'{mv},segment="$segment"' in t["expr"], t["expr"]
+            assert "by (segment_value)" in t["expr"], t["expr"]
+            read |= metric_names(t["expr"])
+    assert read == {
+        "aimon_segment_predictions_total",
+        "aimon_segment_error_ratio",
+        "aimon_segment_latency_seconds",
+        "aimon_segment_feature_drifted",
+        "aimon_segment_feature_drift",
+    }
+    table, errors, drifted = mine
+    names = {
+        o["matcher"]["options"]: {prop["id"]: prop["value"] for prop in o["properties"]}
+        for o in table["fieldConfig"]["overrides"]
+    }
+    assert names["Value #B"]["displayName"] == "error ratio (5m)"
+    assert names["Value #B"]["unit"] == "percentunit"
+    assert names["Value #F"]["thresholds"]["steps"][-1] == {"color": "red", "value": 0.2}
+    # The fleet's error ratio: summed counters, errors over all calls of each value.
+    (ratio,) = errors["targets"]
+    assert ratio["expr"] == table["targets"][1]["expr"]
+    assert ratio["expr"].count("aimon_segment_predictions_total") == 2
+    assert ratio["expr"].index('outcome="error"') < ratio["expr"].index(" / ")
+    assert drifted["targets"][0]["expr"] == table["targets"][4]["expr"]

@@ -206,6 +206,31 @@ _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
     "notifications": (CounterMetricFamily, "aimon_alert_notifications",
                       "Alert notifications by sink and result (delivered, failed, dropped).",
                       ("sink", "result")),
+    # Per segment value (Monitor(segments=[...])): per segment column at most max_values
+    # values (the busiest; __missing__ and __mixed__ compete like any) and __other__.
+    "segment_predictions": (CounterMetricFamily, "aimon_segment_predictions",
+                            "Predictions of a segment by outcome (ok or error), since the "
+                            "value got its place.", ("segment", "segment_value", "outcome")),
+    "segment_quantiles": (SummaryMetricFamily, "aimon_segment_latency_seconds",
+                          "Latency quantiles of a segment over the rolling window (_sum and "
+                          "_count: since the value got its place).",
+                          ("segment", "segment_value", "window")),
+    "segment_error_ratio": (GaugeMetricFamily, "aimon_segment_error_ratio",
+                            "Errors / predictions of a segment over the rolling window.",
+                            ("segment", "segment_value", "window")),
+    "segment_window_count": (GaugeMetricFamily, "aimon_segment_window_predictions",
+                             "Predictions of a segment in the rolling window.",
+                             ("segment", "segment_value", "window")),
+    "segment_drift": (GaugeMetricFamily, "aimon_segment_feature_drift",
+                      "Drift of a feature within a segment against the reference's profile of "
+                      "the same segment, by method (as aimon_feature_drift).",
+                      ("segment", "segment_value", "feature", "method")),
+    "segment_drifted": (GaugeMetricFamily, "aimon_segment_feature_drifted",
+                        "1 when the feature's default drift test finds drift within a segment.",
+                        ("segment", "segment_value", "feature")),
+    "segment_max_ks": (GaugeMetricFamily, "aimon_segment_drift_max_ks",
+                       "The largest KS statistic across input features beyond chance within "
+                       "a segment (as aimon_drift_max_ks).", ("segment", "segment_value")),
 }  # fmt: skip
 
 #: Drop reasons exported from the start (at 0), so that rate() sees their first increase;
@@ -234,7 +259,7 @@ def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
             ("output", totals.output_size),
         ):
             f[key].add_metric(base, buckets=_histogram_buckets(hist), sum_value=hist.sum)
-        _render_quantiles(f["quantiles"], base, window, snap)
+        _render_quantiles(f["quantiles"], _labels((*BASE_LABELS, "window"), *base, window), snap)
         f["error_ratio"].add_metric([*base, window], snap.error_rate)
         f["throughput"].add_metric([*base, window], snap.throughput)
         f["window_count"].add_metric([*base, window], snap.count)
@@ -251,9 +276,14 @@ def render(snapshots: Sequence[Snapshot]) -> Iterator[Metric]:
         _render_alerts(f, base, snap)
         _render_quality(f, base, snap)
         _render_multivariate(f, base, snap)
+        _render_segments(f, base, snap)
     families = list(f.values())
     _valid_labels(families)
     yield from families
+
+
+def _labels(names: Sequence[str], *values: str) -> dict[str, str]:
+    return dict(zip(names, values, strict=True))
 
 
 def _valid_labels(families: list[Any]) -> None:
@@ -268,16 +298,15 @@ def _valid_labels(families: list[Any]) -> None:
                     labels[name] = valid_text(value)
 
 
-def _render_quantiles(
-    family: SummaryMetricFamily, base: list[str], window: str, snap: Snapshot
-) -> None:
+def _render_quantiles(family: SummaryMetricFamily, labels: dict[str, str], snap: Snapshot) -> None:
+    """p50, p95 and p99 over ``snap``'s window; ``labels``: every label but ``quantile``, in
+    the family's order."""
     # A summary, not gauges: a `quantile` label on a gauge fails `promtool check metrics`.
-    labels = dict(zip((*BASE_LABELS, "window"), (*base, window), strict=True))
     for q, value in (("0.5", snap.latency.p50), ("0.95", snap.latency.p95),
                      ("0.99", snap.latency.p99)):  # fmt: skip
         sample = math.nan if value is None else value
         family.add_sample(family.name, {**labels, "quantile": q}, sample)
-    family.add_metric([*base, window], snap.totals.latency.count, snap.totals.latency.sum)
+    family.add_metric(list(labels.values()), snap.totals.latency.count, snap.totals.latency.sum)
 
 
 def _render_quality(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
@@ -341,15 +370,42 @@ def _render_drift(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
     f["drift_events"].add_metric(base, snap.drift_window.events)
     if snap.drift_window.max_ks is not None:
         f["max_ks"].add_metric(base, snap.drift_window.max_ks)
-    for feature, drift in sorted(snap.drift.items()):
-        f["drifted"].add_metric([*base, feature], float(drift.drifted))
-        for method in _DRIFT_NUMBERS:
-            value = getattr(drift, method)
-            if value is not None:
-                f["drift"].add_metric([*base, feature, method], value)
+    _render_feature_drift(f["drift"], f["drifted"], base, snap)
     for feature, bins in sorted(snap.totals.feature_bins.items()):
         for label, count in bins.items():
             f["bins"].add_metric([*base, feature, label], count)
     for feature, ratios in sorted(snap.reference_bins.items()):
         for label, ratio in ratios.items():
             f["reference_bins"].add_metric([*base, feature, label], ratio)
+
+
+def _render_feature_drift(
+    drift: GaugeMetricFamily, drifted: GaugeMetricFamily, labels: list[str], snap: Snapshot
+) -> None:
+    """Each feature's drift numbers and verdict; ``labels``: the values before ``feature``."""
+    for feature, reading in sorted(snap.drift.items()):
+        drifted.add_metric([*labels, feature], float(reading.drifted))
+        for method in _DRIFT_NUMBERS:
+            value = getattr(reading, method)
+            if value is not None:
+                drift.add_metric([*labels, feature, method], value)
+
+
+def _render_segments(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
+    """Each segment value's Snapshot, labelled with its column (``segment``) and value."""
+    for column, values in sorted(snap.segments.items()):
+        for value, seg in sorted(values.items()):
+            labels = [*base, column, value]
+            window = window_label(seg.window.length_s)
+            totals = seg.totals
+            f["segment_predictions"].add_metric([*labels, "ok"], totals.ok)
+            f["segment_predictions"].add_metric([*labels, "error"], totals.calls - totals.ok)
+            names = (*BASE_LABELS, "segment", "segment_value", "window")
+            _render_quantiles(f["segment_quantiles"], _labels(names, *labels, window), seg)
+            f["segment_error_ratio"].add_metric([*labels, window], seg.error_rate)
+            f["segment_window_count"].add_metric([*labels, window], seg.count)
+            if seg.drift_window is None:
+                continue
+            if seg.drift_window.max_ks is not None:
+                f["segment_max_ks"].add_metric(labels, seg.drift_window.max_ks)
+            _render_feature_drift(f["segment_drift"], f["segment_drifted"], labels, seg)

@@ -226,13 +226,19 @@ def link(title: str, uid: str) -> Json:
 
 
 def value_name(
-    ref: str, name: str, steps: list[tuple[float | None, str]] | None = None, decimals: int = 3
+    ref: str,
+    name: str,
+    steps: list[tuple[float | None, str]] | None = None,
+    decimals: int = 3,
+    unit: str | None = None,
 ) -> Json:
     """A table column's override: the merged column ``Value #ref`` shown as ``name``."""
     props: list[Json] = [
         {"id": "displayName", "value": name},
         {"id": "decimals", "value": decimals},
     ]
+    if unit:
+        props.append({"id": "unit", "value": unit})
     if steps:
         props += [
             {"id": "thresholds", "value": thresholds(steps)},
@@ -508,6 +514,98 @@ def multivariate_drift(b: Board) -> None:
     )
 
 
+def segments_row(b: Board) -> None:
+    """Each value of the segment column ``$segment`` (a Monitor made with ``segments=[...]``):
+    its traffic, errors, latency and drift against the reference's profile of the same
+    value. At most ``max_segment_values`` values per column (20 by default) and
+    ``__other__``, so the series stay few whatever the values seen."""
+    mvs = f'{MV},segment="$segment"'
+    calls = f"sum by (segment_value) (rate(aimon_segment_predictions_total{{{mvs}}}[5m]))"
+    errors = (
+        f"sum by (segment_value) "
+        f'(rate(aimon_segment_predictions_total{{{mvs},outcome="error"}}[5m]))'
+    )
+    error_ratio = f"{errors} / {calls}"
+    drifted = (
+        f"sum by (segment_value) "
+        f"(max by (segment_value, feature) (aimon_segment_feature_drifted{{{mvs}}}))"
+    )
+    error_steps: list[tuple[float | None, str]] = [(None, "green"), (0.01, "red")]
+    b.row("Segments")
+    b.panel(
+        "table",
+        "Segments of $segment",
+        [
+            target(calls, instant=True),
+            target(error_ratio, instant=True),
+            target(f"max by (segment_value) (aimon_segment_error_ratio{{{mvs}}})", instant=True),
+            target(
+                f'max by (segment_value) (aimon_segment_latency_seconds{{{mvs},quantile="0.95"}})',
+                instant=True,
+            ),
+            target(drifted, instant=True),
+            target(
+                f'max by (segment_value) (aimon_segment_feature_drift{{{mvs},method="psi"}})',
+                instant=True,
+            ),
+        ],
+        w=24,
+        h=8,
+        description="One row per value of the segment column chosen above: the fleet's "
+        "predictions / s and error ratio over 5 minutes (from the counters, summed across "
+        "replicas), the largest replica's error ratio and p95 latency over its rolling "
+        "window, the features whose default drift test finds drift within the segment on at "
+        "least one replica, and the largest PSI of any feature within the segment (against "
+        "the reference's profile of the same value). __other__ pools the values past the "
+        "cap, __missing__ the calls without a value. No data unless the monitor was made "
+        "with segments=[...]; drift needs a reference built with the same segments.",
+        options={
+            "cellHeight": "sm",
+            "showHeader": True,
+            "sortBy": [{"desc": True, "displayName": "predictions / s (5m)"}],
+        },
+        transformations=[
+            {"id": "merge", "options": {}},
+            {
+                "id": "organize",
+                "options": {
+                    "excludeByName": {"Time": True},
+                    "indexByName": {"segment_value": 0},
+                    "renameByName": {"segment_value": "value"},
+                },
+            },
+        ],
+        overrides=[
+            value_name("A", "predictions / s (5m)", unit="reqps"),
+            value_name("B", "error ratio (5m)", error_steps, unit="percentunit"),
+            value_name("C", "error ratio, window (replica max)", error_steps, unit="percentunit"),
+            value_name("D", "p95 latency (replica max)", [(None, "green"), (0.5, "red")], unit="s"),
+            value_name("E", "drifted features", [(None, "green"), (1, "red")], decimals=0),
+            value_name("F", "largest PSI", PSI_STEPS),
+        ],
+    )
+    b.panel(
+        "timeseries",
+        "Error ratio by segment (5m)",
+        [target(error_ratio, "{{segment_value}}")],
+        unit="percentunit",
+        steps=error_steps,
+        description="Errors / predictions of each value of $segment over 5 minutes, across "
+        "replicas (from aimon_segment_predictions_total); 1 % drawn. A segment's errors "
+        "show here before they move the whole model's ratio.",
+    )
+    b.panel(
+        "timeseries",
+        "Drifted features by segment",
+        [target(drifted, "{{segment_value}}")],
+        custom={"lineInterpolation": "stepAfter"},
+        extra_defaults={"decimals": 0, "min": 0},
+        description="Features whose default drift test finds drift within each value of "
+        "$segment on at least one replica, against the reference's profile of the same "
+        "value (judged once the segment's drift window holds drift_min_count values).",
+    )
+
+
 def overview() -> Json:
     b = Board()
     b.row("Now")
@@ -728,6 +826,7 @@ def overview() -> Json:
     )
     multivariate_drift(b)
 
+    segments_row(b)
     data_quality_row(b)
     quality_row(b)
 
@@ -880,7 +979,14 @@ def overview() -> Json:
         "One model version across every replica: traffic, errors, latency, payloads, drift, "
         "model quality, alerts and sidecar health.",
         b,
-        MODEL_VARIABLES,
+        [
+            *MODEL_VARIABLES,
+            variable_query(
+                "segment",
+                "Segment",
+                f"label_values(aimon_segment_window_predictions{{{MV}}}, segment)",
+            ),
+        ],
         [link("aimon / feature", "aimon-feature")],
     )
 

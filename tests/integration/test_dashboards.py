@@ -5,7 +5,10 @@ a spread of latencies and payload sizes, missing values and drifted features, an
 truth for most predictions (an outcomes log per sidecar, a reference built with a target and
 scores, so the replicas export their quality, estimated and realised, and the reference's;
 and with its multivariate part, so they export their multivariate drift), scraped by a
-Prometheus that loads the shipped rules of deploy/prometheus/.
+Prometheus that loads the shipped rules of deploy/prometheus/. A third replica of the same
+model version is an embedded Monitor (the library's mode) segmented by ``country``, fed the
+same kind of traffic and outcomes, so it exports the segment families too; the reference is
+built with ``segments=["country"]``, so they include drift per segment.
 
 The rules over a window (``rate``, ``increase``) need values that arrive while Prometheus
 watches, so, as in test_fleet_psi.py, each log starts with a few lines without features, the
@@ -29,6 +32,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aimon import Monitor
 from aimon.drift import Reference
 
 from .conftest import SidecarProcess, http_get, wait_until
@@ -44,6 +48,9 @@ COUNTRIES = ["DE", "FR", "US", "GB"]
 GRAFANA_VARIABLES = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h",
                      "__range_s": "3600"}  # fmt: skip
 REPLICAS = {"a": (1500, 0.8), "b": (800, 1.5)}  # lines, shift of amount (drift)
+#: The embedded replica, segmented by country: lines, shift of amount.
+EMBEDDED = (1200, 0.8)
+SEGMENTS = ["country"]
 HEAD = 20  # lines without features at the head of each log
 #: How far each replica's outcomes follow its scores: a's are drawn from the score, as on the
 #: reference data; b's half the time from a coin, so b's accuracy falls below the reference's.
@@ -102,6 +109,39 @@ def head(now: float, ids: str) -> list[dict]:
             for i in range(HEAD)]  # fmt: skip
 
 
+class EmbeddedReplica:
+    """The third replica: an embedded Monitor segmented by country, serving /metrics, fed
+    log records as calls (the columns the sidecar makes of log lines) and their outcomes."""
+
+    def __init__(self, reference: Path) -> None:
+        self.monitor = Monitor(MODEL, VERSION, reference=reference, segments=SEGMENTS)
+        self.port = self.monitor.serve(port=0).port
+
+    def head(self, rng: np.random.Generator) -> int:
+        """A head with a call of each country, so that the segments' counters exist before
+        the traffic too; returns the outcomes matched."""
+        lines = head(time.time(), "embedded-head")
+        for i, line in enumerate(lines):
+            line["features"] = {"country": COUNTRIES[i % len(COUNTRIES)]}
+        return self.feed(rng, lines)
+
+    def feed(self, rng: np.random.Generator, records: list[dict]) -> int:
+        """The records as calls, then their outcomes; returns the outcomes matched."""
+        self.monitor.observe_many(
+            ts=[r["ts"] for r in records],
+            latency_s=[r["latency_ms"] / 1000.0 for r in records],
+            errors=[r["error"] for r in records],
+            features=[r["features"] for r in records],
+            predictions=[r["prediction"] for r in records],
+            input_size=[r.get("input_size") for r in records],
+            output_size=[r.get("output_size") for r in records],
+            request_ids=[r["request_id"] for r in records],
+        )
+        truth = outcomes_of(rng, records, 1.0)
+        self.monitor.record_outcomes([(o["request_id"], o["actual"], None) for o in truth])
+        return len(truth)
+
+
 def fill(expr: str, values: dict[str, str]) -> str:
     """The query Grafana sends: ``$name``, ``${name}`` and ``[[name]]`` replaced."""
 
@@ -142,15 +182,17 @@ def panel_queries(prom: Any, features: list[str]) -> Iterator[tuple[tuple, str, 
             assert value in listed, (path.name, name, listed)
             values[name] = value
         choices: list[dict[str, str]] = [values]
-        if "feature" in variables:
-            listed = label_values(prom, variables["feature"]["definition"], values)
-            assert listed == features, (path.name, listed)
-            choices = [{**values, "feature": f} for f in listed]
+        for name, expected in (("feature", features), ("segment", SEGMENTS)):
+            if name in variables:
+                listed = label_values(prom, variables[name]["definition"], values)
+                assert listed == expected, (path.name, name, listed)
+                choices = [{**c, name: v} for c in choices for v in listed]
         for filled in choices:
             for panel in dashboard["panels"]:
                 for target in panel.get("targets", []):
                     query = fill(target["expr"], filled)
-                    where = (path.name, panel["title"], filled.get("feature"), query)
+                    chosen = filled.get("feature") or filled.get("segment")
+                    where = (path.name, panel["title"], chosen, query)
                     yield where, query, bool(target.get("instant"))
 
 
@@ -162,12 +204,33 @@ def query_range(prom: Any, promql: str, end: float, seconds: float = 30.0) -> li
     return list(body["data"]["result"])
 
 
+def assert_every_panel_query_returns_data(prom: Any, features: list[str], end: float) -> None:
+    """Each panel query, at ``end`` and over the 30 s before it (a time series panel draws a
+    range), returns data that is not only NaN."""
+    checked, empty, nan, no_range = 0, [], [], []
+    for where, query, instant in panel_queries(prom, features):
+        checked += 1
+        result = prom.query(query)
+        if not result:
+            empty.append(where)
+        elif all(math.isnan(float(r["value"][1])) for r in result):
+            nan.append(where)
+        if not instant and not query_range(prom, query, end):
+            no_range.append(where)
+    print(f"{checked} panel queries run")
+    assert checked >= 40
+    assert not empty, "queries without data:\n" + "\n".join(map(str, empty))
+    assert not nan, "queries with only NaN:\n" + "\n".join(map(str, nan))
+    assert not no_range, "range queries without data:\n" + "\n".join(map(str, no_range))
+
+
 def save_reference(rng: np.random.Generator, path: Path) -> list[str]:
     """A reference with the model's quality (built with a target, so the sidecars export
     aimon_reference_quality), the estimator of quality before labels, its scores being
     calibrated (aimon_estimated_quality and the reference's estimate), and the multivariate
     fit of its two numeric inputs (aimon_multivariate_*); its features: the prediction and
-    the target (label drift of the matched outcomes) are profiled too."""
+    the target (label drift of the matched outcomes) are profiled too; and a profile per
+    country (drift per segment)."""
     score = rng.random(5000)
     amount = rng.normal(0.0, 1.0, 5000)
     train = pd.DataFrame(
@@ -176,9 +239,10 @@ def save_reference(rng: np.random.Generator, path: Path) -> list[str]:
          "score": score, "label": (rng.random(5000) < score).astype(int)}
     )  # fmt: skip
     reference = Reference.from_frame(
-        train, bins=10, target="label", prediction="score", multivariate=True
+        train, bins=10, target="label", prediction="score", multivariate=True, segments=SEGMENTS
     )
     assert reference.quality is not None and reference.quality.accuracy is not None
+    assert sorted(reference.segments["country"]) == sorted(COUNTRIES)
     assert reference.performance_estimator() is not None
     assert reference.multivariate is not None
     reference.save(path)
@@ -199,7 +263,9 @@ def test_every_panel_query_returns_data_after_the_scenario(
     outcomes = {name: tmp_path / f"{name}-outcomes.log" for name in REPLICAS}
     matched = 0  # outcomes written for a prediction, each once
     sidecars: dict[str, SidecarProcess] = {}
+    embedded = EmbeddedReplica(reference_path)
     try:
+        matched += embedded.head(rng)
         for name, log in logs.items():
             lines = head(time.time(), f"{name}-head")
             append(log, lines)
@@ -213,7 +279,7 @@ def test_every_panel_query_returns_data_after_the_scenario(
                 log, tmp_path / f"state-{name}", tmp_path / f"{name}.out", reference=reference_path
             )
         prom = prometheus_factory(
-            [f"127.0.0.1:{s.port}" for s in sidecars.values()],
+            [*(f"127.0.0.1:{s.port}" for s in sidecars.values()), f"127.0.0.1:{embedded.port}"],
             [RULES / "aimon-recording.yml", RULES / "aimon-alerts.yml"],
         )
         for name, sidecar in sidecars.items():
@@ -223,12 +289,12 @@ def test_every_panel_query_returns_data_after_the_scenario(
         scraped = (
             f'count_over_time(aimon_predictions_total{{model="{MODEL}",outcome="ok"}}[1m]) >= 3'
         )
-        wait_until(lambda: len(prom.query(scraped)) == len(REPLICAS), timeout=30,
-                   what="three scrapes of both replicas")  # fmt: skip
+        wait_until(lambda: len(prom.query(scraped)) == len(REPLICAS) + 1, timeout=30,
+                   what="three scrapes of the three replicas")  # fmt: skip
 
         # The traffic in two halves, a scrape apart: every counter, the error types' too
         # (whose series start at their first error), grows between two scrapes.
-        total = HEAD * len(REPLICAS)
+        total = HEAD * (len(REPLICAS) + 1)
         for half in (0, 1):
             for name, (lines, shift) in REPLICAS.items():
                 records = log_lines(rng, lines // 2, shift, time.time(), f"{name}-{half}")
@@ -237,6 +303,9 @@ def test_every_panel_query_returns_data_after_the_scenario(
                 truth = outcomes_of(rng, records, CALIBRATED[name])
                 matched += len(truth)
                 write_outcomes(outcomes[name], truth + truth[:3])  # and three duplicates
+            records = log_lines(rng, EMBEDDED[0] // 2, EMBEDDED[1], time.time(), f"e-{half}")
+            matched += embedded.feed(rng, records)
+            total += EMBEDDED[0] // 2
             scraped_all = (
                 f'sum(aimon_predictions_total{{model="{MODEL}"}}) == {total} and on () '
                 f'sum(aimon_outcomes_total{{model="{MODEL}",result="matched"}}) == {matched}'
@@ -254,26 +323,12 @@ def test_every_panel_query_returns_data_after_the_scenario(
             f'model_version:aimon_model_quality_pairs:sum{{model="{MODEL}"}} == {matched}',
             f'model_version_metric:aimon_model_quality_change:pairs_weighted_mean{{model="{MODEL}"}}',
             f'aimon_multivariate_reconstruction_error{{model="{MODEL}"}}',
+            f'aimon_segment_feature_drift{{model="{MODEL}",segment="country",method="psi"}}',
         ):
             wait_until(lambda e=expr: len(prom.query(e)) >= 1, timeout=20, what=expr)
 
-        end = time.time()
-        checked, empty, nan, no_range = 0, [], [], []
-        for where, query, instant in panel_queries(prom, features):
-            checked += 1
-            result = prom.query(query)
-            if not result:
-                empty.append(where)
-            elif all(math.isnan(float(r["value"][1])) for r in result):
-                nan.append(where)
-            # A time series panel draws a range: the last 30 s of the scenario.
-            if not instant and not query_range(prom, query, end):
-                no_range.append(where)
-        print(f"{checked} panel queries run")
-        assert checked >= 40
-        assert not empty, "queries without data:\n" + "\n".join(map(str, empty))
-        assert not nan, "queries with only NaN:\n" + "\n".join(map(str, nan))
-        assert not no_range, "range queries without data:\n" + "\n".join(map(str, no_range))
+        assert_every_panel_query_returns_data(prom, features, time.time())
     finally:
         for sidecar in sidecars.values():
             sidecar.stop()
+        embedded.monitor.close()
