@@ -37,7 +37,7 @@ from aimon.errors import ConfigError
 from aimon.events import FieldMap
 from aimon.exporters.auth import Authenticator, BasicAuth, BearerAuth
 from aimon.quality.metrics import label_from_text
-from aimon.settings import QualitySettings
+from aimon.settings import QualitySettings, SegmentSettings
 from aimon.thresholds import Rule, Thresholds
 
 __all__ = ["AuthSettings", "SidecarSettings", "SinkSettings", "TLSSettings", "load_settings"]
@@ -256,6 +256,8 @@ class SidecarSettings(BaseSettings):
     quality_threshold: float | None = Field(None, ge=0.0, le=1.0)
     window: str = "5m"
     max_models: int = Field(16, ge=1)
+    segments: list[str] | None = None
+    max_segment_values: int = Field(20, ge=1)
     fields: FieldMap = FieldMap()
     rules: list[Rule] | None = None
     thresholds_file: str | None = None
@@ -267,6 +269,26 @@ class SidecarSettings(BaseSettings):
     @classmethod
     def _whole_number_label(cls, value: Any) -> Any:
         return label_from_text(value)
+
+    @field_validator("segments", mode="before")
+    @classmethod
+    def _segment_names(cls, value: Any) -> Any:
+        # One string is a comma-separated list: AIMON_SEGMENTS=country,plan, --segment once.
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",")]
+        return value
+
+    @field_validator("segments")
+    @classmethod
+    def _segment_columns(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not all(name.strip() for name in value):
+            raise ValueError(f"an empty feature name in {value!r}")
+        twice = sorted({name for name in value if value.count(name) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(map(repr, twice))} named twice")
+        return value
 
     @field_validator("outcome_ttl", "window")
     @classmethod
@@ -314,6 +336,17 @@ class SidecarSettings(BaseSettings):
             return Reference.load(self.reference)
         except ReferenceError as exc:
             raise ConfigError(f"reference: {exc}") from None
+
+    def segment_settings(self) -> SegmentSettings | None:
+        """The segment columns every monitor keeps a window, drift and data quality per
+        value of (None: none).
+
+        >>> SidecarSettings(log_file="p.log", segments="country,plan").segment_settings()
+        SegmentSettings(columns=('country', 'plan'), max_values=20, drift_sample=256)
+        """
+        if not self.segments:
+            return None
+        return SegmentSettings(tuple(self.segments), max_values=self.max_segment_values)
 
     def quality(self) -> QualitySettings:
         """How every monitor matches outcomes with predictions and scores them.

@@ -58,7 +58,7 @@ from aimon.events import EventCodec, FieldMap
 from aimon.monitors import Monitor
 from aimon.quality.journal import OutcomeJournal
 from aimon.quality.outcomes import Outcome, decode_outcomes, outcome_from_record
-from aimon.settings import DriftSettings, Limits, QualitySettings
+from aimon.settings import DriftSettings, Limits, QualitySettings, SegmentSettings
 from aimon.snapshot import Snapshot
 from aimon.thresholds import Thresholds
 
@@ -88,6 +88,9 @@ class MonitorSettings:
             for the fold instead.
         drift: the drift window's settings.
         quality: how outcomes are matched with predictions and scored.
+        segments: the features whose values each get a window, drift and data quality of
+            their own in every monitor, read from each line's ``features`` (None: none).
+            Drift per segment needs a reference built with the same segments.
 
     Raises:
         ConfigError: the window is not a duration.
@@ -104,6 +107,7 @@ class MonitorSettings:
     limits: Limits = field(default_factory=Limits)
     drift: DriftSettings = field(default_factory=DriftSettings)
     quality: QualitySettings = field(default_factory=QualitySettings)
+    segments: SegmentSettings | None = None
 
     def __post_init__(self) -> None:
         parse_duration(self.window, "window")
@@ -125,6 +129,7 @@ class MonitorSettings:
             limits=self.limits,
             drift=self.drift,
             quality=self.quality,
+            segments=self.segments,
         )
 
 

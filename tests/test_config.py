@@ -10,7 +10,7 @@ from aimon.alerts import FileSink, LogSink, WebhookSink
 from aimon.config import load_settings
 from aimon.drift.reference import Reference
 from aimon.errors import ConfigError
-from aimon.settings import QualitySettings
+from aimon.settings import QualitySettings, SegmentSettings
 
 CONFIG = """
 log_file: /var/log/model/predictions.log
@@ -69,6 +69,11 @@ def test_file_then_environment_then_flags(
         ("log_file: x.log\nquality_threshold: 2\n", "field 'quality_threshold'"),
         ("log_file: x.log\noutcome_ttl: soon\n", "field 'outcome_ttl'"),
         ("log_file: x.log\nwindow: soon\n", "field 'window'"),
+        ("log_file: x.log\nsegments: [country, country]\n", "field 'segments': 'country' named"),
+        ("log_file: x.log\nsegments: [country, '']\n", "field 'segments': an empty feature"),
+        ("log_file: x.log\nsegments: {country: 1}\n", "field 'segments'"),
+        ("log_file: x.log\nmax_segment_values: 0\n", "field 'max_segment_values'"),
+        ("log_file: x.log\nmax_segment_values: many\n", "field 'max_segment_values'"),
     ],
 )
 def test_a_bad_config_fails_naming_the_field(tmp_path: Path, text: str, message: str) -> None:
@@ -108,3 +113,21 @@ def test_the_reference_is_read_once_at_the_edge(tmp_path: Path) -> None:
     missing = load_settings(None, log_file="x.log", reference=str(tmp_path / "no.json"))
     with pytest.raises(ConfigError, match=r"reference: .*no\.json: no such file"):
         missing.reference_profile()
+
+
+def test_segments_from_the_file_the_environment_and_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "aimon.yaml"
+    path.write_text("log_file: x.log\nsegments: [country, plan]\nmax_segment_values: 5\n")
+    assert load_settings(str(path)).segment_settings() == SegmentSettings(
+        ("country", "plan"), max_values=5
+    )
+    monkeypatch.setenv("AIMON_SEGMENTS", "device,country")  # a comma-separated list
+    assert load_settings(str(path)).segments == ["device", "country"]
+    monkeypatch.setenv("AIMON_SEGMENTS", '["tier"]')  # or JSON, as every list field
+    assert load_settings(str(path)).segments == ["tier"]
+    flags = load_settings(str(path), segments=["region"], max_segment_values=None)
+    assert flags.segment_settings() == SegmentSettings(("region",), max_values=5)
+    monkeypatch.delenv("AIMON_SEGMENTS")
+    assert load_settings(None, log_file="x.log").segment_settings() is None

@@ -39,6 +39,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     sidecar.add_argument("--max-models", type=int, help="monitors at most (default 16)")
     sidecar.add_argument(
+        "--segment", action="append", metavar="COLUMN",
+        help="keep a window, drift and data quality per value of this feature in every "
+        "model's monitor (repeatable); drift per segment needs a reference built with the "
+        "same --segment",
+    )  # fmt: skip
+    sidecar.add_argument(
+        "--max-segment-values", type=int, metavar="K",
+        help="values kept apart per --segment column, the busiest by recent traffic; the "
+        "rest pooled in __other__ (default 20)",
+    )  # fmt: skip
+    sidecar.add_argument(
         "--outcomes-file",
         help='a log of outcome lines to follow ({"request_id": ..., "actual": ..., "ts": ...})',
     )
@@ -108,6 +119,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         port=args.port,
         window=args.window,
         max_models=args.max_models,
+        segments=args.segment,
+        max_segment_values=args.max_segment_values,
         state_dir=args.state_dir,
         outcomes_file=args.outcomes_file,
         outcome_ttl=args.outcome_ttl,
@@ -137,6 +150,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         thresholds=thresholds,
         router=router,  # one router for every model's monitor
         quality=settings.quality(),
+        segments=settings.segment_settings(),
     )
     sidecar = Sidecar(
         settings.log_file,
