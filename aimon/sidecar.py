@@ -58,6 +58,7 @@ from aimon.events import EventCodec, FieldMap
 from aimon.monitors import Monitor
 from aimon.quality.journal import OutcomeJournal
 from aimon.quality.outcomes import Outcome, decode_outcomes, outcome_from_record
+from aimon.rule_engine import make_alerting
 from aimon.settings import DriftSettings, Limits, QualitySettings, SegmentSettings
 from aimon.snapshot import Snapshot
 from aimon.thresholds import Thresholds
@@ -93,7 +94,8 @@ class MonitorSettings:
             Drift per segment needs a reference built with the same segments.
 
     Raises:
-        ConfigError: the window is not a duration.
+        ConfigError: the window is not a duration, or a rule names a segment column the
+            monitors do not keep (``segments``).
 
     >>> settings = MonitorSettings(window="10m", limits=Limits(buffer_size=1024))
     >>> settings.limits.on_full, settings.limits.buffer_size
@@ -113,6 +115,10 @@ class MonitorSettings:
         parse_duration(self.window, "window")
         # at start, not at the first model's first line (monitors are made when needed)
         self.quality.measured_as(None if self.reference is None else self.reference.quality)
+        if self.thresholds is not None:  # a rule on a segment column the monitors do not keep
+            columns = self.segments.columns if self.segments is not None else ()
+            make_alerting(self.thresholds, None, None, self.limits.evaluation_interval, "", None,
+                          segments=columns)  # fmt: skip
         if self.limits.on_full != "fold":
             # frozen: the one way to set a field while making the object
             object.__setattr__(self, "limits", dataclasses.replace(self.limits, on_full="fold"))

@@ -21,9 +21,11 @@ import pytest
 from aimon.cli import main
 from aimon.cli.exits import EXIT_BAD_INPUT
 from aimon.drift.reference import Reference
+from aimon.errors import ConfigError
 from aimon.segments import MISSING, OTHER
 from aimon.settings import SegmentSettings
 from aimon.sidecar import MonitorSettings, Sidecar
+from aimon.thresholds import Rule, Thresholds
 from tests.integration.conftest import free_port
 
 COUNTRIES = ("DE", "FR", "US")
@@ -129,6 +131,33 @@ def test_a_bad_segment_setting_fails_at_start_naming_the_field(
     config.write_text(f"log_file: {log}\nsegments: [country, '']\n")
     assert main(["sidecar", "--config", str(config)]) == EXIT_BAD_INPUT
     assert f"{config}: field 'segments': an empty feature name" in capsys.readouterr().err
+
+
+def test_rules_per_segment_need_the_segments_at_start(tmp_path: Path) -> None:
+    """A rule on a segment column the monitors do not keep fails when the settings are made,
+    not at a model's first line; with the segments, it fires on the segment at fault."""
+    rule = Rule(name="ErrorsByCountry", metric="error_rate", op=">", value=0.1,
+                segment="country")  # fmt: skip
+    with pytest.raises(ConfigError, match="segment 'country' is not a segment column"):
+        MonitorSettings(thresholds=Thresholds(rules=[rule]))
+    log = tmp_path / "p.log"
+    features = rows(200, seed=6)
+    text = lines(list(features))
+    failing = [json.loads(x) for x in text.splitlines()]
+    for record in failing:
+        if record["features"]["country"] == "FR":
+            record["error"] = "ValueError"
+    append(log, "".join(json.dumps(r) + "\n" for r in failing))
+    settings = MonitorSettings(
+        thresholds=Thresholds(rules=[rule]), segments=SegmentSettings(("country",))
+    )
+    sidecar = Sidecar(str(log), monitor_settings=settings)
+    try:
+        sidecar.step()
+        active = sidecar.monitors[("fraud", "1")].check()
+    finally:
+        sidecar.close()
+    assert [(a.labels["segment_value"], a.state) for a in active] == [("FR", "firing")]
 
 
 def status(port: int) -> dict[str, Any]:
