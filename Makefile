@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sidecar.py
 	$(BIN)/python benchmarks/estimation.py
 	$(BIN)/python benchmarks/multivariate.py
+	$(BIN)/python benchmarks/segments.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check aimon tests benchmarks

@@ -242,7 +242,8 @@ class Snapshot(_Frozen):
             a row with one of its columns.
         reference_bins: per reference feature, the reference's share of each bin.
         alerts: the pending and firing alerts of the last rule evaluation.
-        rule_states: per rule, 0 inactive, 1 pending, 2 firing.
+        rule_states: per rule, 0 inactive, 1 pending, 2 firing (the worst over its features
+            and segment values).
         quality: the model's quality over the predictions matched with their outcome in the
             window (``quality.count`` pairs); None before the first match.
         reference_quality: the model's quality on the reference data (when the reference

@@ -210,7 +210,8 @@ def test_a_readme_example_runs_and_prints_what_the_readme_shows(
 
 def test_the_shown_outputs_say_what_the_prose_claims() -> None:
     """The estimate's interval holds the realised accuracy; the flipped correlation drifts no
-    feature and the whole rows above the band (the checks above tie the text to a run)."""
+    feature and the whole rows above the band; the traded alcohol drifts the two segments and
+    not the whole (the checks above tie the text to a run)."""
     shown = "".join(output or "" for _, output in README_EXAMPLES)
     estimated = re.search(r"estimated accuracy ([\d.]+) \(([\d.]+)-([\d.]+)\) from (\d+)", shown)
     realised = re.search(r"realised accuracy +([\d.]+)", shown)
@@ -224,6 +225,9 @@ def test_the_shown_outputs_say_what_the_prose_claims() -> None:
     )
     assert multivariate is not None, shown
     assert float(multivariate.group(1)) > float(multivariate.group(2))
+    assert "whole monitor, alcohol drifted: False\n" in shown
+    for cultivar, drifted in (("barbera", True), ("barolo", True), ("grignolino", False)):
+        assert re.search(rf"{cultivar} +\d+ calls, alcohol drifted: {drifted}\n", shown), shown
 
 
 def test_examples_are_read_from_their_section_only() -> None:
