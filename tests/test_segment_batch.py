@@ -425,3 +425,22 @@ def test_fail_on_dataset_asks_a_segment_for_dataset_drift(files: dict[str, Path]
     status, text = run(*argv, "--fail-on", "dataset")
     assert status == EXIT_OK  # 1 of 13 columns: no dataset drift, and every check passes
     assert text.count("data quality: all 13 columns pass") == 3
+
+
+def test_a_profile_with_segment_profiles_meets_each_value_with_its_own() -> None:
+    """Wine, a profile built with segments: each cultivar's rows meet that cultivar's
+    profile, as with the reference rows themselves; the unshifted ones stay quiet, the
+    shifted one drifts in the shifted column; a value the profile has none of meets its
+    ``__other__``."""
+    data = load_wine(as_frame=True).frame
+    profile = Reference.from_frame(data, segments=["target"], max_segment_values=2)
+    current = data.copy()
+    current.loc[current.target == 1, "alcohol"] += 1.0
+    found = compare_segments(profile, current, "target")
+    assert found.against == "segment"
+    assert found["1"].drifted_columns == ["alcohol"]
+    assert found["0"].drifted_columns == []
+    assert found["1"].n_reference == int((data.target == 1).sum())
+    # max_segment_values=2: the third cultivar has no profile of its own, its __other__ has it
+    assert found["2"].report is not None and found["2"].drifted_columns == []
+    assert found["1"].report is not None and "target" not in found["1"].report.columns

@@ -76,7 +76,8 @@ def segment_arguments(parser: argparse.ArgumentParser) -> None:
     segments.add_argument(
         "--segment", metavar="COLUMN",
         help="compare per value of COLUMN: against the same value's reference rows (REF data) "
-        "or the whole profile (REF .json); COLUMN itself is not compared",
+        "or profile (REF .json built with --segment COLUMN), else the whole profile; COLUMN "
+        "itself is not compared",
     )  # fmt: skip
     segments.add_argument(
         "--max-segments", type=positive, default=20, metavar="K",

@@ -52,7 +52,7 @@ def segmented_table(report: SegmentedReport) -> str:
     under a one-line verdict, then each segment's own :func:`report_table`."""
     drifted = report.drifted_segments
     against = (
-        "the same value's reference rows"
+        "the same value's reference rows (or profile)"
         if report.against == "segment"
         else ("the whole reference profile")
     )

@@ -188,8 +188,10 @@ def compare_segments(
 
     Args:
         reference: the reference rows (holding ``segment``: each value's current rows are
-            compared with the same value's), or a saved profile (each segment's rows are
-            compared with the whole reference).
+            compared with the same value's), or a saved profile: with profiles per value of
+            ``segment`` (``Reference.from_frame(..., segments=[segment])``) each value's
+            rows are compared with its value's profile (values it has none of, with its
+            ``__other__``), else each segment's rows with the whole reference.
         current: the rows to check.
         segment: the column whose values split the rows; not compared as a feature.
         methods, columns, bins, thresholds, drift_share, limits: as
@@ -222,6 +224,17 @@ def compare_segments(
     labels = segment_labels(frame[segment])
     kept, pooled = _top(labels, max_segments)
     features = frame.drop(columns=[segment])
+    if isinstance(reference, Reference) and segment in reference.segments:
+        profiles = reference.segments[segment]
+        found = {
+            value: _against_segment_profile(
+                profiles.get(value) or profiles.get(OTHER), features[rows], value, min_rows,
+                options,
+            )
+            for value, rows in _masks(labels, kept, pooled)
+        }  # fmt: skip
+        only = tuple(sorted(set(profiles) - set(np.unique(labels).tolist()) - {OTHER}))
+        return SegmentedReport(segment, found, "segment", len(pooled), only, max_segments, min_rows)
     if isinstance(reference, Reference):
         found = {
             value: _against_profile(reference, features[rows], segment, value, min_rows, options)
@@ -305,6 +318,20 @@ def _against_rows(
     if min(n_reference, n_current) < min_rows:
         return SegmentDrift(value, n_reference, n_current, None, _too_few(min_rows))
     return SegmentDrift(value, n_reference, n_current, compare(reference, current, **options))
+
+
+def _against_segment_profile(
+    profile: Reference | None,
+    current: pd.DataFrame,
+    value: str,
+    min_rows: int,
+    options: dict[str, Any],
+) -> SegmentDrift:
+    if profile is None:
+        return SegmentDrift(value, 0, len(current), None, "no reference profile for this value")
+    if len(current) < min_rows:
+        return SegmentDrift(value, profile.rows, len(current), None, _too_few(min_rows))
+    return SegmentDrift(value, profile.rows, len(current), compare(profile, current, **options))
 
 
 def _against_profile(
