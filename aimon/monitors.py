@@ -480,6 +480,7 @@ class Monitor:
                 parts.update(self._fold.estimation.snapshot_fields(now))
             if self._fold.segments is not None:
                 parts["segments"] = self._fold.segments.snapshot(self.name, self.version, now)
+                parts["segment_evictions"] = self._fold.segments.evicted()
             return Snapshot(
                 model=self.name,
                 version=self.version,

@@ -259,6 +259,8 @@ class Snapshot(_Frozen):
             reference's profile of the same value (``__other__``: the values past the cap,
             pooled; ``__missing__``: calls without a value). A segment's Snapshot has no
             alerts, quality or segments of its own.
+        segment_evictions: per segment column, values that lost their place to busier ones
+            since start (their history went with them; their calls count in ``__other__``).
     """
 
     model: str
@@ -296,3 +298,4 @@ class Snapshot(_Frozen):
     data_quality: dict[str, FeatureQuality] = {}
     multivariate_drift: MultivariateReading | None = None
     segments: dict[str, dict[str, Snapshot]] = {}
+    segment_evictions: dict[str, int] = {}

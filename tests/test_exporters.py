@@ -239,6 +239,8 @@ def test_segment_values_past_the_cap_are_one_series():
     total = sum(value for (name, _), value in samples.items()
                 if name == "aimon_segment_window_predictions")  # fmt: skip
     assert total == samples[key("aimon_window_predictions", window="5m")] == 900
+    evicted = samples[key("aimon_segment_evictions_total", segment="cls")]
+    assert evicted == mon.snapshot().segment_evictions["cls"]
 
 
 def test_a_monitor_without_segments_exports_no_segment_series(mon):

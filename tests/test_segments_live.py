@@ -76,7 +76,7 @@ def test_a_shift_inside_one_segment_is_flagged_there_only(
 def test_unshifted_segments_stay_quiet_across_seeds(seed: int, monitors: list[Monitor]) -> None:
     """Breast cancer, segmented by diagnosis, live rows drawn from the reference's benign
     rows only: the whole monitor sees a shift (its mix of the two diagnoses is gone), the
-    benign segment, compared with the reference's benign rows, raises none."""
+    benign segment, compared with the reference's benign rows, no more than chance."""
     frame = load_breast_cancer(as_frame=True).frame
     frame["diagnosis"] = frame.pop("target").map({0: "malignant", 1: "benign"})
     ref = Reference.from_frame(frame, segments=["diagnosis"])
@@ -89,7 +89,9 @@ def test_unshifted_segments_stay_quiet_across_seeds(seed: int, monitors: list[Mo
     snap = mon.snapshot()
     part = snap.segments["diagnosis"]["benign"]
     assert list(snap.segments["diagnosis"]) == ["benign"] and part.count == 2000
-    assert [name for name, f in part.drift.items() if f.drifted] == []
+    # Each of the 30 features is a test at 5 %: a chance alarm or two may ring (the drift
+    # window keeps a random sample per slice); the whole monitor rings in most of them.
+    assert sum(f.drifted for f in part.drift.values()) <= 2
     assert sum(f.drifted for f in snap.drift.values()) >= 10
 
 
@@ -134,7 +136,7 @@ def test_the_cap_keeps_the_busiest_values_and_pools_the_rest(monitors: list[Moni
         mon.observe(latency_s=0.01, features={"country": "US"})
     parts = mon.snapshot().segments["country"]
     assert "US" in parts and "IT" not in parts and len(parts) == 4
-    assert mon._fold.segments is not None and mon._fold.segments.evicted() == {"country": 1}
+    assert mon.snapshot().segment_evictions == {"country": 1}
 
 
 def test_memory_is_bounded_by_the_cap(monitors: list[Monitor]) -> None:

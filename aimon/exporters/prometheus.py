@@ -231,6 +231,9 @@ _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
     "segment_max_ks": (GaugeMetricFamily, "aimon_segment_drift_max_ks",
                        "The largest KS statistic across input features beyond chance within "
                        "a segment (as aimon_drift_max_ks).", ("segment", "segment_value")),
+    "segment_evictions": (CounterMetricFamily, "aimon_segment_evictions",
+                          "Values of a segment column that lost their place to busier ones "
+                          "(past the cap of values kept apart), since start.", ("segment",)),
 }  # fmt: skip
 
 #: Drop reasons exported from the start (at 0), so that rate() sees their first increase;
@@ -393,6 +396,8 @@ def _render_feature_drift(
 
 def _render_segments(f: dict[str, Any], base: list[str], snap: Snapshot) -> None:
     """Each segment value's Snapshot, labelled with its column (``segment``) and value."""
+    for column, evicted in sorted(snap.segment_evictions.items()):
+        f["segment_evictions"].add_metric([*base, column], evicted)
     for column, values in sorted(snap.segments.items()):
         for value, seg in sorted(values.items()):
             labels = [*base, column, value]
