@@ -98,10 +98,12 @@ class Fold:
         self.segments: LiveSegments | None = None
         if segments is not None:
             self.segments = _live_segments(
-                segments, window_s, limits, drift_settings, reference, clock
-            )
+                segments, window_s, limits, drift_settings, reference, clock,
+                quality.settings.max_pending_predictions,
+            )  # fmt: skip
         quality.reset()
         quality.on_targets = self.fold_targets
+        quality.on_pairs = None if self.segments is None else self.segments.add_pairs
 
     def flush(self) -> None:
         """Fold everything buffered so far: each channel, then the queued outcomes.
@@ -255,6 +257,9 @@ class Fold:
             logged = self.event_log is not None
             join = self.quality.join_predictions
             self._stage(join, columns, aggregates.window, aggregates.dropped, now, logged)
+            held = self.quality.held_ids(columns, logged)
+            if segments is not None and segment_keys is not None and held is not None:
+                self._stage(segments.remember, held, columns.errors, segment_keys)
         profiled_from = time.thread_time()
         profiled = self.profiler.profile(columns, aggregates, self.drift, now, segments)
         return profiled_from, profiled
@@ -344,6 +349,7 @@ def _live_segments(
     drift_settings: DriftSettings,
     reference: Reference | None,
     clock: Callable[[], float],
+    max_ids: int,
 ) -> LiveSegments:
     def make_part(segment_reference: Reference | None) -> SegmentPart:
         return SegmentPart(
@@ -353,7 +359,7 @@ def _live_segments(
     return LiveSegments(
         settings.columns, settings.max_values, window_s,
         {} if reference is None else reference.segments,
-        make_part, limits.max_features,
+        make_part, limits.max_features, max_ids,
     )  # fmt: skip
 
 

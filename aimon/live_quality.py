@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from aimon.columns import Columns
 from aimon.errors import ConfigError, MalformedEventError
@@ -28,7 +29,7 @@ from aimon.quality.metrics import (
 from aimon.quality.pairs import prediction_value
 from aimon.quality.stats import QualityStats
 from aimon.settings import QualitySettings
-from aimon.window import Window, slice_groups
+from aimon.window import Window
 
 __all__ = ["LiveQuality"]
 
@@ -36,6 +37,14 @@ __all__ = ["LiveQuality"]
 _PLAIN_OUTPUTS = frozenset({float, int, str, bool})
 #: Matched pairs gathered before the quality task is inferred (when not set).
 _INFER_PAIRS = 100
+
+
+#: What :attr:`LiveQuality.on_pairs` is given: the pairs' times, request ids, actuals,
+#: predictions, a maker of the task's statistics, and now.
+PairsHook = Callable[
+    [NDArray[np.float64], list[Any], list[Any], list[Any], Callable[[], QualityStats], float],
+    None,
+]
 
 
 class LiveQuality:
@@ -64,6 +73,9 @@ class LiveQuality:
         self.reference_quality = reference_quality
         self._buffer_size = buffer_size
         self.on_targets: Callable[[list[Any]], None] = _ignore
+        #: Given the pairs each time they are counted: their times, request ids, actuals,
+        #: predictions and a maker of the task's statistics (the segments count them too).
+        self.on_pairs: PairsHook | None = None
         self.new_join()  # check the bounds now
         self.task_settings = settings.measured_as(reference_quality)
         self.reset()
@@ -88,7 +100,8 @@ class LiveQuality:
         """Forget everything (a forked child starts clean)."""
         self.join = self.new_join()
         self.task: TaskKind | None = self.task_settings[0]
-        self.unplaced: list[tuple[float, Any, Any]] = []  # matched pairs before the task
+        # Matched pairs before the task: (the later time, actual, prediction, request id).
+        self.unplaced: list[tuple[float, Any, Any, Any]] = []
         self.queue: list[tuple[str, Any, float]] = []
         self.outcomes_seen = False  # an outcome was recorded: hold every prediction
 
@@ -124,14 +137,10 @@ class LiveQuality:
         log: without one, and before any outcome was recorded, such predictions are not
         held (a monitor whose outcomes are never recorded pays nothing for the join).
         ``logged``: the calls are written to an event log."""
-        ids = columns.request_ids
+        ids = self.held_ids(columns, logged)
         outputs = columns.results
         if ids is None or not outputs:
             return
-        if columns.unasked and not logged and not self.outcomes_seen:
-            ids = list(ids)
-            for i in columns.unasked:
-                ids[i] = None
         # Hot path (every prediction once outcomes are recorded): one batch call to the join.
         rows = []
         plain = _PLAIN_OUTPUTS
@@ -157,6 +166,17 @@ class LiveQuality:
             join.add_predictions(rows[:bad])
             raise
         self.count_matches(matches, window, dropped, now)
+
+    def held_ids(self, columns: Columns, logged: bool) -> Sequence[str | None] | None:
+        """The request id of each call whose prediction the join holds, if it succeeded and
+        has an output (None: the call's id, unasked for, cannot be known later)."""
+        ids = columns.request_ids
+        if ids is None or not columns.unasked or logged or self.outcomes_seen:
+            return ids
+        held: list[str | None] = list(ids)
+        for i in columns.unasked:
+            held[i] = None
+        return held
 
     def join_outcomes(
         self,
@@ -188,8 +208,8 @@ class LiveQuality:
         quality of the slice of their later time; before the task is known, gather pairs
         until there are enough to infer it (``force``: infer from what there is)."""
         if matches:
-            self.unplaced += [(ots if ots > pts else pts, actual, prediction)  # the later
-                              for _, _, prediction, actual, pts, ots in matches]  # fmt: skip
+            self.unplaced += [(ots if ots > pts else pts, actual, prediction, rid)  # the later
+                              for rid, _, prediction, actual, pts, ots in matches]  # fmt: skip
             self.on_targets([m[3] for m in matches])
         pending = self.unplaced
         if not pending:
@@ -208,20 +228,19 @@ class LiveQuality:
             self.task = task
         self.unplaced = []
         when = np.array([p[0] for p in pending], dtype=np.float64)
-        sids, live, _, _ = window.place(when, now)
+        actuals = [p[1] for p in pending]
+        predicted = [p[2] for p in pending]
         _, positive, threshold = self.task_settings
-        for sid, mask in slice_groups(sids, live):
-            rows = range(len(pending)) if mask is None else np.flatnonzero(mask).tolist()
-            target = window.slice_for(sid)
-            if target.quality is None:
-                target.quality = QualityStats(
-                    self.task, positive_label=positive, threshold=threshold
-                )
-            actuals = [pending[i][1] for i in rows]
-            predicted = [pending[i][2] for i in rows]
-            invalid = _add_fitting(target.quality, actuals, predicted)
-            if invalid:
-                dropped["outcome_invalid"] += invalid
+        task = self.task
+
+        def make_stats() -> QualityStats:
+            return QualityStats(task, positive_label=positive, threshold=threshold)
+
+        invalid = window.add_pairs(when, actuals, predicted, make_stats, now)
+        if invalid:
+            dropped["outcome_invalid"] += invalid
+        if self.on_pairs is not None:
+            self.on_pairs(when, [p[3] for p in pending], actuals, predicted, make_stats, now)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -262,24 +281,10 @@ class LiveQuality:
         task, positive, threshold = self.task_settings
         forgotten = window.drop_quality(lambda stats: stats.measured_as(task, positive, threshold))
         self.task = task or state["quality_task"]
-        self.unplaced = list(state["unplaced"])
+        # (pairs saved before their request id was kept have none: no segment counts them)
+        self.unplaced = [(*p, None) if len(p) == 3 else p for p in state["unplaced"]]
         return forgotten
 
 
 def _ignore(actuals: list[Any]) -> None:
     """No one counts the targets."""
-
-
-def _add_fitting(stats: QualityStats, actuals: list[Any], predicted: list[Any]) -> int:
-    """Add the pairs that fit the task; returns how many did not. Halves a batch that fails
-    (``add`` counts nothing then), so k bad pairs in n cost about k log n adds, not n."""
-    try:
-        stats.add(actuals, predicted)
-        return 0
-    except QualityError:
-        if len(actuals) == 1:
-            return 1
-    mid = len(actuals) // 2
-    return _add_fitting(stats, actuals[:mid], predicted[:mid]) + _add_fitting(
-        stats, actuals[mid:], predicted[mid:]
-    )

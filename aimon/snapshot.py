@@ -257,8 +257,9 @@ class Snapshot(_Frozen):
         segments: per segment column (``Monitor(segments=[...])``) and value, that segment's
             own Snapshot: its window, totals, features, data quality and drift against the
             reference's profile of the same value (``__other__``: the values past the cap,
-            pooled; ``__missing__``: calls without a value). A segment's Snapshot has no
-            alerts, quality or segments of its own.
+            pooled; ``__missing__``: calls without a value), with the quality of the
+            segment's predictions matched with outcomes. A segment's Snapshot has no
+            alerts, estimated quality or segments of its own.
         segment_evictions: per segment column, values that lost their place to busier ones
             since start (their history went with them; their calls count in ``__other__``).
     """

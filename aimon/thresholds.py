@@ -100,15 +100,14 @@ FEATURE_METRICS = (
     "missing_share",
     *DATA_QUALITY_METRICS,
 )
-#: Why a metric has no reading per segment: a segment's Snapshot keeps no outcomes, no
-#: estimated quality and no multivariate drift, only the whole model's does.
+#: Why a metric has no reading per segment: a segment's Snapshot keeps no estimated quality
+#: and no multivariate drift, only the whole model's does.
 _WHOLE_MODEL_ONLY: dict[str, str] = {
-    **dict.fromkeys(QUALITY_METRICS, "the quality of predictions matched with outcomes"),
     **dict.fromkeys(ESTIMATED_METRICS, "the quality estimated from the scores (CBPE)"),
     "multivariate_drifted": "multivariate drift",
 }
 #: The metrics a rule with a ``segment`` may read: those a segment's Snapshot has (its
-#: window, features, data quality and drift).
+#: window, features, data quality, drift, and the quality of its matched predictions).
 SEGMENT_METRICS = tuple(m for m in (*MODEL_METRICS, *FEATURE_METRICS) if m not in _WHOLE_MODEL_ONLY)
 Metric = Literal[
     "latency_p50", "latency_p95", "latency_p99", "latency_mean", "error_rate", "throughput",
@@ -166,8 +165,9 @@ class Rule(BaseModel):
             ``__other__`` and ``__missing__`` included), each value pending, firing and
             resolving on its own, its alerts labelled ``segment`` (the column) and
             ``segment_value``; ``"*"``: every segment column. Only
-            :data:`SEGMENT_METRICS` (segments keep no quality, estimated quality or
-            multivariate drift). None (the default): the whole model's Snapshot.
+            :data:`SEGMENT_METRICS` (segments keep no estimated quality, multivariate drift
+            or reference quality: no ``relative_to``). None (the default): the whole
+            model's Snapshot.
         severity, labels: more identifying labels of the alert.
         annotations: templates (``str.format``) with ``value``, ``threshold``, ``op``,
             ``when`` (``op`` in words), ``metric``, ``feature``, ``of_feature``, ``model``,
@@ -219,7 +219,12 @@ class Rule(BaseModel):
                 f"metric {metric!r} reads {_WHOLE_MODEL_ONLY[metric]}, which segments do not "
                 "keep (only the whole model does): remove 'segment', or use a metric "
                 "segments have (latency_*, error_rate, throughput, count, share_drifted, "
-                "max_ks or a feature metric)"
+                "max_ks, a quality metric or a feature metric)"
+            )
+        if value is not None and info.data.get("relative_to") is not None:
+            raise ValueError(
+                "relative_to: segments have no reference quality of their own to compare "
+                "with; remove 'segment', or compare with a threshold of its own"
             )
         return value
 

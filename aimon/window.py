@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from aimon.features import FeatureBatch, FeatureColumn
-from aimon.quality.stats import QualityStats
+from aimon.quality.stats import QualityStats, add_fitting
 from aimon.ring import SliceRing
 from aimon.sketch import QuantileSketch
 
@@ -205,6 +205,29 @@ class Window:
         sids = np.minimum(self.slice_ids(ts), now_sid)
         late = sids <= now_sid - self.n_slices
         return sids, ~(late | future), late, future
+
+    def add_pairs(
+        self,
+        when: NDArray[np.float64],
+        actuals: list[Any],
+        predicted: list[Any],
+        make_stats: Callable[[], QualityStats],
+        now: float,
+    ) -> int:
+        """Count matched (actual, predicted) pairs into the quality of the slices of their
+        times ``when`` (those outside the window are not counted); returns the pairs that do
+        not fit the task."""
+        sids, live, _, _ = self.place(when, now)
+        invalid = 0
+        for sid, mask in slice_groups(sids, live):
+            rows = range(len(actuals)) if mask is None else np.flatnonzero(mask).tolist()
+            target = self.slice_for(sid)
+            if target.quality is None:
+                target.quality = make_stats()
+            picked_actuals = [actuals[i] for i in rows]
+            picked = [predicted[i] for i in rows]
+            invalid += add_fitting(target.quality, picked_actuals, picked)
+        return invalid
 
     def holds(self, sid: int, now: float) -> bool:
         """Slice ``sid`` is inside the window as of ``now`` (as :meth:`place` judges)."""

@@ -243,6 +243,25 @@ def test_segment_values_past_the_cap_are_one_series():
     assert evicted == mon.snapshot().segment_evictions["cls"]
 
 
+def test_segment_quality_equals_the_snapshots():
+    segmented = aimon.Monitor("fraud", version="1.4.0", segments=["country"])
+    try:
+        for i in range(30):
+            country = "DE" if i < 20 else "FR"
+            segmented.observe(latency_s=0.01, prediction=1, request_id=f"r{i}",
+                              features={"country": country})  # fmt: skip
+            segmented.record_outcome(f"r{i}", 1 if country == "DE" or i % 2 else 0)
+        snap = segmented.snapshot()
+        samples = scrape([segmented])
+    finally:
+        segmented.close()
+    for value, pairs, accuracy in (("DE", 20, 1.0), ("FR", 10, 0.5)):
+        where = {"segment": "country", "segment_value": value}
+        assert samples[key("aimon_segment_model_quality_pairs", **where)] == pairs
+        got = samples[key("aimon_segment_model_quality", metric="accuracy", **where)]
+        assert got == accuracy == snap.segments["country"][value].quality.accuracy
+
+
 def test_a_monitor_without_segments_exports_no_segment_series(mon):
     mon.observe(latency_s=0.1, features={"cls": "a"})
     samples = scrape([mon])

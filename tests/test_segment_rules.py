@@ -192,6 +192,26 @@ def test_star_reads_every_segment_column(watched: list[Watched]) -> None:
     assert w.mon.snapshot().rule_states == {"Errors": 2, "ErrorsOverall": 0}
 
 
+def test_a_quality_rule_per_segment_fires_where_the_model_is_wrong(
+    watched: list[Watched],
+) -> None:
+    """Outcomes joined by request id count in their calls' segments: accuracy below 0.8
+    fires for FR (half wrong), not for DE (all right), nor for the whole model (0.83)."""
+    rule = Rule(name="AccuracyByCountry", metric="accuracy", op="<", value=0.8, min_count=10,
+                segment="country")  # fmt: skip
+    w = Watched([rule], segments=["country"])
+    watched.append(w)
+    calls = [("DE", 1)] * 40 + [("FR", i % 2) for i in range(20)]
+    for i, (country, _) in enumerate(calls):
+        w.mon.observe(latency_s=0.01, prediction=1, request_id=f"r{i}",
+                      features={"country": country}, ts=T0)  # fmt: skip
+    for i, (_, actual) in enumerate(calls):
+        w.mon.record_outcome(f"r{i}", actual, ts=T0 + 1)
+    assert w.check(2) == {("country", "FR"): "firing"}
+    state, value, summary = w.heard.take()[0]
+    assert (state, value) == ("firing", "FR") and "country=FR" in summary
+
+
 def test_a_rule_without_segment_reads_the_whole_model(watched: list[Watched]) -> None:
     rule = Rule(name="Errors", metric="error_rate", value=0.1)
     w = Watched([rule], segments=["country"])
@@ -291,8 +311,6 @@ def test_a_bad_segment_fails_at_load_naming_the_field(
 @pytest.mark.parametrize(
     ("metric", "reads"),
     [
-        ("accuracy", "the quality of predictions matched with outcomes"),
-        ("f1_macro", "the quality of predictions matched with outcomes"),
         ("estimated_roc_auc", "the quality estimated from the scores (CBPE)"),
         ("multivariate_drifted", "multivariate drift"),
     ],
@@ -312,7 +330,7 @@ def test_metrics_segments_do_not_keep_are_refused_at_load(
 
 
 def test_relative_quality_rules_are_refused_per_segment_too() -> None:
-    with pytest.raises(ValueError, match="which segments do not keep"):
+    with pytest.raises(ValueError, match="segments have no reference quality"):
         Rule(name="Q", metric="accuracy", op="<", value=-0.05, relative_to="reference",
              segment="*")  # fmt: skip
 
@@ -320,7 +338,8 @@ def test_relative_quality_rules_are_refused_per_segment_too() -> None:
 def test_segment_metrics_are_the_ones_a_segment_snapshot_has() -> None:
     assert "error_rate" in SEGMENT_METRICS and "psi" in SEGMENT_METRICS
     assert "max_ks" in SEGMENT_METRICS and "out_of_range_share" in SEGMENT_METRICS
-    assert not {"accuracy", "estimated_accuracy", "multivariate_drifted"} & set(SEGMENT_METRICS)
+    assert "accuracy" in SEGMENT_METRICS and "f1_macro" in SEGMENT_METRICS
+    assert not {"estimated_accuracy", "multivariate_drifted"} & set(SEGMENT_METRICS)
     for metric in SEGMENT_METRICS:  # every one of them is accepted
         Rule(name="R", metric=metric, value=1.0, segment="country")  # type: ignore[arg-type]
 

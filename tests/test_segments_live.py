@@ -260,3 +260,52 @@ def test_segment_profiles_survive_save_and_load(tmp_path: Any) -> None:
     barolo = loaded.segments["cultivar"]["barolo"]
     assert barolo.rows == 59 and "cultivar" not in barolo.features
     assert len(barolo.features["alcohol"].sample) == 50
+
+
+def test_model_quality_per_segment_from_outcomes(monitors: list[Monitor]) -> None:
+    """Outcomes join their predictions by request id; each pair is also counted in its
+    call's segment: the model is right for DE, wrong for half of FR."""
+    clock = Clock()
+    mon = Monitor("m", segments=["country"], clock=clock)
+    monitors.append(mon)
+    calls = [("DE", 1, 1)] * 40 + [("FR", 1, i % 2) for i in range(20)]
+    for i, (country, predicted, _) in enumerate(calls):
+        mon.observe(latency_s=0.01, prediction=predicted, request_id=f"r{i}",
+                    features={"country": country}, ts=clock.now)  # fmt: skip
+    for i, (_, _, actual) in enumerate(calls[::-1]):  # outcomes come later, in any order
+        mon.record_outcome(f"r{len(calls) - 1 - i}", actual, ts=clock.now + 1)
+    clock.now += 2
+    snap = mon.snapshot()
+    de, fr = snap.segments["country"]["DE"].quality, snap.segments["country"]["FR"].quality
+    assert snap.quality is not None and snap.quality.count == 60
+    assert de is not None and fr is not None
+    assert (de.count, de.accuracy) == (40, 1.0)
+    assert (fr.count, fr.accuracy) == (20, 0.5)
+    assert snap.quality.accuracy == pytest.approx(50 / 60)
+
+
+def test_outcomes_before_their_calls_reach_the_segments(monitors: list[Monitor]) -> None:
+    """An outcome recorded before the fold of its prediction waits in the join; once both
+    meet, the segment counts the pair; across a checkpoint the waiting keys are kept."""
+    clock = Clock()
+    mon = Monitor("m", segments=["plan"], clock=clock)
+    monitors.append(mon)
+    for i in range(10):
+        mon.record_outcome(f"r{i}", 1, ts=clock.now)
+    for i in range(10):
+        mon.observe(latency_s=0.01, prediction=1, request_id=f"r{i}",
+                    features={"plan": "pro"}, ts=clock.now)  # fmt: skip
+    for i in range(10, 20):  # waiting for their outcomes across a restart
+        mon.observe(latency_s=0.01, prediction=0, request_id=f"r{i}",
+                    features={"plan": "free"}, ts=clock.now)  # fmt: skip
+    state = mon.export_state()
+    again = Monitor("m", segments=["plan"], clock=clock)
+    monitors.append(again)
+    again.restore_state(state)
+    for i in range(10, 20):
+        again.record_outcome(f"r{i}", 1, ts=clock.now + 1)
+    clock.now += 2
+    parts = again.snapshot().segments["plan"]
+    pro, free = parts["pro"].quality, parts["free"].quality
+    assert pro is not None and (pro.count, pro.accuracy) == (10, 1.0)
+    assert free is not None and (free.count, free.accuracy) == (10, 0.0)

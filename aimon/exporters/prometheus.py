@@ -231,6 +231,13 @@ _FAMILIES: dict[str, tuple[_Family, str, str, tuple[str, ...]]] = {
     "segment_max_ks": (GaugeMetricFamily, "aimon_segment_drift_max_ks",
                        "The largest KS statistic across input features beyond chance within "
                        "a segment (as aimon_drift_max_ks).", ("segment", "segment_value")),
+    "segment_quality": (GaugeMetricFamily, "aimon_segment_model_quality",
+                        "Model quality of a segment over its predictions matched with their "
+                        "outcome in the rolling window (as aimon_model_quality).",
+                        ("segment", "segment_value", "metric")),
+    "segment_quality_pairs": (GaugeMetricFamily, "aimon_segment_model_quality_pairs",
+                              "Matched pairs behind aimon_segment_model_quality.",
+                              ("segment", "segment_value")),
     "segment_evictions": (CounterMetricFamily, "aimon_segment_evictions",
                           "Values of a segment column that lost their place to busier ones "
                           "(past the cap of values kept apart), since start.", ("segment",)),
@@ -409,6 +416,10 @@ def _render_segments(f: dict[str, Any], base: list[str], snap: Snapshot) -> None
             _render_quantiles(f["segment_quantiles"], _labels(names, *labels, window), seg)
             f["segment_error_ratio"].add_metric([*labels, window], seg.error_rate)
             f["segment_window_count"].add_metric([*labels, window], seg.count)
+            if seg.quality is not None:
+                f["segment_quality_pairs"].add_metric(labels, seg.quality.count)
+                for metric, reading in seg.quality.values().items():
+                    f["segment_quality"].add_metric([*labels, metric], reading)
             if seg.drift_window is None:
                 continue
             if seg.drift_window.max_ks is not None:

@@ -340,3 +340,18 @@ def quality_metrics(
     return result.model_copy(
         update={"roc_auc": auc, "roc_auc_error_bound": None if auc is None else 0.0}
     )
+
+
+def add_fitting(stats: QualityStats, actuals: list[Any], predicted: list[Any]) -> int:
+    """Add the pairs that fit the task; returns how many did not. Halves a batch that fails
+    (``add`` counts nothing then), so k bad pairs in n cost about k log n adds, not n."""
+    try:
+        stats.add(actuals, predicted)
+        return 0
+    except QualityError:
+        if len(actuals) == 1:
+            return 1
+    mid = len(actuals) // 2
+    return add_fitting(stats, actuals[:mid], predicted[:mid]) + add_fitting(
+        stats, actuals[mid:], predicted[mid:]
+    )

@@ -33,6 +33,7 @@ from aimon.drift.segment_labels import (
 )
 from aimon.features import FeatureBatch, FeatureExtractor, extract_many
 from aimon.features.batch import concat_batches
+from aimon.quality.stats import QualityStats
 from aimon.recording import Columns
 from aimon.segments.cap import ValueCap
 from aimon.segments.part import SegmentPart
@@ -44,6 +45,17 @@ __all__ = ["FOLD_ROWS", "LiveSegments"]
 FOLD_ROWS = 65536
 
 MakePart = Callable[[Reference | None], SegmentPart]
+
+
+@dataclass(slots=True)
+class _Pairs:
+    """Matched pairs waiting to be counted in their calls' segments."""
+
+    when: NDArray[np.float64]
+    ids: list[Any]
+    actuals: list[Any]
+    predicted: list[Any]
+    make_stats: Callable[[], QualityStats]
 
 
 @dataclass(slots=True)
@@ -70,6 +82,9 @@ class LiveSegments:
             drift or data quality per segment.
         make_part: makes a segment's state, given its reference.
         max_features: features read per input at most.
+        max_ids: request ids remembered with their calls' segment values, for the outcomes
+            still to come (the join's capacity of predictions waiting: ``max_pending_
+            predictions``); the oldest are forgotten first.
     """
 
     def __init__(
@@ -80,6 +95,7 @@ class LiveSegments:
         references: Mapping[str, Mapping[str, Reference]],
         make_part: MakePart,
         max_features: int,
+        max_ids: int = 100_000,
     ) -> None:
         self.columns = tuple(columns)
         self.max_values = max_values
@@ -92,6 +108,9 @@ class LiveSegments:
         self._calls: list[_Calls] = []
         self._rows: list[tuple[int | None, FeatureBatch, float]] = []
         self._waiting = 0
+        self.max_ids = max_ids
+        self._keys_by_id: dict[str, tuple[str, ...]] = {}
+        self._pairs: list[_Pairs] = []
 
     # -- taking --------------------------------------------------------------------------
 
@@ -146,6 +165,34 @@ class LiveSegments:
             self._rows.append((sid, batch, ts))
             self._waiting += batch.n_rows
 
+    def remember(
+        self, ids: Sequence[str | None], errors: Sequence[str | None], keys: list[list[str]]
+    ) -> None:
+        """Keep the segment values of the calls whose prediction waits for its outcome
+        (request id not None, no error), until the outcome comes (:meth:`add_pairs`)."""
+        held = self._keys_by_id
+        by_call = list(zip(*keys, strict=True))
+        for rid, error, call_keys in zip(ids, errors, by_call, strict=True):
+            if rid is not None and error is None:
+                held.pop(rid, None)  # an id seen again moves to the newest end
+                held[rid] = call_keys
+        for _ in range(len(held) - self.max_ids):
+            del held[next(iter(held))]
+
+    def add_pairs(
+        self,
+        when: NDArray[np.float64],
+        ids: list[Any],
+        actuals: list[Any],
+        predicted: list[Any],
+        make_stats: Callable[[], QualityStats],
+        now: float,
+    ) -> None:
+        """Take matched pairs (their times, request ids, actuals, predictions) to count in
+        the quality of their calls' segments (:meth:`remember`), folded with the calls."""
+        self._pairs.append(_Pairs(when, ids, actuals, predicted, make_stats))
+        self._waited(len(ids), now)
+
     def _waited(self, n: int, now: float) -> None:
         self._waiting += n
         if self._waiting >= FOLD_ROWS:
@@ -155,12 +202,33 @@ class LiveSegments:
 
     def fold(self, now: float) -> None:
         """Fold the waiting calls and rows into their segments."""
-        calls, rows = self._calls, self._rows
-        self._calls, self._rows, self._waiting = [], [], 0
+        calls, rows, pairs = self._calls, self._rows, self._pairs
+        self._calls, self._rows, self._pairs, self._waiting = [], [], [], 0
         if calls:
             self._fold_calls(calls, now)
         if rows:
             self._fold_rows(rows, now)
+        for batch in pairs:  # after the calls: their values have their places by now
+            self._fold_pairs(batch, now)
+
+    def _fold_pairs(self, pairs: _Pairs, now: float) -> None:
+        held = self._keys_by_id
+        found = [(i, held.pop(rid)) for i, rid in enumerate(pairs.ids) if rid in held]
+        if not found:
+            return
+        rows = np.array([i for i, _ in found], dtype=np.intp)
+        when = pairs.when[rows]
+        actuals = [pairs.actuals[i] for i, _ in found]
+        predicted = [pairs.predicted[i] for i, _ in found]
+        for c, column in enumerate(self.columns):
+            cap = self.caps[column]
+            for label, picked in group_rows([cap.label(keys[c]) for _, keys in found]):
+                part = self._part(column, label)
+                chosen = picked.tolist()
+                part.aggregates.window.add_pairs(
+                    when[picked], [actuals[i] for i in chosen], [predicted[i] for i in chosen],
+                    pairs.make_stats, now,
+                )  # fmt: skip
 
     def _fold_calls(self, pending: list[_Calls], now: float) -> None:
         ts = np.concatenate([p.ts for p in pending])
@@ -242,6 +310,7 @@ class LiveSegments:
         self.fold(now)
         return {
             "columns": self.columns,
+            "keys_by_id": dict(self._keys_by_id),
             "caps": {column: cap.export_state() for column, cap in self.caps.items()},
             "parts": {
                 column: {label: part.export_state() for label, part in parts.items()}
@@ -255,12 +324,15 @@ class LiveSegments:
         start empty (or are forgotten). A segment whose value no longer has a place of its
         own (fewer values kept apart now) is forgotten. Each segment is compared with what
         the current reference holds for it (see :meth:`SegmentPart.restore_state`)."""
-        self._calls, self._rows, self._waiting = [], [], 0
+        self._calls, self._rows, self._pairs, self._waiting = [], [], [], 0
+        self._keys_by_id = {}
         self.caps = {c: ValueCap(self.max_values, self.half_life_s) for c in self.columns}
         self.parts = {c: {} for c in self.columns}
         if state is None:
             return
         caps, parts = state["caps"], state["parts"]
+        if tuple(state["columns"]) == self.columns:  # (older states have none)
+            self._keys_by_id = dict(state.get("keys_by_id", {}))
         for column in self.columns:
             if column not in caps:
                 continue

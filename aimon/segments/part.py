@@ -1,5 +1,6 @@
-"""One segment value's state: its own aggregates (window, totals, data quality) and its own
-drift against the reference's profile of the same segment; and its Snapshot."""
+"""One segment value's state: its own aggregates (window, totals, data quality, the quality
+of its matched predictions) and its own drift against the reference's profile of the same
+segment; and its Snapshot."""
 
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ class SegmentPart:
 
     def snapshot(self, model: str, version: str | None, now: float) -> Snapshot:
         """The segment's state as of ``now``, a Snapshot like the monitor's own (without
-        alerts, quality or segments of its own)."""
+        alerts, estimated quality or segments of its own)."""
         aggregates = self.aggregates
         view = aggregates.view(now)
         dropped = dict(aggregates.dropped)
@@ -105,6 +106,9 @@ class SegmentPart:
             drift, drift_window, reference_bins = drift_snapshot(self.drift, now)
             parts = {"drift": drift, "drift_window": drift_window, "reference_bins": reference_bins}
             feature_bins = bin_total_counts(self.drift)
+        quality = view.total.quality
+        if quality is not None:  # outcomes matched to this segment's predictions
+            parts["quality"] = quality.metrics()
         return Snapshot(
             model=model,
             version=version,
