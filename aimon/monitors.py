@@ -2,13 +2,15 @@
 
 * :mod:`aimon.recording`: the buffers the hot path appends to (and their drain);
 * :mod:`aimon.collectors.decorator`: the wrapper of a watched function;
+* :mod:`aimon.hand_recording`: calls and outcomes recorded by hand (``observe``...);
 * :mod:`aimon.request_ids`: ids of watched calls, for outcomes and the event log;
 * :mod:`aimon.profiling`: inputs -> features and input sizes;
 * :mod:`aimon.aggregates`: the rolling window, the totals since start, the drop counts;
 * :mod:`aimon.drift.tracker`: live drift against the reference;
 * :mod:`aimon.live_quality`: predictions joined with outcomes, and their quality;
 * :mod:`aimon.thresholds`: the rules, evaluated on an interval, and the router of their alerts;
-* :mod:`aimon.lifecycle`: the fold thread, fork safety, the flush at exit.
+* :mod:`aimon.lifecycle`: the fold thread, fork safety, the flush at exit;
+* :mod:`aimon.snapshot_assembly`: the Snapshot, assembled from all of them.
 
 The fold (:meth:`Monitor.flush`) is one pipeline: drain each channel into columns, then
 label, identify, attach inputs, shed load, log, count, drift, join, profile.
@@ -19,16 +21,11 @@ decorator of the public API without shadowing a module.)
 
 from __future__ import annotations
 
-import math
 import os
-import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
-
-import numpy as np
-from numpy.typing import NDArray
 
 try:
     from typing import Unpack
@@ -36,20 +33,19 @@ except ImportError:  # Python 3.10
     from typing_extensions import Unpack
 
 from aimon import lifecycle
-from aimon.aggregates import utc
 from aimon.alerts.alert import Alert
 from aimon.alerts.base import Sink
 from aimon.alerts.router import Router
-from aimon.collectors.decorator import running_starts, wrap
+from aimon.collectors.decorator import wrap
 from aimon.collectors.eventlog import EventLogWriter
 from aimon.drift.reference import Reference, ReferenceError
-from aimon.drift.tracker import bin_total_counts, drift_snapshot
 from aimon.durations import Duration, parse_duration
 from aimon.errors import ConfigError
 from aimon.features import FeatureExtractor
 from aimon.fold import Fold
+from aimon.hand_recording import HandRecording
 from aimon.live_quality import LiveQuality
-from aimon.recording import OBSERVED, Columns, Recorder
+from aimon.recording import OBSERVED, Recorder
 from aimon.rule_engine import ThresholdsLike, make_alerting
 from aimon.settings import (
     DriftSettings,
@@ -61,6 +57,7 @@ from aimon.settings import (
     segment_settings,
 )
 from aimon.snapshot import Snapshot
+from aimon.snapshot_assembly import assemble_snapshot
 
 if TYPE_CHECKING:
     from aimon.exporters.http import MetricsServer
@@ -70,7 +67,7 @@ __all__ = ["Monitor"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Monitor:
+class Monitor(HandRecording):
     """Watches one model: latency, errors, sizes and features over a rolling window.
 
     Args:
@@ -291,155 +288,6 @@ class Monitor:
 
         return decorate(fn) if fn is not None else decorate
 
-    def observe(
-        self,
-        latency_s: float | None = None,
-        error: BaseException | type[BaseException] | str | None = None,
-        features: Any = None,
-        prediction: Any = None,
-        input_size: int | None = None,
-        output_size: int | None = None,
-        ts: float | None = None,
-        request_id: str | None = None,
-    ) -> None:
-        """Record one prediction by hand.
-
-        Args:
-            latency_s: how long it took, in seconds.
-            error: ``None`` for success, else the exception, its class or a type name.
-            features: the input features (anything :func:`aimon.features.extract` accepts).
-            prediction: the model's output.
-            input_size, output_size: payload sizes in bytes.
-            ts: when the call started (epoch seconds); defaults to now minus the latency.
-            request_id: the request's id, to join its outcome (:meth:`record_outcome`).
-        """
-        try:
-            now_perf = time.perf_counter()
-            latency = math.nan if latency_s is None else float(latency_s)
-            if ts is None:
-                start = now_perf - (0.0 if math.isnan(latency) else latency)
-            else:
-                start = float(ts) - (self._clock() - now_perf)
-            thread = threading.get_ident()
-            channel = self._observed
-            buffer = channel.buffers.get(thread) or channel.new_buffer(thread)
-            if len(buffer.times) < buffer.mark or self._recorder.crowded(channel, buffer):
-                buffer.append_observed(
-                    start, latency, _error_of(error), features,
-                    (math.nan if input_size is None else float(input_size),
-                     math.nan if output_size is None else float(output_size)),
-                    prediction, None if request_id is None else str(request_id),
-                )  # fmt: skip
-        except Exception as exc:  # aimon's own failure must not reach the caller
-            self._recorder.internal_error(exc)
-
-    def observe_many(
-        self,
-        ts: Sequence[float] | NDArray[np.float64],
-        latency_s: Sequence[float | None] | NDArray[np.float64] | None = None,
-        errors: Sequence[str | None] | None = None,
-        features: Sequence[Any] | None = None,
-        predictions: Sequence[Any] | None = None,
-        input_size: Sequence[float | None] | NDArray[np.float64] | None = None,
-        output_size: Sequence[float | None] | NDArray[np.float64] | None = None,
-        request_ids: Sequence[str | None] | None = None,
-    ) -> None:
-        """Record many predictions at once, given as columns, and fold them now (no buffer:
-        this is the path of the sidecar and of batch jobs).
-
-        Args:
-            ts: when each call started (epoch seconds).
-            latency_s: durations in seconds (None or NaN: unknown).
-            errors: the error type's name per call, None for success.
-            features: each call's features (a dict, or anything :func:`aimon.features.extract`
-                accepts), or None.
-            predictions: each call's output, or None.
-            input_size, output_size: payload sizes in bytes (None or NaN: unknown).
-            request_ids: each call's request id, or None.
-
-        Every given column has the length of ``ts``.
-        """
-        try:
-            when = np.asarray(ts, dtype=np.float64)
-            n = when.size
-            names: list[str | None] = list(errors) if errors else [None] * n
-            outputs = list(predictions) if predictions is not None else []
-            outputs += [None] * (n - len(outputs))  # calls past the end have none
-            columns = Columns(
-                when, _numbers(latency_s, n), names, _numbers(input_size, n),
-                _numbers(output_size, n), outputs,
-            )  # fmt: skip
-            if features is not None and any(f is not None for f in features):
-                columns.inputs = list(features)
-            if request_ids is not None and any(r is not None for r in request_ids):
-                columns.request_ids = [None if r is None else str(r) for r in request_ids]
-            if (
-                len(names) != n
-                or (columns.inputs is not None and len(columns.inputs) != n)
-                or (columns.request_ids is not None and len(columns.request_ids) != n)
-            ):
-                raise ValueError("observe_many: every column must have the length of ts")
-            with self._fold_lock:
-                self._fold.aggregates.label_errors(columns)
-                self._fold.fold_columns(columns, predictions is not None)
-        except Exception as exc:  # aimon's own failure must not reach the caller
-            self._recorder.internal_error(exc)
-
-    # -- outcomes ----------------------------------------------------------------------
-
-    def record_outcome(self, request_id: Any, actual: Any, ts: float | None = None) -> None:
-        """Record the outcome (ground truth) of the prediction made for ``request_id``.
-
-        The outcome joins its prediction (an event with the same ``request_id``, see
-        :func:`aimon.current_request_id`) in the fold step: the pair is then counted in the
-        window's quality (``snapshot().quality``) at the later of the two times. An outcome
-        may come before its prediction (it waits up to ``outcome_ttl``); each outcome ends
-        ``matched``, ``expired``, ``unknown`` or ``duplicate`` (``snapshot().outcomes``).
-        Cheap for the caller: the outcome is queued (at most ``buffer_size``; beyond, it is
-        dropped and counted, ``dropped["outcome_buffer_full"]``).
-
-        Args:
-            request_id: the prediction's request id (made text with ``str``).
-            actual: the true label or value.
-            ts: when the outcome was known (epoch seconds); default now.
-        """
-        try:
-            when = self._clock() if ts is None else float(ts)
-            if not self._quality.queue_outcome(request_id, actual, when):
-                with self._fold_lock:
-                    self._fold.aggregates.dropped["outcome_buffer_full"] += 1
-        except Exception as exc:  # aimon's own failure must not reach the caller
-            self._recorder.internal_error(exc)
-
-    def record_outcomes(self, outcomes: Sequence[tuple[Any, Any, float | None]]) -> None:
-        """Record many ``(request_id, actual, ts)`` outcomes and join them now (the path of
-        the sidecar; ``ts`` None is now). Call :meth:`observe_many` with the predictions
-        first when both come in one batch (an outcome may also wait for its prediction)."""
-        try:
-            self._quality.outcomes_seen = True
-            now = self._clock()
-            with self._fold_lock:
-                self._quality.join_outcomes(
-                    [(str(rid), actual, now if ts is None else float(ts))
-                     for rid, actual, ts in outcomes],
-                    self._fold.aggregates.window, self._fold.aggregates.dropped, now,
-                )  # fmt: skip
-        except Exception as exc:  # aimon's own failure must not reach the caller
-            self._recorder.internal_error(exc)
-
-    def known_request_ids(self, request_ids: Sequence[str]) -> set[str]:
-        """The ids whose outcome belongs to this monitor: its prediction is held here, its
-        outcome is waiting here, or it is remembered here (matched or expired)."""
-        self.flush()
-        with self._fold_lock:
-            return self._quality.knows(request_ids)
-
-    def count_dropped(self, reason: str, count: int = 1) -> None:
-        """Count events that never reached the monitor (e.g. ``malformed`` log lines); they
-        appear in ``snapshot().dropped`` and ``aimon_events_dropped_total{reason}``."""
-        with self._fold_lock:
-            self._fold.aggregates.dropped[reason] += count
-
     # -- folding -----------------------------------------------------------------------
 
     def flush(self) -> None:
@@ -452,57 +300,10 @@ class Monitor:
         """Fold what is buffered and return the state over the rolling window."""
         self.flush()
         with self._fold_lock:
-            aggregates = self._fold.aggregates
-            now = self._clock()
-            if self._quality.unplaced:
-                self._quality.count_matches([], aggregates.window, aggregates.dropped, now, True)
-            view = aggregates.view(now)
-            dropped = dict(aggregates.dropped)
-            recorder = self._recorder
-            if recorder.overflow:
-                dropped["buffer_full"] = recorder.overflow
-            parts: dict[str, Any] = {}
-            feature_bins: dict[str, dict[str, int]] = {}
-            if self._fold.drift is not None:
-                drift, drift_window, reference_bins = drift_snapshot(self._fold.drift, now)
-                parts = {
-                    "drift": drift,
-                    "drift_window": drift_window,
-                    "reference_bins": reference_bins,
-                }
-                feature_bins = bin_total_counts(self._fold.drift)
-            alerting = self._alerting
-            if alerting is not None:
-                parts["alerts"] = alerting.active()
-                parts["rule_states"] = alerting.rule_states()
-            parts.update(self._quality.snapshot_fields(view.total.quality))
-            if self._fold.estimation is not None:
-                parts.update(self._fold.estimation.snapshot_fields(now))
-            if self._fold.segments is not None:
-                parts["segments"] = self._fold.segments.snapshot(self.name, self.version, now)
-                parts["segment_evictions"] = self._fold.segments.evicted()
-            return Snapshot(
-                model=self.name,
-                version=self.version,
-                taken_at=utc(now),
-                **aggregates.window_fields(view, self._running_ages()),
-                dropped=dropped,
-                late=dropped.get("late", 0),
-                internal_errors=recorder.internal_errors,
-                totals=aggregates.totals_snapshot(
-                    feature_bins=feature_bins,
-                    notifications=alerting.notifications() if alerting is not None else {},
-                ),
-                **parts,
-            )
-
-    def _running_ages(self) -> list[float]:
-        """How long each watched call in flight has been running, in seconds."""
-        starts = running_starts(self._recorder.channels)
-        if not starts:
-            return []
-        now = time.perf_counter()
-        return [max(0.0, now - start) for start in starts]
+            return assemble_snapshot(
+                self.name, self.version, self._fold, self._quality, self._recorder,
+                self._alerting, self._clock(),
+            )  # fmt: skip
 
     # -- alerts ------------------------------------------------------------------------
 
@@ -562,28 +363,3 @@ def _load_reference(reference: Reference | str | os.PathLike[str] | None) -> Ref
         return Reference.load(reference)
     except ReferenceError as exc:
         raise ConfigError(f"reference: {exc}") from None
-
-
-def _numbers(
-    values: Sequence[float | None] | NDArray[np.float64] | None, n: int
-) -> NDArray[np.float64]:
-    """A float column of length ``n``; None (or no column at all) is NaN."""
-    if values is None:
-        return np.full(n, np.nan)
-    column = np.array(values, dtype=np.float64)  # None -> NaN
-    if column.shape != (n,):
-        raise ValueError("observe_many: every column must have the length of ts")
-    return column
-
-
-def _error_of(
-    error: BaseException | type[BaseException] | str | None,
-) -> type[BaseException] | str | None:
-    """What an observed call raised: a class, or a type name as given."""
-    if error is None or isinstance(error, str):
-        return error
-    if isinstance(error, BaseException):
-        return type(error)
-    if isinstance(error, type) and issubclass(error, BaseException):
-        return error
-    return str(error)

@@ -37,31 +37,25 @@ again, and each later checkpoint tries again.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from aimon.alerts.router import Router
 from aimon.checkpoint import CheckpointStore
 from aimon.collectors.logtail import LogTailer, TailPosition
 from aimon.collectors.stream import StreamReader
-from aimon.drift.reference import Reference
-from aimon.durations import Duration, parse_duration
 from aimon.errors import CheckpointError, ConfigError, MalformedEventError
 from aimon.events import EventCodec, FieldMap
+from aimon.monitor_settings import MonitorSettings
 from aimon.monitors import Monitor
+from aimon.outcome_routing import by_monitor, route_outcomes, stamped
 from aimon.quality.journal import OutcomeJournal
 from aimon.quality.outcomes import Outcome, decode_outcomes, outcome_from_record
-from aimon.rule_engine import make_alerting
-from aimon.settings import DriftSettings, Limits, QualitySettings, SegmentSettings
 from aimon.snapshot import Snapshot
-from aimon.thresholds import Thresholds
 
 __all__ = ["OTHER_MODEL", "STDIN", "MonitorSettings", "Sidecar"]
 
@@ -73,70 +67,6 @@ OTHER_MODEL = "other"
 _JOURNAL_BYTES = 64 << 20
 #: The ``log_file`` that means standard input (no position is checkpointed: only aggregates).
 STDIN = "-"
-
-
-@dataclass(frozen=True, slots=True)
-class MonitorSettings:
-    """What each of a sidecar's monitors (one per model and version) is made with.
-
-    Args:
-        window: the rolling window's length.
-        reference: the profile to measure drift against, one for every model.
-        thresholds: the alerting rules (None: the default rules when there is a router).
-        router: where every model's alerts go; its owner closes it (the monitors do not).
-        limits: how events are recorded and folded. Its ``on_full`` is always ``"fold"``
-            here: a log line is never dropped for want of buffer room, the read waits
-            for the fold instead.
-        drift: the drift window's settings.
-        quality: how outcomes are matched with predictions and scored.
-        segments: the features whose values each get a window, drift and data quality of
-            their own in every monitor, read from each line's ``features`` (None: none).
-            Drift per segment needs a reference built with the same segments.
-
-    Raises:
-        ConfigError: the window is not a duration, or a rule names a segment column the
-            monitors do not keep (``segments``).
-
-    >>> settings = MonitorSettings(window="10m", limits=Limits(buffer_size=1024))
-    >>> settings.limits.on_full, settings.limits.buffer_size
-    ('fold', 1024)
-    """
-
-    window: Duration = "5m"
-    reference: Reference | None = None
-    thresholds: Thresholds | None = None
-    router: Router | None = None
-    limits: Limits = field(default_factory=Limits)
-    drift: DriftSettings = field(default_factory=DriftSettings)
-    quality: QualitySettings = field(default_factory=QualitySettings)
-    segments: SegmentSettings | None = None
-
-    def __post_init__(self) -> None:
-        parse_duration(self.window, "window")
-        # at start, not at the first model's first line (monitors are made when needed)
-        self.quality.measured_as(None if self.reference is None else self.reference.quality)
-        if self.thresholds is not None:  # a rule on a segment column the monitors do not keep
-            columns = self.segments.columns if self.segments is not None else ()
-            make_alerting(self.thresholds, None, None, self.limits.evaluation_interval, "", None,
-                          segments=columns)  # fmt: skip
-        if self.limits.on_full != "fold":
-            # frozen: the one way to set a field while making the object
-            object.__setattr__(self, "limits", dataclasses.replace(self.limits, on_full="fold"))
-
-    def monitor(self, model: str, version: str | None) -> Monitor:
-        """A new Monitor of ``model`` (and ``version``) with these settings."""
-        return Monitor(
-            model,
-            version,
-            window=self.window,
-            reference=self.reference,
-            thresholds=self.thresholds,
-            router=self.router,
-            limits=self.limits,
-            drift=self.drift,
-            quality=self.quality,
-            segments=self.segments,
-        )
 
 
 @contextlib.contextmanager
@@ -233,7 +163,7 @@ class Sidecar:
             for posted in self.journal.replay(after=done):
                 # To the monitor each went to when posted: its predictions may be in the
                 # part of the log read after the checkpoint, so it may not exist yet.
-                for (model, version), items in _by_monitor(posted).items():
+                for (model, version), items in by_monitor(posted).items():
                     self._monitor(model, version).record_outcomes(items)
                 self.outcomes_posted += len(posted)
         self.outcomes_tailer: LogTailer | None = None
@@ -312,77 +242,18 @@ class Sidecar:
             routed = self._route_outcomes(outcomes)
             self.outcomes_posted += len(outcomes)
             if self.journal is not None:  # not the whole join, as a checkpoint would
-                keys = {id(m): key for key, m in self.monitors.items()}
-                self.journal.append(
-                    [
-                        dataclasses.replace(o, model=keys[id(m)][0], version=keys[id(m)][1])
-                        for m, items in routed
-                        for o in items
-                    ]
-                )
+                self.journal.append(stamped(routed, self.monitors))
             if self.journal is not None and self.journal.size > _JOURNAL_BYTES:
                 self.checkpoint()
         return len(outcomes)
 
     def _route_outcomes(self, outcomes: list[Outcome]) -> list[tuple[Monitor, list[Outcome]]]:
-        """Each outcome to the monitor of its prediction (see the module's notes); returns
-        where each went."""
-        if not outcomes:
-            return []
-        named: dict[tuple[str, str | None], list[Outcome]] = {}
-        unnamed = []
-        for outcome in outcomes:
-            if outcome.model is not None:
-                named.setdefault((outcome.model, outcome.version), []).append(outcome)
-            else:
-                unnamed.append(outcome)
-        batches = []
-        for (model, version), items in named.items():
-            found = self._named_monitor(model, version)
-            if found is not None:
-                batches.append((found, items))
-            else:  # by request id, like an unnamed outcome, but never to the fallback
-                batches += self._by_request_id(items, list(self.monitors.values()), None)
-        if unnamed:
-            monitors = list(self.monitors.values())
-            searched = monitors if len(monitors) > 1 else []
-            batches += self._by_request_id(unnamed, searched, self._fallback_monitor())
-        for monitor, items in batches:
-            monitor.record_outcomes([(o.request_id, o.actual, o.ts) for o in items])
-        return batches
-
-    def _named_monitor(self, model: str, version: str | None) -> Monitor | None:
-        """The monitor an outcome naming ``model`` (and ``version``) belongs to, if the
-        prediction log named that model: its exact key, or (no version given) the model's
-        only monitor. Never a new one."""
-        found = self.monitors.get((model, version))
-        if found is None and version is None:
-            same = [m for (name, _), m in self.monitors.items() if name == model]
-            found = same[0] if len(same) == 1 else None
-        return found
-
-    def _by_request_id(
-        self, outcomes: list[Outcome], monitors: list[Monitor], fallback: Monitor | None
-    ) -> list[tuple[Monitor, list[Outcome]]]:
-        """Each outcome to the monitor among ``monitors`` that knows its request id, else to
-        ``fallback``; without one, counted rejected (``unknown_model``)."""
-        ids = [o.request_id for o in outcomes]
-        known = [(m, m.known_request_ids(ids)) for m in monitors]
-        routed: dict[int, tuple[Monitor, list[Outcome]]] = {}
-        for outcome in outcomes:
-            target = next((m for m, ids_ in known if outcome.request_id in ids_), fallback)
-            if target is None:
-                self.outcomes_rejected["unknown_model"] += 1
-            else:
-                routed.setdefault(id(target), (target, []))[1].append(outcome)
-        return list(routed.values())
-
-    def _fallback_monitor(self) -> Monitor:
-        """Where an outcome of an unseen request waits: the only model's monitor, else the
-        default one."""
-        default_key = (self.codec.fields.default_model, None)
-        others = [m for key, m in self.monitors.items() if key != default_key]
-        return others[0] if len(others) == 1 else self.default_monitor()
+        """Each outcome to the monitor of its prediction (:mod:`aimon.outcome_routing`);
+        returns where each went."""
+        return route_outcomes(
+            outcomes, self.monitors, self.codec.fields.default_model, self.default_monitor,
+            self.outcomes_rejected,
+        )  # fmt: skip
 
     def _ingest(self, lines: list[bytes]) -> None:
         groups, malformed = self.codec.decode_many(lines)
@@ -518,11 +389,3 @@ class Sidecar:
             self.outcomes_tailer.close()
         if self.journal is not None:
             self.journal.close()
-
-
-def _by_monitor(outcomes: list[Outcome]) -> dict[tuple[str, str | None], list[Any]]:
-    """Journaled outcomes (each naming the monitor it went to) grouped by that monitor."""
-    groups: dict[tuple[str, str | None], list[Any]] = {}
-    for o in outcomes:
-        groups.setdefault((o.model or "", o.version), []).append((o.request_id, o.actual, o.ts))
-    return groups

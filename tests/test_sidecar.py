@@ -16,8 +16,9 @@ import pytest
 from aimon.drift.reference import Reference
 from aimon.errors import ConfigError
 from aimon.events import FieldMap
+from aimon.monitor_settings import MonitorSettings
 from aimon.settings import DriftSettings, Limits
-from aimon.sidecar import OTHER_MODEL, MonitorSettings, Sidecar
+from aimon.sidecar import OTHER_MODEL, Sidecar
 
 
 def line(model: str = "fraud", latency_ms: float = 12.0, error: str | None = None,

@@ -22,9 +22,10 @@ from aimon.cli import main
 from aimon.cli.exits import EXIT_BAD_INPUT
 from aimon.drift.reference import Reference
 from aimon.errors import ConfigError
+from aimon.monitor_settings import MonitorSettings
 from aimon.segments import MISSING, OTHER
 from aimon.settings import SegmentSettings
-from aimon.sidecar import MonitorSettings, Sidecar
+from aimon.sidecar import Sidecar
 from aimon.thresholds import Rule, Thresholds
 from tests.integration.conftest import free_port
 

@@ -98,7 +98,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     from aimon.exporters.auth import BearerAuth
     from aimon.exporters.http import MetricsServer
     from aimon.exporters.sidecar_metrics import SidecarCollector
-    from aimon.sidecar import MonitorSettings, Sidecar
+    from aimon.monitor_settings import MonitorSettings
+    from aimon.sidecar import Sidecar
 
     fields: dict[str, str] = {}
     for item in args.field:

@@ -18,7 +18,8 @@ from sklearn.datasets import load_breast_cancer
 import aimon
 from aimon.exporters.http import MetricsServer
 from aimon.exporters.sidecar_metrics import SidecarCollector
-from aimon.sidecar import MonitorSettings, Sidecar
+from aimon.monitor_settings import MonitorSettings
+from aimon.sidecar import Sidecar
 from tests.integration.conftest import http_get
 
 FEATURES = ["mean radius", "mean texture", "mean area"]
