@@ -5,7 +5,6 @@ either way, keeping the columns both sides have."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +17,9 @@ from aimon.checkpoint import CheckpointStore
 from aimon.drift.reference import Reference
 from aimon.segments import OTHER
 from aimon.settings import SegmentSettings
+from tests.conftest import Clock
 
 COUNTRIES = ("DE", "FR", "US")
-
-
-class Clock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def monitors() -> Iterator[list[Monitor]]:
-    made: list[Monitor] = []
-    yield made
-    for mon in made:
-        mon.close()
 
 
 def frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:

@@ -22,18 +22,9 @@ from aimon.rule_engine import make_alerting
 from aimon.segments import MISSING
 from aimon.settings import SegmentSettings
 from aimon.thresholds import SEGMENT_METRICS, Rule, Thresholds
+from tests.conftest import Clock
 
 T0 = 1_700_000_000.0
-
-
-class Clock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Heard:
@@ -60,7 +51,7 @@ class Watched:
     construction and an interval of a day): every evaluation is the test's own."""
 
     def __init__(self, rules: list[Rule], **options: Any) -> None:
-        self.clock = Clock()
+        self.clock = Clock(T0)
         self.heard = Heard()
         self.router = Router([CallbackSink(self.heard), LogSink()])
         self.mon = Monitor(

@@ -5,7 +5,6 @@ cap keeps memory bounded; every input form gives the same segments as a dict."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,24 +18,7 @@ from aimon.drift.reference import Reference
 from aimon.errors import ConfigError
 from aimon.segments import MISSING, MIXED, OTHER
 from aimon.settings import SegmentSettings
-
-
-class Clock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def monitors() -> Iterator[list[Monitor]]:
-    made: list[Monitor] = []
-    yield made
-    for mon in made:
-        mon.close()
+from tests.conftest import Clock
 
 
 def wine() -> pd.DataFrame:
