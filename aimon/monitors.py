@@ -21,6 +21,7 @@ decorator of the public API without shadowing a module.)
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import weakref
@@ -63,6 +64,8 @@ if TYPE_CHECKING:
     from aimon.exporters.http import MetricsServer
 
 __all__ = ["Monitor"]
+
+log = logging.getLogger("aimon")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -149,6 +152,7 @@ class Monitor(HandRecording):
         self._reference = _load_reference(reference)
         self._drift_settings = drift
         self._segments = segment_settings(segments)
+        _warn_unprofiled_segments(self._segments, self._reference, name)
         self._quality = LiveQuality(
             quality,
             None if self._reference is None else self._reference.quality,
@@ -363,3 +367,20 @@ def _load_reference(reference: Reference | str | os.PathLike[str] | None) -> Ref
         return Reference.load(reference)
     except ReferenceError as exc:
         raise ConfigError(f"reference: {exc}") from None
+
+
+def _warn_unprofiled_segments(
+    segments: SegmentSettings | None, reference: Reference | None, name: str
+) -> None:
+    """Say once, at start, which segment columns will have no drift: the reference has no
+    profiles of their values (it was built without ``segments=[...]``)."""
+    if segments is None or reference is None:
+        return
+    missing = [column for column in segments.columns if column not in reference.segments]
+    if missing:
+        log.warning(
+            "monitor %s: the reference has no profiles per value of %s: those segments get "
+            "windows, totals and features but no drift (build the reference with "
+            "segments=[...], or aimon reference build --segment COLUMN)",
+            name, ", ".join(map(repr, missing)),
+        )  # fmt: skip

@@ -291,3 +291,17 @@ def test_outcomes_before_their_calls_reach_the_segments(monitors: list[Monitor])
     pro, free = parts["pro"].quality, parts["free"].quality
     assert pro is not None and (pro.count, pro.accuracy) == (10, 1.0)
     assert free is not None and (free.count, free.accuracy) == (10, 0.0)
+
+
+def test_a_reference_without_segment_profiles_is_warned_about(
+    monitors: list[Monitor], caplog: pytest.LogCaptureFixture
+) -> None:
+    ref = Reference.from_frame(wine())  # no segments=[...]
+    with caplog.at_level("WARNING", logger="aimon"):
+        monitors.append(Monitor("wine", reference=ref, segments=["cultivar"]))
+    assert "no profiles per value of 'cultivar'" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="aimon"):
+        profiled = Reference.from_frame(wine(), segments=["cultivar"])
+        monitors.append(Monitor("wine", reference=profiled, segments=["cultivar"]))
+    assert "no profiles" not in caplog.text
