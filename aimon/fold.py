@@ -257,9 +257,10 @@ class Fold:
             logged = self.event_log is not None
             join = self.quality.join_predictions
             self._stage(join, columns, aggregates.window, aggregates.dropped, now, logged)
-            held = self.quality.held_ids(columns, logged)
-            if segments is not None and segment_keys is not None and held is not None:
-                self._stage(segments.remember, held, columns.errors, segment_keys)
+            if segments is not None and segment_keys is not None:  # (no cost without them)
+                held = self.quality.held_ids(columns, logged)
+                if held is not None:
+                    self._stage(segments.remember, held, columns.errors, segment_keys)
         profiled_from = time.thread_time()
         profiled = self.profiler.profile(columns, aggregates, self.drift, now, segments)
         return profiled_from, profiled

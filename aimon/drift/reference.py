@@ -34,7 +34,7 @@ from aimon.drift.profiles import (
     check_profile,
     profile_column,
 )
-from aimon.drift.segment_labels import column_labels, group_rows
+from aimon.drift.segment_labels import column_labels, group_rows, top_values
 from aimon.drift.tables import as_frame, read_table
 from aimon.errors import ReferenceError
 from aimon.features import FeatureBatch, extract
@@ -390,12 +390,13 @@ def _top_segments(
 ) -> list[tuple[str, NDArray[np.intp]]]:
     """The ``most`` values of ``column`` with the most rows (ties by value) with their rows,
     and the other values' rows pooled as :data:`OTHER`."""
-    groups = group_rows(column_labels(batch.columns.get(column), batch.n_rows))
-    groups.sort(key=lambda group: (-group[1].size, group[0]))
-    kept, rest = groups[:most], groups[most:]
-    if rest:
-        kept.append((OTHER, np.sort(np.concatenate([rows for _, rows in rest]))))
-    return kept
+    labels = column_labels(batch.columns.get(column), batch.n_rows)
+    kept, pooled = top_values(labels, most)
+    groups = dict(group_rows(labels))
+    segments = [(value, groups[value]) for value in kept]
+    if pooled:
+        segments.append((OTHER, np.sort(np.concatenate([groups[value] for value in pooled]))))
+    return segments
 
 
 def _within(whole: FeatureProfile, part: FeatureProfile) -> FeatureProfile:

@@ -23,6 +23,7 @@ __all__ = [
     "column_labels",
     "group_rows",
     "number_label",
+    "top_values",
     "value_label",
 ]
 
@@ -95,3 +96,16 @@ def group_rows(labels: Sequence[str]) -> list[tuple[str, NDArray[np.intp]]]:
     ends = np.cumsum(np.bincount(ids, minlength=len(index)))
     pieces = np.split(order, ends[:-1])
     return list(zip(index, pieces, strict=True))
+
+
+def top_values(labels: Sequence[str] | NDArray[np.str_], most: int) -> tuple[list[str], list[str]]:
+    """The ``most`` labels with the most rows (ties by label), and the rest, ranked alike:
+    the segments a batch comparison or a reference profile keeps apart.
+
+    >>> top_values(["b", "a", "b", "c", "a"], 2)
+    (['a', 'b'], ['c'])
+    """
+    values, counts = np.unique(np.asarray(labels, dtype=str), return_counts=True)
+    order = sorted(zip(values.tolist(), counts.tolist(), strict=True), key=lambda v: (-v[1], v[0]))
+    ranked = [value for value, _ in order]
+    return ranked[:most], ranked[most:]

@@ -30,7 +30,7 @@ from aimon.drift.compare import DRIFT_SHARE, DriftReport, compare
 from aimon.drift.data_quality import QualityLimits
 from aimon.drift.reference import OTHER, Reference
 from aimon.drift.samples import Bins
-from aimon.drift.segment_labels import MISSING, value_label
+from aimon.drift.segment_labels import MISSING, top_values, value_label
 from aimon.drift.tables import as_frame
 
 __all__ = [
@@ -222,7 +222,7 @@ def compare_segments(
         "drift_share": drift_share, "limits": limits,
     }  # fmt: skip
     labels = segment_labels(frame[segment])
-    kept, pooled = _top(labels, max_segments)
+    kept, pooled = top_values(labels, max_segments)
     features = frame.drop(columns=[segment])
     if isinstance(reference, Reference) and segment in reference.segments:
         profiles = reference.segments[segment]
@@ -285,14 +285,6 @@ def _label(value: Any) -> str:
         if not (isinstance(value, float | np.floating) and not np.isfinite(value)):
             return value_label(text)
     return label
-
-
-def _top(labels: NDArray[np.str_], most: int) -> tuple[list[str], list[str]]:
-    """The ``most`` values with the most rows (ties by value), and the rest."""
-    values, counts = np.unique(labels, return_counts=True)
-    order = sorted(zip(values.tolist(), counts.tolist(), strict=True), key=lambda v: (-v[1], v[0]))
-    ranked = [value for value, _ in order]
-    return ranked[:most], ranked[most:]
 
 
 def _masks(
