@@ -22,6 +22,7 @@ import logging
 import os
 import pickle
 import stat
+from collections import Counter
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -159,6 +160,17 @@ def continued(saved: _Part | None, current: _Part | None) -> _Part | None:
     if saved is not None and current is not None and saved.same_settings(current):
         return saved
     return current
+
+
+def continued_drift(
+    saved: _Part | None, current: _Part | None, dropped: Counter[str]
+) -> _Part | None:
+    """:func:`continued` for a drift tracker: one measured against another reference (or
+    drift settings) is not carried on, and the fresh start is counted
+    (``dropped["drift_reset"]``)."""
+    if saved is not None and current is not None and not saved.same_settings(current):
+        dropped["drift_reset"] += 1
+    return continued(saved, current)
 
 
 #: Classes that checkpoints of an earlier aimon name by their old place: (module, name) ->

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aimon.aggregates import Aggregates
-from aimon.checkpoint import continued
+from aimon.checkpoint import continued, continued_drift
 from aimon.collectors.eventlog import EventLogWriter, events_of
 from aimon.drift.reference import Reference
 from aimon.drift.tracker import DriftTracker
@@ -325,12 +325,7 @@ class Fold:
             aggregates.dropped = Counter(state["dropped"])
             aggregates.started = float(state["started"])
             self.recorder.overflow = int(state["overflow"])
-            saved_drift = state["drift"]
-            if self.drift is not None and saved_drift is not None:
-                if saved_drift.same_settings(self.drift):
-                    self.drift = saved_drift
-                else:  # a new reference (or drift settings): drift starts afresh against it
-                    aggregates.dropped["drift_reset"] += 1
+            self.drift = continued_drift(state["drift"], self.drift, aggregates.dropped)
             # Parts that came later are absent from older states; each goes on only when
             # measured as now (the same reference and slices), else it starts empty.
             aggregates.data_quality = continued(state.get("data_quality"), aggregates.data_quality)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aimon.aggregates import Aggregates, utc
-from aimon.checkpoint import continued
+from aimon.checkpoint import continued, continued_drift
 from aimon.drift.reference import Reference
 from aimon.drift.tracker import DriftTracker, bin_total_counts, drift_snapshot
 from aimon.settings import DriftSettings, Limits
@@ -87,12 +87,7 @@ class SegmentPart:
         aggregates.dropped = Counter(state["dropped"])
         aggregates.started = float(state["started"])
         aggregates.data_quality = continued(state.get("data_quality"), aggregates.data_quality)
-        saved_drift = state.get("drift")
-        if self.drift is not None and saved_drift is not None:
-            if saved_drift.same_settings(self.drift):
-                self.drift = saved_drift
-            else:  # a new reference (or drift settings): drift starts afresh against it
-                aggregates.dropped["drift_reset"] += 1
+        self.drift = continued_drift(state.get("drift"), self.drift, aggregates.dropped)
 
     def snapshot(self, model: str, version: str | None, now: float) -> Snapshot:
         """The segment's state as of ``now``, a Snapshot like the monitor's own (without
