@@ -638,8 +638,8 @@ def test_frames_of_extension_dtypes_and_dates_read_as_one_at_a_time(
     st.randoms(use_true_random=False),
 )
 def test_float_dicts_in_one_key_order_read_as_in_any_order(rows: list[list[Any]], rng: Any) -> None:
-    """Dicts of floats in one key order take the fast path; the same dicts with their keys
-    in shuffled orders take the general one: the same rows and sizes."""
+    """Dicts of floats in one key order, and the same dicts with their keys shuffled, read
+    as each dict alone: the same rows (columns in the first row's key order) and sizes."""
     names = ["a", "b", "c"]
     ordered = [dict(zip(names, row, strict=True)) for row in rows]
     shuffled = []
@@ -651,6 +651,29 @@ def test_float_dicts_in_one_key_order_read_as_in_any_order(rows: list[list[Any]]
     ordered.append({"a": 2.0, "b": 3.0, "c": 1.0})
     fast, general = extract_many(ordered, sizes=True), extract_many(shuffled, sizes=True)
     assert_same_rows(fast, general)
+    assert_same_rows(general, one_at_a_time(shuffled))
+    assert list(general.columns) == list(shuffled[0])
     assert fast.input_sizes is not None and general.input_sizes is not None
     assert fast.input_sizes.tolist() == general.input_sizes.tolist()
     assert fast.input_sizes.tolist() == [float(payload_size(r)) for r in ordered]
+
+
+@given(
+    st.sampled_from(sorted(FORMS)),
+    st.integers(min_value=1, max_value=5).flatmap(
+        lambda width: st.lists(
+            st.lists(st.floats(), min_size=width, max_size=width), min_size=1, max_size=12
+        )
+    ),
+)
+def test_rows_of_floats_read_at_c_speed_as_each_input_alone(
+    form: str, rows: list[list[float]]
+) -> None:
+    """Rows of floats only (NaN and infinities among them) take each form's fast path: the
+    same rows, invalid counts and sizes as each input read alone, and as its dict."""
+    objs = [FORMS[form](row) for row in rows]
+    batch = extract_many(objs, sizes=True)
+    assert_same_rows(batch, one_at_a_time(objs))
+    assert_same_rows(batch, extract_many([as_dict(row) for row in rows]))
+    assert batch.input_sizes is not None
+    assert batch.input_sizes.tolist() == [float(payload_size(x)) for x in objs]

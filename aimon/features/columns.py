@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -161,3 +161,33 @@ def _place(block: _Block, name: str, column: FeatureColumn, at: int, max_feature
             labels = np.full(block.n, None, dtype=object)
             block.columns[name] = existing = FeatureColumn(existing.values, labels)
         labels[at : at + n] = column.labels
+
+
+def _flat_values(rows: Sequence[Any], fields: Callable[[Any], Any] | None, width: int) -> list[Any]:
+    """The values of ``rows`` of ``width`` fields each, in one list row after row; ``fields``
+    reads a row's (an ``itemgetter`` or ``attrgetter`` of them; None: a row is its values).
+
+    One list on purpose: a tuple per row would live until every row is read, and the garbage
+    collector would walk all of them, more than once a fold."""
+    if fields is None:
+        return list(itertools.chain.from_iterable(rows))
+    if width == 1:  # a getter of one field gives the value itself
+        return list(map(fields, rows))
+    return list(itertools.chain.from_iterable(map(fields, rows)))
+
+
+def _flat_columns(values: list[Any], width: int) -> list[list[Any]]:
+    """The columns of rows of ``width`` values held flat (see :func:`_flat_values`)."""
+    return [values[j::width] for j in range(width)]
+
+
+def _float_matrix(values: list[Any], width: int) -> FloatArray | None:
+    """Rows of ``width`` values held flat, as a feature a row (a non-finite value as NaN), when
+    every value is a float: what :func:`_value_column` makes of each column; else None."""
+    # Counted, not put in a set: a list of the types and one count of float is twice as fast.
+    if list(map(type, values)).count(float) != len(values):
+        return None
+    matrix = np.fromiter(values, dtype=np.float64, count=len(values))
+    matrix = matrix.reshape(-1, width).T.copy()
+    matrix[~np.isfinite(matrix)] = np.nan
+    return matrix

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from aimon.features.batch import FeatureColumn
-from aimon.features.columns import _Block, _place, _record_columns
+from aimon.features.columns import (
+    _Block,
+    _flat_columns,
+    _flat_values,
+    _float_matrix,
+    _place,
+    _record_columns,
+)
 from aimon.features.sizes import _FIXED_SIZES, _SIZE_BUDGET, _settle_sizes, _size
 from aimon.features.values import _safe_str
 
@@ -55,24 +63,30 @@ def _float_rows(
     sized: bool,
     depth: int,
     originals: Sequence[Any] | None,
+    keys: Sequence[str] | None = None,
 ) -> _Block | None:
-    """The common case at C speed: every row has the first row's text keys in its order, and
-    every value is a float. One pass reads the values and one their types, one numpy call
-    makes the matrix; the block is what the general path gives (None: not this case)."""
-    keys = tuple(rows[0]) if rows else ()
-    if not keys or set(map(type, keys)) != {str} or any(map(keys.__ne__, map(tuple, rows))):
+    """The common case at C speed: every row has exactly ``keys`` (by default the first row's,
+    which must be text), and every value is a float. One pass reads the values in the keys'
+    order (a row of their number in which each is found has exactly them), one their types,
+    one numpy call makes the matrix; the block is what the general path gives (None: not this
+    case)."""
+    names = tuple(keys if keys is not None else rows[0] if rows else ())
+    width = len(names)
+    if not width or set(map(type, names)) != {str} or any(map(width.__ne__, map(len, rows))):
         return None
-    values: list[Any] = list(itertools.chain.from_iterable(map(dict.values, rows)))  # type: ignore[arg-type]
-    if set(map(type, values)) != {float}:
+    try:
+        values = _flat_values(rows, operator.itemgetter(*names), width)
+    except KeyError:
         return None
-    n, width = len(rows), len(keys)
-    matrix = np.array(values, dtype=np.float64).reshape(n, width).T.copy()  # a row a feature
-    matrix[~np.isfinite(matrix)] = np.nan
+    matrix = _float_matrix(values, width)
+    if matrix is None:
+        return None
+    n = len(rows)
     block = _Block(n, np.zeros(n) if sized else None)
-    for name, column in zip(keys, matrix, strict=True):
+    for name, column in zip(names, matrix, strict=True):
         _place(block, name, FeatureColumn(column), 0, max_features)
     if block.sizes is not None:
-        keys_size = sum(_size(name, [_SIZE_BUDGET], depth) + 2 for name in keys)  # ":" ","
+        keys_size = sum(_size(name, [_SIZE_BUDGET], depth) + 2 for name in names)  # ":" ","
         block.sizes[:] = 2 + keys_size + _FIXED_SIZES[float] * width  # braces
         visited = np.full(n, float(depth + 2 * width))  # the dict, its keys, its values
         _settle_sizes(block.sizes, visited, rows if originals is None else originals)
@@ -106,5 +120,8 @@ def _runs(
             start = end
 
 
-def _key_columns(rows: Sequence[Mapping[Any, Any]], keys: list[Any]) -> list[Sequence[Any]]:
-    return [[row[key] for row in rows] for key in keys]
+def _key_columns(rows: Sequence[Mapping[Any, Any]], keys: list[Any]) -> list[list[Any]]:
+    """The values of each of ``keys`` in ``rows`` (KeyError: a row without one)."""
+    if not keys:
+        return []
+    return _flat_columns(_flat_values(rows, operator.itemgetter(*keys), len(keys)), len(keys))

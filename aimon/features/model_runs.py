@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from operator import attrgetter
 from typing import Any
 
@@ -12,8 +12,16 @@ import numpy as np
 import pydantic
 
 from aimon.features.alone import _one_by_one
-from aimon.features.columns import _Block, _record_columns
-from aimon.features.dicts import _dict_rows, _key_columns
+from aimon.features.batch import FeatureColumn
+from aimon.features.columns import (
+    _Block,
+    _flat_columns,
+    _flat_values,
+    _float_matrix,
+    _place,
+    _record_columns,
+)
+from aimon.features.dicts import _dict_rows, _float_rows, _key_columns
 from aimon.features.runs import _spans
 from aimon.features.sizes import _SIZE_BUDGET, _reshaped_by_dump, _settle_sizes, _size
 
@@ -30,6 +38,10 @@ def _read_models(run: list[Any], max_features: int, sized: bool) -> Iterator[_Bl
                 yield from _one_by_one(models, max_features, sized)
                 continue
             yield _dict_rows(dumps, max_features, sized=sized, depth=2, originals=models)
+            continue
+        fast = _float_rows(list(map(vars, models)), max_features, sized, 2, models, names)
+        if fast is not None:  # fields of floats only
+            yield fast
             continue
         n = end - start
         block = _Block(n, np.zeros(n) if sized else None)
@@ -102,8 +114,14 @@ def _read_dataclasses(run: list[Any], max_features: int, sized: bool) -> Iterato
         objs = run[start:end]
         names = [field.name for field in dataclasses.fields(kind)]
         block = _Block(end - start, np.zeros(end - start) if sized else None)
-        columns = _attribute_columns(objs, names)
-        _record_columns(block, 0, names, columns, max_features, sized=False)
+        values = _flat_values(objs, attrgetter(*names), len(names)) if names else []
+        matrix = _float_matrix(values, len(names)) if names else None
+        if matrix is not None:  # fields of floats only: each column as _value_column reads it
+            for name, column in zip(names, matrix, strict=True):
+                _place(block, name, FeatureColumn(column), 0, max_features)
+        else:
+            columns = _flat_columns(values, len(names))
+            _record_columns(block, 0, names, columns, max_features, sized=False)
         yield block
 
 
@@ -118,9 +136,3 @@ def _plain_dataclass(kind: type) -> bool:
         and not issubclass(kind, str | bytes | bytearray | memoryview | int | float | np.generic)
         and all(field.name != "model_dump" for field in dataclasses.fields(kind))
     )
-
-
-def _attribute_columns(objs: Sequence[Any], names: list[str]) -> list[Sequence[Any]]:
-    if len(names) > 1:
-        return list(zip(*map(attrgetter(*names), objs), strict=True))
-    return [list(map(attrgetter(names[0]), objs))] if names else []

@@ -11,7 +11,7 @@ import pandas as pd
 from aimon.features.alone import _one_by_one, _series_column
 from aimon.features.batch import FeatureColumn
 from aimon.features.columns import _Block, _column_from_values, _place, _record_columns
-from aimon.features.runs import _spans
+from aimon.features.runs import _shared, _spans
 from aimon.features.values import _safe_str
 
 
@@ -21,12 +21,12 @@ def _read_series(run: list[Any], max_features: int, sized: bool) -> Iterator[_Bl
     arrays = [series.values for series in run]
     label_ids, labels_of = _label_ids([series.index for series in run])
     distinct = [len(set(labels)) == len(labels) for labels in labels_of]  # as a dict keeps them
-    keys = [
+    keys = _shared(
         (at, array.dtype)
         if type(array) is np.ndarray and array.dtype.kind in "biufO" and distinct[at]
         else None
         for at, array in zip(label_ids, arrays, strict=True)
-    ]
+    )
     for start, end, key in _spans(keys):
         if key is None:
             yield from _one_by_one(run[start:end], max_features, sized)
@@ -124,26 +124,25 @@ def _read_frames(run: list[Any], max_features: int, sized: bool) -> Iterator[_Bl
     equal keys. A run whose frames look otherwise than expected fails its batch and is read
     one frame at a time (see :func:`_read_run`).
     """
-    seen: dict[Any, Any] = {}
-    parts = [_frame_blocks(frame, sized, seen) for frame in run]
     label_ids, labels_of = _label_ids([frame.columns for frame in run])
-    keys = [
-        None if part is None else (at, part[0]) for at, part in zip(label_ids, parts, strict=True)
-    ]
-    for start, end, key in _spans(keys):
-        if key is None:
+    blocks = _RunBlocks(sized)
+    for frame in run:
+        blocks.add(frame)
+    kinds = blocks.kinds(label_ids)
+    for start, end, kind in _spans(kinds):
+        if kind is None:
             yield from _one_by_one(run[start:end], max_features, sized)
             continue
-        labels, layout = labels_of[key[0]], key[1]
-        group = [part for part in parts[start:end] if part is not None]
-        n = sum(part[3] for part in group)
-        stacked = [
-            _stack_blocks(token, [part[1][b] for part in group])
-            for b, (token, _) in enumerate(layout)
-        ]
+        labels = labels_of[label_ids[start]]
+        layout = blocks.layouts[blocks.layout_of[start]]
+        n = sum(blocks.rows[start:end])
+        width = len(layout)
+        first = blocks.starts[start]
+        values = blocks.values[first : first + width * (end - start)]
+        stacked = [_stack_blocks(token, values[b::width]) for b, (token, _) in enumerate(layout)]
         where: dict[int, tuple[int, int]] = {}
         for b, (_, locs) in enumerate(layout):
-            positions = range(len(labels))[locs] if isinstance(locs, slice) else locs
+            positions = range(len(labels))[slice(*locs)] if type(locs) is tuple else locs
             for i, position in enumerate(positions):
                 where[position] = (b, i)
         if sorted(where) != list(range(len(labels))):
@@ -158,7 +157,7 @@ def _read_frames(run: list[Any], max_features: int, sized: bool) -> Iterator[_Bl
             block.columns[_safe_str(label)] = column
             block.invalid += invalid
         if sized:  # memory_usage(index=False, deep=False), summed over the blocks
-            block.sizes = np.array([part[2] for part in group])
+            block.sizes = np.array(blocks.nbytes[start:end])
         yield block
 
 
@@ -177,49 +176,102 @@ _NAMED_DTYPES: frozenset[type] = frozenset(
 )  # fmt: skip
 
 
-def _frame_blocks(
-    frame: pd.DataFrame, sized: bool, seen: dict[Any, Any]
-) -> tuple[Any, list[Any], float, int] | None:
-    """A frame's block layout (each block's key and column positions), its blocks' values,
-    with ``sized`` their bytes as ``memory_usage`` counts them, and the frame's rows; None for
-    numpy blocks of a kind :func:`_series_column` reads otherwise (complex numbers).
+class _RunBlocks:
+    """The blocks of a run's frames, read frame by frame into flat lists: each frame's block
+    values one after the other, where they start, its layout (each block's key and column
+    positions), rows and, with ``sized``, bytes as ``memory_usage`` counts them.
 
-    ``seen`` holds what is computed once per run: each categories index's memory usage (by
-    id, the index kept alive beside it) and whether an extension array type has
-    ``memory_usage``."""
-    layout = []
-    arrays = []
-    nbytes = 0
-    for blk in frame._mgr.blocks:
-        values = blk.values
+    Flat on purpose: a container per frame, kept until the run is stacked, would have the
+    garbage collector walk every one of them several times a fold (it took more than half of
+    the fold's time). A frame's layout is the one before it when they are equal, so equal
+    layouts are one object."""
+
+    __slots__ = ("layout_of", "layouts", "nbytes", "rows", "seen", "sized", "starts", "values")
+
+    def __init__(self, sized: bool) -> None:
+        self.sized = sized
+        self.values: list[Any] = []
+        self.starts: list[int] = []
+        self.layouts: list[tuple[Any, ...]] = []  # the distinct ones, as frames brought them
+        self.layout_of: list[int] = []  # per frame (-1: read it alone)
+        self.rows: list[int] = []
+        self.nbytes: list[float] = []
+        # What is computed once per run: each categories index's memory usage (by id, the
+        # index kept alive beside it) and whether an extension array type has memory_usage.
+        self.seen: dict[Any, Any] = {}
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Read one frame's blocks; a frame with numpy blocks of a kind :func:`_series_column`
+        reads otherwise (complex numbers) is marked to be read alone."""
+        layout = []
+        nbytes = 0.0
+        at = len(self.values)
+        for blk in frame._mgr.blocks:
+            values = blk.values
+            token = self._token(values)
+            if token is None:
+                del self.values[at:]
+                self._frame(at, -1, 0, 0.0)
+                return
+            if self.sized:
+                nbytes += self._nbytes(values, token)
+            locs = blk.mgr_locs.indexer  # a slice (unhashable before Python 3.12) or an array
+            where = (locs.start, locs.stop, locs.step) if type(locs) is slice else locs.tolist()
+            layout.append((token, where))
+            self.values.append(values)
+        known = tuple(layout)
+        layouts = self.layouts
+        index = len(layouts) - 1
+        if index < 0 or known != layouts[index]:  # usually the layout of the frames before
+            try:
+                index = layouts.index(known)
+            except ValueError:
+                index = len(layouts)
+                layouts.append(known)
+        rows = self.values[at].shape[-1] if len(self.values) > at else len(frame)
+        self._frame(at, index, rows, nbytes)
+
+    def _frame(self, at: int, layout: int, rows: int, nbytes: float) -> None:
+        self.starts.append(at)
+        self.layout_of.append(layout)
+        self.rows.append(rows)
+        self.nbytes.append(nbytes)
+
+    @staticmethod
+    def _token(values: Any) -> Any:
+        """A block's key: its numpy dtype, :data:`_CATEGORICAL`, or an extension array's type
+        and dtype; None for numpy blocks read otherwise."""
         dtype = values.dtype
         if type(values) is np.ndarray:
-            if dtype.kind not in "biufO":
-                return None
-            token = dtype
-            if sized:
-                nbytes += values.nbytes
-        elif isinstance(dtype, pd.CategoricalDtype):
-            token = _CATEGORICAL
-            if sized:  # Categorical.memory_usage: the codes, and the categories' usage
-                categories = dtype.categories
-                usage = seen.get(id(categories))
-                if usage is None:
-                    usage = seen[id(categories)] = (categories, categories.memory_usage())
-                nbytes += values._codes.nbytes + usage[1]
-        else:  # another extension array, its size read as Series.memory_usage reads it
-            kind = type(values)
-            token = (kind, dtype.name if type(dtype) in _NAMED_DTYPES else dtype)
-            if sized:
-                has_usage = seen.get(kind)
-                if has_usage is None:
-                    has_usage = seen[kind] = hasattr(values, "memory_usage")
-                nbytes += values.memory_usage(deep=False) if has_usage else values.nbytes
-        locs = blk.mgr_locs.indexer
-        layout.append((token, locs if isinstance(locs, slice) else tuple(locs.tolist())))
-        arrays.append(values)
-    rows = arrays[0].shape[-1] if arrays else len(frame)
-    return tuple(layout), arrays, float(nbytes), rows
+            return dtype if dtype.kind in "biufO" else None
+        if isinstance(dtype, pd.CategoricalDtype):
+            return _CATEGORICAL
+        return (type(values), dtype.name if type(dtype) in _NAMED_DTYPES else dtype)
+
+    def _nbytes(self, values: Any, token: Any) -> float:
+        """A block's bytes as ``memory_usage(index=False, deep=False)`` counts them."""
+        seen = self.seen
+        if type(values) is np.ndarray:
+            return float(values.nbytes)
+        if token is _CATEGORICAL:  # Categorical.memory_usage: the codes, the categories' usage
+            categories = values.dtype.categories
+            usage = seen.get(id(categories))
+            if usage is None:
+                usage = seen[id(categories)] = (categories, categories.memory_usage())
+            return float(values._codes.nbytes + usage[1])
+        kind = type(values)  # another extension array, read as Series.memory_usage reads it
+        has_usage = seen.get(kind)
+        if has_usage is None:
+            has_usage = seen[kind] = hasattr(values, "memory_usage")
+        return float(values.memory_usage(deep=False) if has_usage else values.nbytes)
+
+    def kinds(self, label_ids: list[int]) -> list[int | None]:
+        """Per frame, a number told apart by its labels and layout (None: read it alone)."""
+        width = len(self.layouts) or 1
+        return [
+            None if layout < 0 else label * width + layout
+            for label, layout in zip(label_ids, self.layout_of, strict=True)
+        ]
 
 
 def _stack_blocks(token: Any, blocks: list[Any]) -> Any:

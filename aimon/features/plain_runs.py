@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
 from aimon.features.alone import _array_block, _one_by_one
-from aimon.features.columns import _Block, _place, _record_columns, _value_column
+from aimon.features.batch import FeatureColumn
+from aimon.features.columns import (
+    _Block,
+    _flat_columns,
+    _flat_values,
+    _float_matrix,
+    _place,
+    _record_columns,
+    _value_column,
+)
 from aimon.features.dicts import _dict_rows
-from aimon.features.runs import _spans
-from aimon.features.sizes import _settle_sizes
+from aimon.features.runs import _shared, _spans
+from aimon.features.sizes import _FIXED_SIZES, Sizes, _settle_sizes
 from aimon.features.values import _SCALAR_TYPES
 
 
@@ -32,8 +41,16 @@ def _read_sequences(run: list[Any], max_features: int, sized: bool) -> Iterator[
         n = end - start
         block = _Block(n, np.zeros(n) if sized else None)
         names = [f"f{j}" for j in range(width)]
-        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        size, visited = _record_columns(block, 0, names, columns, max_features, sized=sized)
+        values = _flat_values(rows, None, width)
+        matrix = _float_matrix(values, width)
+        if matrix is not None:  # the usual row of floats: each column as _value_column reads it
+            for name, column in zip(names, matrix, strict=True):
+                _place(block, name, FeatureColumn(column), 0, max_features)
+            size: Sizes = _FIXED_SIZES[float] * width
+            visited: Sizes = float(width)
+        else:
+            columns = _flat_columns(values, width)
+            size, visited = _record_columns(block, 0, names, columns, max_features, sized=sized)
         if block.sizes is not None:
             block.sizes += 2 + width + size  # brackets, separators
             _settle_sizes(block.sizes, 1 + visited, rows)
@@ -43,10 +60,10 @@ def _read_sequences(run: list[Any], max_features: int, sized: bool) -> Iterator[
 def _read_arrays(run: list[Any], max_features: int, sized: bool) -> Iterator[_Block]:
     """Plain numpy arrays: a run of one dtype and shape (for 2-D: one width) is stacked into
     one 2-D block. Structured arrays and arrays of more dimensions are read alone."""
-    keys = [
+    keys = _shared(
         None if a.dtype.names is not None or a.ndim > 2 else (a.dtype, a.ndim, a.shape[-1:])
         for a in run
-    ]
+    )
     for start, end, key in _spans(keys):
         arrays = run[start:end]
         if key is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from aimon.features.alone import _one_by_one
@@ -22,6 +22,18 @@ def _spans(keys: Sequence[Any]) -> Iterator[tuple[int, int, Any]]:
                 end += 1
         yield start, end, key
         start = end
+
+
+def _shared(keys: Iterable[Any]) -> list[Any]:
+    """``keys`` listed so that a key equal to the one before it is that same object: a run of
+    equal keys holds one, not one per input for the garbage collector to walk every fold."""
+    shared: list[Any] = []
+    last = None
+    for key in keys:
+        if key != last:
+            last = key
+        shared.append(last)
+    return shared
 
 
 def _read_run(read: _Reader, run: list[Any], max_features: int, sized: bool) -> list[_Block]:
