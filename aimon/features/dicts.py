@@ -95,7 +95,7 @@ def _float_rows(
 
 def _runs(
     rows: Sequence[Mapping[Any, Any]],
-) -> Iterator[tuple[int, int, list[Any], list[Sequence[Any]]]]:
+) -> Iterator[tuple[int, int, list[Any], list[list[Any]]]]:
     """Split rows into runs with one key set: (start, end, keys, the values column by column).
 
     Rows of the same length from which every key of the first can be read have exactly those
