@@ -8,6 +8,7 @@ command-line flags, flags winning over the environment, the environment over the
 
 from __future__ import annotations
 
+import re
 import ssl
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -26,6 +27,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
 
@@ -387,3 +389,10 @@ def load_settings(config_file: str | None = None, **flags: Any) -> SidecarSettin
         source = f"{path}: " if path else ""
         message = first["msg"].removeprefix("Value error, ")  # our validators' own words
         raise ConfigError(f"{source}field {field!r}: {message}") from None
+    except SettingsError as exc:  # a value pydantic-settings could not decode (JSON)
+        named = re.search(r'field "([^"]+)"', str(exc))
+        field = named.group(1) if named else "settings"
+        why = f": {exc.__cause__}" if exc.__cause__ is not None else ""
+        raise ConfigError(
+            f"field {field!r}: AIMON_{field.upper()} is not valid JSON{why}"
+        ) from None

@@ -131,3 +131,11 @@ def test_segments_from_the_file_the_environment_and_flags(
     assert flags.segment_settings() == SegmentSettings(("region",), max_values=5)
     monkeypatch.delenv("AIMON_SEGMENTS")
     assert load_settings(None, log_file="x.log").segment_settings() is None
+
+
+def test_an_environment_variable_that_is_not_json_names_its_field(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIMON_SINKS", '[{"type": "log"')
+    with pytest.raises(ConfigError, match=r"field 'sinks': AIMON_SINKS is not valid JSON"):
+        load_settings(log_file="p.log")

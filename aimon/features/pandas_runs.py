@@ -186,7 +186,9 @@ class _RunBlocks:
     the fold's time). A frame's layout is the one before it when they are equal, so equal
     layouts are one object."""
 
-    __slots__ = ("layout_of", "layouts", "nbytes", "rows", "seen", "sized", "starts", "values")
+    __slots__ = (
+        "layout_of", "layouts", "nbytes", "rows", "seen", "single", "sized", "starts", "values"
+    )  # fmt: skip
 
     def __init__(self, sized: bool) -> None:
         self.sized = sized
@@ -199,14 +201,34 @@ class _RunBlocks:
         # What is computed once per run: each categories index's memory usage (by id, the
         # index kept alive beside it) and whether an extension array type has memory_usage.
         self.seen: dict[Any, Any] = {}
+        # The last frame's one numpy block: its dtype, column positions and layout number.
+        self.single: tuple[np.dtype[Any], slice, int] | None = None
 
     def add(self, frame: pd.DataFrame) -> None:
         """Read one frame's blocks; a frame with numpy blocks of a kind :func:`_series_column`
         reads otherwise (complex numbers) is marked to be read alone."""
+        blocks = frame._mgr.blocks
+        single = self.single
+        if single is not None and len(blocks) == 1:  # the usual frame: as the one before
+            blk = blocks[0]
+            values = blk.values
+            if type(values) is np.ndarray and values.dtype is single[0]:
+                locs = blk.mgr_locs.indexer
+                if type(locs) is slice and locs == single[1]:
+                    self.starts.append(len(self.values))
+                    self.values.append(values)
+                    self.layout_of.append(single[2])
+                    self.rows.append(values.shape[1])
+                    self.nbytes.append(float(values.nbytes))
+                    return
+        self._add(frame, blocks)
+
+    def _add(self, frame: pd.DataFrame, blocks: Any) -> None:
         layout = []
         nbytes = 0.0
         at = len(self.values)
-        for blk in frame._mgr.blocks:
+        self.single = None
+        for blk in blocks:
             values = blk.values
             token = self._token(values)
             if token is None:
@@ -230,6 +252,8 @@ class _RunBlocks:
                 layouts.append(known)
         rows = self.values[at].shape[-1] if len(self.values) > at else len(frame)
         self._frame(at, index, rows, nbytes)
+        if len(blocks) == 1 and isinstance(known[0][0], np.dtype) and type(known[0][1]) is tuple:
+            self.single = (known[0][0], slice(*known[0][1]), index)
 
     def _frame(self, at: int, layout: int, rows: int, nbytes: float) -> None:
         self.starts.append(at)
