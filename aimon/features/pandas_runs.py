@@ -12,6 +12,7 @@ from aimon.features.alone import _one_by_one, _series_column
 from aimon.features.batch import FeatureColumn
 from aimon.features.columns import _Block, _column_from_values, _place, _record_columns
 from aimon.features.runs import _shared, _spans
+from aimon.features.sizes import _block_bytes
 from aimon.features.values import _safe_str
 
 
@@ -236,7 +237,7 @@ class _RunBlocks:
                 self._frame(at, -1, 0, 0.0)
                 return
             if self.sized:
-                nbytes += self._nbytes(values, token)
+                nbytes += _block_bytes(values, self.seen)
             locs = blk.mgr_locs.indexer  # a slice (unhashable before Python 3.12) or an array
             where = (locs.start, locs.stop, locs.step) if type(locs) is slice else locs.tolist()
             layout.append((token, where))
@@ -271,23 +272,6 @@ class _RunBlocks:
         if isinstance(dtype, pd.CategoricalDtype):
             return _CATEGORICAL
         return (type(values), dtype.name if type(dtype) in _NAMED_DTYPES else dtype)
-
-    def _nbytes(self, values: Any, token: Any) -> float:
-        """A block's bytes as ``memory_usage(index=False, deep=False)`` counts them."""
-        seen = self.seen
-        if type(values) is np.ndarray:
-            return float(values.nbytes)
-        if token is _CATEGORICAL:  # Categorical.memory_usage: the codes, the categories' usage
-            categories = values.dtype.categories
-            usage = seen.get(id(categories))
-            if usage is None:
-                usage = seen[id(categories)] = (categories, categories.memory_usage())
-            return float(values._codes.nbytes + usage[1])
-        kind = type(values)  # another extension array, read as Series.memory_usage reads it
-        has_usage = seen.get(kind)
-        if has_usage is None:
-            has_usage = seen[kind] = hasattr(values, "memory_usage")
-        return float(values.memory_usage(deep=False) if has_usage else values.nbytes)
 
     def kinds(self, label_ids: list[int]) -> list[int | None]:
         """Per frame, a number told apart by its labels and layout (None: read it alone)."""
