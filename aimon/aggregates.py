@@ -133,8 +133,8 @@ class Aggregates:
             )
             batch = FeatureBatch(batch.n_rows, kept, batch.invalid, batch.input_sizes)
         for name, column in batch.columns.items():
-            present = column.present_mask()
-            missing = batch.n_rows - int(present.sum())
+            present = np.isfinite(column.values) if column.labels is None else column.present_mask()
+            missing = batch.n_rows - int(np.count_nonzero(present))
             totals.feature_values[name] += batch.n_rows - missing
             if missing:
                 totals.feature_missing[name] += missing

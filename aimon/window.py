@@ -277,10 +277,10 @@ class Window:
     ) -> None:
         values = column.values
         finite = np.isfinite(values)
-        n_numeric = int(finite.sum())
+        n_numeric = int(np.count_nonzero(finite))
         labels = column.labels
-        has_label = column.label_mask()
-        n_labels = int(has_label.sum())
+        has_label = None if labels is None else column.label_mask()
+        n_labels = 0 if has_label is None else int(np.count_nonzero(has_label))
         kind = stats.kind or self._kinds.get(name)
         if kind is None and (n_numeric or n_labels):
             kind = "numeric" if n_numeric >= n_labels else "categorical"
@@ -292,7 +292,7 @@ class Window:
             stats.invalid += n_labels
             stats.missing += n_rows - n_numeric
             if n_numeric:
-                good = values[finite]
+                good = values if n_numeric == values.size else values[finite]
                 stats.n += n_numeric
                 # Values near the float range overflow the sums to inf (mean, std reported
                 # as inf), silently: a warning per fold would flood the server's stderr.
@@ -304,7 +304,7 @@ class Window:
         elif kind == "categorical":
             stats.missing += n_rows - n_numeric - n_labels
             stats.n += n_numeric + n_labels
-            if n_labels and labels is not None:
+            if n_labels and labels is not None and has_label is not None:
                 uniq, counts = np.unique(labels[has_label].astype(str), return_counts=True)
                 stats.labels.update(dict(zip(uniq.tolist(), counts.tolist(), strict=True)))
             if n_numeric:
