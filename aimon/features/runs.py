@@ -14,6 +14,9 @@ _Reader = Callable[[list[Any], int, bool], Iterator[_Block]]
 def _spans(keys: Sequence[Any]) -> Iterator[tuple[int, int, Any]]:
     """(start, end, key) of each span of equal consecutive keys; a ``None`` key spans one."""
     start, n = 0, len(keys)
+    if n and keys[0] is not None and keys.count(keys[0]) == n:  # the usual fold: one key
+        yield 0, n, keys[0]
+        return
     while start < n:
         key = keys[start]
         end = start + 1
