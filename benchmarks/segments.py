@@ -12,7 +12,8 @@ timed in interleaved rounds (median):
 
 The snapshot that ends each run is also timed alone: it reads every segment's window and
 drift (2,000 drift verdicts for 100 values of 20 features), a cost paid per snapshot (per
-scrape), not per call.
+scrape), not per call; and so is one more snapshot with no new calls in between (the next
+scrape of a quiet monitor: the drift verdicts are reused, the windows read again).
 
 Memory: the traced allocations held by a monitor after the run (``tracemalloc``, a separate
 untimed pass), with 100 values, and with 10,000 distinct values under the default cap of 20
@@ -60,9 +61,12 @@ def monitor(variant: str, reference: Reference, max_values: int = 100) -> Monito
     return Monitor(f"bench-{variant}", reference=reference, segments=segments)
 
 
-def run(variant: str, data: list[dict[str, Any]], reference: Reference) -> tuple[float, float]:
-    """Seconds for the whole cost of ``data``'s calls, and of its one ``snapshot()`` alone
-    (the fold of what waits, then every segment's window and drift read); checks every call
+def run(
+    variant: str, data: list[dict[str, Any]], reference: Reference
+) -> tuple[float, float, float]:
+    """Seconds for the whole cost of ``data``'s calls, of its one ``snapshot()`` alone (the
+    fold of what waits, then every segment's window and drift read), and of a second
+    snapshot with no new calls (the next scrape of a quiet monitor); checks every call
     counted."""
     mon = monitor(variant, reference)
     try:
@@ -74,12 +78,15 @@ def run(variant: str, data: list[dict[str, Any]], reference: Reference) -> tuple
         folded = time.perf_counter()
         snap = mon.snapshot()
         end = time.perf_counter()
+        again = mon.snapshot()
+        again_s = time.perf_counter() - end
     finally:
         mon.close()
+    assert again.count == snap.count
     assert snap.count == len(data) and not snap.dropped, (snap.count, snap.dropped)
     if variant != "none":
         assert sum(part.count for part in snap.segments["country"].values()) == len(data)
-    return end - start, end - folded
+    return end - start, end - folded, again_s
 
 
 def held_bytes(data: list[dict[str, Any]], reference: Reference, max_values: int) -> int:
@@ -115,18 +122,22 @@ def main() -> None:
     }
     times: dict[str, list[float]] = {variant: [] for variant in data}
     snapshot_times: dict[str, list[float]] = {variant: [] for variant in data}
+    again_times: dict[str, list[float]] = {variant: [] for variant in data}
     for _ in range(args.rounds):
         for variant, calls in data.items():
-            whole, snapshot = run(variant, calls, reference)
+            whole, snapshot, again = run(variant, calls, reference)
             times[variant].append(whole)
             snapshot_times[variant].append(snapshot)
+            again_times[variant].append(again)
     seconds = {variant: statistics.median(t) for variant, t in times.items()}
     snapshot_s = {variant: statistics.median(t) for variant, t in snapshot_times.items()}
+    again_s = {variant: statistics.median(t) for variant, t in again_times.items()}
     per_call_us = {variant: s / args.calls * 1e6 for variant, s in seconds.items()}
     for variant, us in per_call_us.items():
         print(
             f"{variant:8s} {us:6.2f} us per call (whole cost); "
-            f"the last snapshot {snapshot_s[variant] * 1e3:.0f} ms"
+            f"the last snapshot {snapshot_s[variant] * 1e3:.0f} ms, "
+            f"one more with no new calls {again_s[variant] * 1e3:.0f} ms"
         )
     ratio = seconds["hundred"] / seconds["one"]
     print(f"hundred / one: {ratio:.2f}x whole cost")
@@ -148,6 +159,7 @@ def main() -> None:
             "us_per_call_whole_cost": per_call_us,
             "ratio_hundred_to_one": ratio,
             "snapshot_seconds": snapshot_s,
+            "snapshot_again_seconds": again_s,
             "memory_calls": memory_calls,
             "memory_bytes": memory,
             "targets": targets,

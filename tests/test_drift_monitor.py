@@ -301,6 +301,28 @@ def test_a_batch_older_than_every_slice_but_inside_the_window_counts() -> None:
     assert tracker.rows(1_000_000.0) == 15
 
 
+@pytest.mark.parametrize("events", [None, 1200])
+def test_verdicts_are_computed_again_only_when_the_counts_or_the_window_change(
+    events: int | None,
+) -> None:
+    """A scrape that finds no new rows reuses the verdicts; new rows, and slices leaving the
+    window, give new ones, equal to a fresh tracker's; a checkpoint carries no verdicts."""
+    tracker = DriftTracker(REFERENCE, window_s=3600, events=events, seed=0)
+    tracker.add(age_batch(600, 0), 1_000_000.0)
+    first = tracker.verdicts(1_000_000.0)
+    assert tracker.verdicts(1_000_010.0) is first  # the same slices, nothing added
+    tracker.add(age_batch(600, 1), 1_000_020.0)
+    second = tracker.verdicts(1_000_020.0)
+    assert second is not first
+    assert second["age"].counts.present == 1200
+    restored = pickle.loads(pickle.dumps(tracker))
+    assert restored._verdicts is None
+    again = restored.verdicts(1_000_020.0)
+    assert again["age"].results["ks"].statistic == second["age"].results["ks"].statistic
+    if events is None:  # an hour and more later every slice has left the window
+        assert tracker.verdicts(1_000_000.0 + 7200)["age"].counts.present == 0
+
+
 @pytest.mark.parametrize("events", [None, 120])
 def test_a_pickle_of_the_deque_layout_restores(events: int | None) -> None:
     """A checkpoint taken before the SliceRing (the slices, or the chunks, in one deque sorted

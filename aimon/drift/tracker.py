@@ -149,6 +149,8 @@ class DriftTracker:
         self._chunks: deque[_Slice] = deque()
         self._rng = np.random.default_rng(seed)
         self._sequence = 0  # the last chunk's number
+        self._changes = 0  # counts taken so far: a verdict is computed again only after one
+        self._verdicts: tuple[Any, dict[str, FeatureVerdict]] | None = None
         outputs = (reference.prediction, reference.target)
         self._inputs = [n for n in reference.features if n not in outputs]
         #: Live counts per reference bin since start (Prometheus counters).
@@ -169,6 +171,13 @@ class DriftTracker:
                 for piece in pieces:
                     state["_ring"].put(piece.key, piece)
         self.__dict__.update(state)
+        self.__dict__.setdefault("_changes", 0)
+        self._verdicts = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_verdicts"] = None  # recomputed from the counts, not kept in checkpoints
+        return state
 
     def same_settings(self, other: DriftTracker) -> bool:
         """Made with the same reference and settings as ``other`` (a checkpointed tracker is
@@ -215,6 +224,7 @@ class DriftTracker:
         count_batch(
             self.reference, batch, self.reservoir_size, self._rng, into=target.counts, names=names
         )
+        self._changes += 1
         if rows:
             target.rows += batch.n_rows
             self._evict_events()
@@ -262,6 +272,11 @@ class DriftTracker:
         """Every reference feature's drift over the window (features without live values
         have no results)."""
         pieces = list(self._live(now))
+        # The same counts give the same verdicts: a scrape that finds no new rows (a quiet
+        # segment, say) reuses the last ones instead of running every test again.
+        key = (self._changes, tuple(piece.key for piece in pieces))
+        if self._verdicts is not None and self._verdicts[0] == key:
+            return self._verdicts[1]
         out: dict[str, FeatureVerdict] = {}
         for name, profile in self.reference.features.items():
             merged = empty_counts(profile)
@@ -270,6 +285,7 @@ class DriftTracker:
                 if counts is not None:
                     merged.merge(counts)
             out[name] = self._verdict(profile, merged)
+        self._verdicts = (key, out)
         return out
 
     def _verdict(self, profile: FeatureProfile, counts: FeatureCounts) -> FeatureVerdict:
