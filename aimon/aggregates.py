@@ -133,8 +133,7 @@ class Aggregates:
             )
             batch = FeatureBatch(batch.n_rows, kept, batch.invalid, batch.input_sizes)
         for name, column in batch.columns.items():
-            present = np.isfinite(column.values) if column.labels is None else column.present_mask()
-            missing = batch.n_rows - int(np.count_nonzero(present))
+            missing = batch.n_rows - int(np.count_nonzero(column.present_mask()))
             totals.feature_values[name] += batch.n_rows - missing
             if missing:
                 totals.feature_missing[name] += missing

@@ -35,7 +35,8 @@ class FeatureColumn:
 
     def present_mask(self) -> NDArray[np.bool_]:
         """Rows where the feature has a value (a number or a label)."""
-        return np.isfinite(self.values) | self.label_mask()
+        finite = np.isfinite(self.values)
+        return finite if self.labels is None else finite | self.label_mask()
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,3 +191,29 @@ def _float_matrix(values: list[Any], width: int) -> FloatArray | None:
     matrix = matrix.reshape(-1, width).T.copy()
     matrix[~np.isfinite(matrix)] = np.nan
     return matrix
+
+
+def _flat_block(
+    block: _Block,
+    names: list[str],
+    values: list[Any],
+    max_features: int,
+    *,
+    sized: bool,
+    depth: int = 1,
+    dumped: bool = True,
+) -> tuple[Sizes, Sizes]:
+    """Place rows of ``len(names)`` values held flat (see :func:`_flat_values`) into
+    ``block`` from row 0, as :func:`_record_columns` does: rows of floats only by one numpy
+    call, others column by column. Returns each row's values' payload size and visited
+    count."""
+    width = len(names)
+    matrix = _float_matrix(values, width) if width else None
+    if matrix is None:
+        columns = _flat_columns(values, width)
+        return _record_columns(
+            block, 0, names, columns, max_features, sized=sized, depth=depth, dumped=dumped
+        )
+    for name, column in zip(names, matrix, strict=True):
+        _place(block, name, FeatureColumn(column), 0, max_features)
+    return _FIXED_SIZES[float] * width, float(width)  # what _value_column gives a float

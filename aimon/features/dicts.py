@@ -9,16 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from aimon.features.batch import FeatureColumn
-from aimon.features.columns import (
-    _Block,
-    _flat_columns,
-    _flat_values,
-    _float_matrix,
-    _place,
-    _record_columns,
-)
-from aimon.features.sizes import _FIXED_SIZES, _SIZE_BUDGET, _settle_sizes, _size
+from aimon.features.columns import _Block, _flat_block, _flat_columns, _flat_values, _record_columns
+from aimon.features.sizes import _SIZE_BUDGET, _settle_sizes, _size
 from aimon.features.values import _safe_str
 
 
@@ -30,16 +22,16 @@ def _dict_rows(
     depth: int = 1,
     originals: Sequence[Any] | None = None,
 ) -> _Block:
-    """Rows of dicts. A run of dicts with the keys of its first row is converted in one step:
-    its values are read key by key and each column converted by one numpy call; that is the
-    common case of a fold over many single-row calls.
+    """Rows of dicts. Dicts that all have the keys of the first row are read in one step
+    (:func:`_uniform_rows`): that is the common case of a fold over many single-row calls.
+    Others are read in runs with one key set, key by key.
 
     With ``sized``, each row's :func:`payload_size` comes from its keys and its values' sizes;
     ``depth`` is that of the dict in the payload (2 for a pydantic model's ``model_dump()``;
     ``originals`` then are the models)."""
-    fast = _float_rows(rows, max_features, sized, depth, originals)
-    if fast is not None:
-        return fast
+    uniform = _uniform_rows(rows, max_features, sized=sized, depth=depth, originals=originals)
+    if uniform is not None:
+        return uniform
     n = len(rows)
     block = _Block(n, np.zeros(n) if sized else None)
     visited = np.zeros(n)
@@ -49,48 +41,54 @@ def _dict_rows(
             block, start, names, columns, max_features, sized=sized, depth=depth
         )
         if block.sizes is not None:
-            keys_size = sum(_size(name, [_SIZE_BUDGET], depth) + 2 for name in names)  # ":" ","
-            block.sizes[start:end] = 2 + keys_size + size  # braces
+            block.sizes[start:end] = 2 + _keys_size(names, depth) + size  # braces
             visited[start:end] = depth + len(names) + seen  # the dict (and model), its keys
     if block.sizes is not None:
         _settle_sizes(block.sizes, visited, rows if originals is None else originals)
     return block
 
 
-def _float_rows(
+def _uniform_rows(
     rows: Sequence[Mapping[Any, Any]],
     max_features: int,
+    *,
     sized: bool,
     depth: int,
     originals: Sequence[Any] | None,
     keys: Sequence[str] | None = None,
+    dumped: bool = True,
 ) -> _Block | None:
-    """The common case at C speed: every row has exactly ``keys`` (by default the first row's,
-    which must be text), and every value is a float. One pass reads the values in the keys'
-    order (a row of their number in which each is found has exactly them), one their types,
-    one numpy call makes the matrix; the block is what the general path gives (None: not this
-    case)."""
-    names = tuple(keys if keys is not None else rows[0] if rows else ())
+    """The common case in one step: every row has ``keys`` (a model's fields, read from its
+    stored ``__dict__``), or by default exactly the first row's keys, which must be text.
+    One pass reads the values in the keys' order (a row of the first's length in which each
+    of its keys is found has exactly them), then :func:`_flat_block` places them, rows of
+    floats at C speed. The block is what the general path gives (None: not this case).
+    ``dumped`` as for :func:`_record_columns`."""
+    names = list(keys if keys is not None else rows[0] if rows else ())
     width = len(names)
-    if not width or set(map(type, names)) != {str} or any(map(width.__ne__, map(len, rows))):
+    if not width or set(map(type, names)) != {str}:
+        return None
+    if keys is None and any(map(width.__ne__, map(len, rows))):
         return None
     try:
         values = _flat_values(rows, operator.itemgetter(*names), width)
     except KeyError:
         return None
-    matrix = _float_matrix(values, width)
-    if matrix is None:
-        return None
     n = len(rows)
     block = _Block(n, np.zeros(n) if sized else None)
-    for name, column in zip(names, matrix, strict=True):
-        _place(block, name, FeatureColumn(column), 0, max_features)
+    size, visited = _flat_block(
+        block, names, values, max_features, sized=sized, depth=depth, dumped=dumped
+    )
     if block.sizes is not None:
-        keys_size = sum(_size(name, [_SIZE_BUDGET], depth) + 2 for name in names)  # ":" ","
-        block.sizes[:] = 2 + keys_size + _FIXED_SIZES[float] * width  # braces
-        visited = np.full(n, float(depth + 2 * width))  # the dict, its keys, its values
+        block.sizes[:] = 2 + _keys_size(names, depth) + size  # braces
+        visited = depth + width + visited  # the dict (and model), its keys, its values
         _settle_sizes(block.sizes, visited, rows if originals is None else originals)
     return block
+
+
+def _keys_size(names: list[str], depth: int) -> int:
+    """What a dict's keys add to its payload size: each quoted, with ":" and ","."""
+    return sum(_size(name, [_SIZE_BUDGET], depth) + 2 for name in names)
 
 
 def _runs(

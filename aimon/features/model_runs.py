@@ -12,18 +12,10 @@ import numpy as np
 import pydantic
 
 from aimon.features.alone import _one_by_one
-from aimon.features.batch import FeatureColumn
-from aimon.features.columns import (
-    _Block,
-    _flat_columns,
-    _flat_values,
-    _float_matrix,
-    _place,
-    _record_columns,
-)
-from aimon.features.dicts import _dict_rows, _float_rows, _key_columns
+from aimon.features.columns import _Block, _flat_block, _flat_values
+from aimon.features.dicts import _dict_rows, _uniform_rows
 from aimon.features.runs import _spans
-from aimon.features.sizes import _SIZE_BUDGET, _reshaped_by_dump, _settle_sizes, _size
+from aimon.features.sizes import _reshaped_by_dump
 
 
 def _read_models(run: list[Any], max_features: int, sized: bool) -> Iterator[_Block]:
@@ -40,20 +32,12 @@ def _read_models(run: list[Any], max_features: int, sized: bool) -> Iterator[_Bl
             yield _dict_rows(dumps, max_features, sized=sized, depth=2, originals=models)
             continue
         stored = list(map(_STORED, models))  # each model's fields as stored: vars(model)
-        fast = _float_rows(stored, max_features, sized, 2, models, names)
-        if fast is not None:  # fields of floats only
-            yield fast
+        block = _uniform_rows(
+            stored, max_features, sized=sized, depth=2, originals=models, keys=names, dumped=False
+        )  # as payload_size measures model_dump(): a dict, 2 deep
+        if block is None:  # a model without one of its fields in its __dict__
+            yield from _one_by_one(models, max_features, sized)
             continue
-        n = end - start
-        block = _Block(n, np.zeros(n) if sized else None)
-        columns = _key_columns(stored, names)
-        size, visited = _record_columns(
-            block, 0, names, columns, max_features, sized=sized, depth=2, dumped=False
-        )
-        if block.sizes is not None:  # as payload_size measures model_dump(): a dict, 2 deep
-            keys_size = sum(_size(name, [_SIZE_BUDGET], 2) + 2 for name in names)
-            block.sizes += 2 + keys_size + size
-            _settle_sizes(block.sizes, 2 + len(names) + visited, models)
         yield block
 
 
@@ -120,13 +104,7 @@ def _read_dataclasses(run: list[Any], max_features: int, sized: bool) -> Iterato
         names = [field.name for field in dataclasses.fields(kind)]
         block = _Block(end - start, np.zeros(end - start) if sized else None)
         values = _flat_values(objs, attrgetter(*names), len(names)) if names else []
-        matrix = _float_matrix(values, len(names)) if names else None
-        if matrix is not None:  # fields of floats only: each column as _value_column reads it
-            for name, column in zip(names, matrix, strict=True):
-                _place(block, name, FeatureColumn(column), 0, max_features)
-        else:
-            columns = _flat_columns(values, len(names))
-            _record_columns(block, 0, names, columns, max_features, sized=False)
+        _flat_block(block, names, values, max_features, sized=False)
         yield block
 
 

@@ -215,7 +215,7 @@ class _RunBlocks:
             values = blk.values
             if type(values) is np.ndarray and values.dtype is single[0]:
                 locs = blk.mgr_locs.indexer
-                if type(locs) is slice and locs == single[1]:
+                if type(locs) is slice and locs == single[1]:  # _frame's appends, inlined
                     self.starts.append(len(self.values))
                     self.values.append(values)
                     self.layout_of.append(single[2])

@@ -9,19 +9,10 @@ from typing import Any
 import numpy as np
 
 from aimon.features.alone import _array_block, _one_by_one
-from aimon.features.batch import FeatureColumn
-from aimon.features.columns import (
-    _Block,
-    _flat_columns,
-    _flat_values,
-    _float_matrix,
-    _place,
-    _record_columns,
-    _value_column,
-)
+from aimon.features.columns import _Block, _flat_block, _flat_values, _place, _value_column
 from aimon.features.dicts import _dict_rows
 from aimon.features.runs import _shared, _spans
-from aimon.features.sizes import _FIXED_SIZES, Sizes, _settle_sizes
+from aimon.features.sizes import _settle_sizes
 from aimon.features.values import _SCALAR_TYPES
 
 
@@ -42,15 +33,7 @@ def _read_sequences(run: list[Any], max_features: int, sized: bool) -> Iterator[
         block = _Block(n, np.zeros(n) if sized else None)
         names = [f"f{j}" for j in range(width)]
         values = _flat_values(rows, None, width)
-        matrix = _float_matrix(values, width)
-        if matrix is not None:  # the usual row of floats: each column as _value_column reads it
-            for name, column in zip(names, matrix, strict=True):
-                _place(block, name, FeatureColumn(column), 0, max_features)
-            size: Sizes = _FIXED_SIZES[float] * width
-            visited: Sizes = float(width)
-        else:
-            columns = _flat_columns(values, width)
-            size, visited = _record_columns(block, 0, names, columns, max_features, sized=sized)
+        size, visited = _flat_block(block, names, values, max_features, sized=sized)
         if block.sizes is not None:
             block.sizes += 2 + width + size  # brackets, separators
             _settle_sizes(block.sizes, 1 + visited, rows)
