@@ -278,13 +278,14 @@ class Channel:
         """Records ``buffer`` may hold within its share of ``held_bytes``, by the size of a
         sample of its newest records (their inputs and results, as :func:`payload_size`
         estimates them); a held reference keeps the whole object alive."""
-        n = len(buffer)
-        if n:
+        with buffer.lock:  # a fold may take the records meanwhile: read the sample at once
+            n = len(buffer)
             rows = range(n // 2, n, max(1, (n - n // 2) // _PROBE_SAMPLE))[:_PROBE_SAMPLE]
-            inputs = buffer.inputs
-            sample = [payload_size(buffer.results[i]) for i in rows]
-            if inputs is not None:
-                sample += [payload_size(inputs[i]) for i in rows]
+            held = [buffer.results[i] for i in rows]
+            if buffer.inputs is not None:
+                held += [buffer.inputs[i] for i in rows]
+        if held:
+            sample = [payload_size(x) for x in held]
             self.record_bytes = max(_RECORD_OVERHEAD, sum(sample) / len(rows))
         share = held_bytes / max(1, len(self.buffers))
         return max(1, int(share / max(self.record_bytes, _RECORD_OVERHEAD)))
