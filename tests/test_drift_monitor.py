@@ -126,6 +126,22 @@ def test_streaming_ks_is_within_the_dkw_bound_of_the_exact_ks(uneven: bool) -> N
     assert violations <= 2  # expected 1 in 20 at most; DKW is conservative
 
 
+def test_live_ks_pvalue_is_scipys_asymptotic_one_on_the_window() -> None:
+    """A window that kept every value is judged on all of them: the live KS statistic is
+    scipy's, and its p-value is ``ks_2samp``'s asymptotic one (a scrape skips the exact
+    distribution's cost; batch comparisons keep it)."""
+    profile = REFERENCE.features["age"]
+    tracker = DriftTracker(REFERENCE, window_s=3600, sample_size=4096, seed=0)
+    live = np.random.default_rng(7).normal(44, 10, 900)
+    tracker.add(extract(pd.DataFrame({"age": live})), 1_000_000)
+    result = tracker.verdicts(1_000_000)["age"].results["ks"]
+    oracle = sps.ks_2samp(profile.sample_array(), live, method="asymp")
+    assert result.statistic == pytest.approx(oracle.statistic, rel=1e-12)
+    assert result.pvalue == pytest.approx(oracle.pvalue, rel=1e-9)
+    exact = sps.ks_2samp(profile.sample_array(), live, method="exact").pvalue
+    assert result.pvalue == pytest.approx(exact, rel=0.05)  # and close to the exact one
+
+
 def test_events_window_keeps_the_last_n_events() -> None:
     with aimon.Monitor("m", reference=REFERENCE, drift_events=1200) as mon:
         observe_all(mon, rows(1000, age_shift=15.0, seed=4))

@@ -4,6 +4,7 @@ its progress printed, its summary told, and (with ``serve``) the baseline served
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -49,12 +50,15 @@ class DemoRun:
 def _scenario(
     mon: Monitor, model: SimulatedModel, settings: DemoSettings, stop: threading.Event, out: TextIO
 ) -> list[tuple[float, str, Snapshot]]:
-    """A line twice a second until the scenario's end (or ``stop``)."""
+    """A line twice a second until the scenario's end (or ``stop``). The lines keep to the
+    clock (a slow snapshot delays its own line, not every one after it)."""
     print(HEADER, file=out)
     history: list[tuple[float, str, Snapshot]] = []
     started = time.monotonic()
+    tick = 0.0
     while (elapsed := time.monotonic() - started) < settings.duration_s:
-        if stop.wait(min(0.5, settings.duration_s - elapsed)):
+        tick = max(tick + 0.5, 0.5 * math.ceil(elapsed / 0.5))
+        if stop.wait(min(tick, settings.duration_s) - elapsed):
             print("stopped", file=out)
             break
         elapsed = time.monotonic() - started

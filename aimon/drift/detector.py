@@ -64,6 +64,10 @@ class FeatureInputs:
     current_sorted: NDArray[np.float64] | None = None
     current_weights: NDArray[np.float64] | None = None
     histogram: PairedCounts | None = None
+    #: KS p-values from the exact distribution where scipy's ``ks_2samp`` would use it; live
+    #: windows, judged at every scrape, take the asymptotic one (within about 1 % of it, and
+    #: up to 20 ms a feature cheaper at a thousand values a side).
+    exact_pvalue: bool = True
 
     def n_values(self, enough: int = 5) -> int:
         """Distinct values in reference and current together (numbers or categories);
@@ -128,6 +132,7 @@ def _run(
                 inputs.reference_sorted,
                 inputs.current_sorted,
                 current_weights=inputs.current_weights,
+                exact=inputs.exact_pvalue,
                 **options,
             )
         return stats.wasserstein_sorted(
@@ -162,8 +167,11 @@ def profile_drift(
     return run_methods(profile_inputs(profile, counts), methods, thresholds)
 
 
-def profile_inputs(profile: FeatureProfile, counts: FeatureCounts) -> FeatureInputs:
-    """The method inputs of a feature from its reference profile and live counts."""
+def profile_inputs(
+    profile: FeatureProfile, counts: FeatureCounts, *, exact_pvalue: bool = True
+) -> FeatureInputs:
+    """The method inputs of a feature from its reference profile and live counts
+    (``exact_pvalue``: see :class:`FeatureInputs`)."""
     if profile.kind == "categorical":
         ref_counts = np.array([profile.counts.get(c, 0) for c in profile.categories], float)
         cur_counts = counts.bins.astype(np.float64)
@@ -198,6 +206,7 @@ def profile_inputs(profile: FeatureProfile, counts: FeatureCounts) -> FeatureInp
         reference_sorted=reference_sorted,
         current_sorted=sample.values[order],
         current_weights=None if uniform else weights,
+        exact_pvalue=exact_pvalue,
     )
 
 

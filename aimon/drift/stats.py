@@ -369,17 +369,19 @@ def ks_sorted(
     current_weights: NDArray[np.float64] | None = None,
     threshold: float = 0.05,
     sides: tuple[Sample, Sample] | None = None,
+    exact: bool = True,
 ) -> DriftResult:
     """KS on samples already sorted (and cleaned). With ``current_weights`` the current
     sample is weighted (each value stands for that many live values, a merged reservoir); its
-    size for the p-value is then Kish's effective size."""
+    size for the p-value is then Kish's effective size. ``exact=False`` takes the p-value from
+    the asymptotic distribution (``ks_2samp(method="asymp")``) even for small samples."""
     _, ref_cdf, cur_cdf = _merged_cdfs(reference, current, current_weights)
     statistic = float(np.max(np.abs(ref_cdf - cur_cdf))) if ref_cdf.size else 0.0
     n_current = current.size
     if current_weights is not None:
         total = float(current_weights.sum())
         n_current = max(round(total**2 / float(np.square(current_weights).sum())), 1)
-    pvalue = _ks_pvalue(statistic, reference.size, n_current)
+    pvalue = _ks_pvalue(statistic, reference.size, n_current, exact)
     ref_side: Sample | NDArray[Any] = sides[0] if sides else np.array([reference.size])
     cur_side: Sample | NDArray[Any] = sides[1] if sides else np.array([n_current])
     return _result("ks", statistic, pvalue, threshold, ref_side, cur_side, pvalue_inclusive=True)
@@ -413,9 +415,10 @@ def _merged_cdfs(
     return merged, ref_seen / reference.size, cur_seen / cur_total
 
 
-def _ks_pvalue(statistic: float, n1: int, n2: int) -> float:
-    """The two-sided p-value as ``scipy.stats.ks_2samp`` computes it with ``method="auto"``."""
-    if max(n1, n2) <= _KS_MAX_EXACT:
+def _ks_pvalue(statistic: float, n1: int, n2: int, exact: bool = True) -> float:
+    """The two-sided p-value as ``scipy.stats.ks_2samp`` computes it with ``method="auto"``
+    (with ``exact=False``, ``method="asymp"``)."""
+    if exact and max(n1, n2) <= _KS_MAX_EXACT:
         exact = _ks_exact_pvalue(statistic, n1, n2)
         if exact is not None:
             return exact

@@ -291,7 +291,7 @@ class DriftTracker:
     def _verdict(self, profile: FeatureProfile, counts: FeatureCounts) -> FeatureVerdict:
         if counts.present == 0 or profile.count == 0:
             return FeatureVerdict(profile, counts, {}, None, None)
-        inputs = profile_inputs(profile, counts)
+        inputs = profile_inputs(profile, counts, exact_pvalue=False)
         methods = [m for m in self.methods if applies(m, profile.kind)]
         results = run_methods(inputs, methods)
         verdict = None
