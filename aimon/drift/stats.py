@@ -419,9 +419,9 @@ def _ks_pvalue(statistic: float, n1: int, n2: int, exact: bool = True) -> float:
     """The two-sided p-value as ``scipy.stats.ks_2samp`` computes it with ``method="auto"``
     (with ``exact=False``, ``method="asymp"``)."""
     if exact and max(n1, n2) <= _KS_MAX_EXACT:
-        exact = _ks_exact_pvalue(statistic, n1, n2)
-        if exact is not None:
-            return exact
+        pvalue = _ks_exact_pvalue(statistic, n1, n2)
+        if pvalue is not None:
+            return pvalue
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
     return kstwo_sf(statistic, round(en))
