@@ -142,6 +142,25 @@ def test_live_ks_pvalue_is_scipys_asymptotic_one_on_the_window() -> None:
     assert result.pvalue == pytest.approx(exact, rel=0.05)  # and close to the exact one
 
 
+def test_sampled_verdicts_are_the_same_run_after_run() -> None:
+    """Reservoirs that sample (more values than they keep) sample alike on a replay of the
+    same calls: the KS numbers of two monitors fed the same rows are equal."""
+    live = np.random.default_rng(3).normal(42, 10, 6000)
+
+    def ks_of_a_run() -> tuple[float, float]:
+        tracker = DriftTracker(REFERENCE, window_s=3600, sample_size=256)
+        for piece in range(3):
+            chunk = live[piece * 2000 : (piece + 1) * 2000]
+            tracker.add(extract(pd.DataFrame({"age": chunk})), 1_000_000 + piece * 300)
+        result = tracker.verdicts(1_000_000 + 600)["age"].results["ks"]
+        return result.statistic, result.pvalue
+
+    first = ks_of_a_run()
+    assert ks_of_a_run() == first
+    exact = sps.ks_2samp(REFERENCE.features["age"].sample_array(), live).statistic
+    assert first[0] != exact  # it did sample
+
+
 def test_events_window_keeps_the_last_n_events() -> None:
     with aimon.Monitor("m", reference=REFERENCE, drift_events=1200) as mon:
         observe_all(mon, rows(1000, age_shift=15.0, seed=4))
