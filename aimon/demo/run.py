@@ -47,17 +47,21 @@ class DemoRun:
     notifications: dict[str, dict[str, int]]
 
 
+#: Seconds between the status lines.
+LINE_EVERY_S = 0.5
+
+
 def _scenario(
     mon: Monitor, model: SimulatedModel, settings: DemoSettings, stop: threading.Event, out: TextIO
 ) -> list[tuple[float, str, Snapshot]]:
-    """A line twice a second until the scenario's end (or ``stop``). The lines keep to the
-    clock (a slow snapshot delays its own line, not every one after it)."""
+    """A line every :data:`LINE_EVERY_S` until the scenario's end (or ``stop``). The lines
+    keep to the clock (a slow snapshot delays its own line, not every one after it)."""
     print(HEADER, file=out)
     history: list[tuple[float, str, Snapshot]] = []
     started = time.monotonic()
     tick = 0.0
     while (elapsed := time.monotonic() - started) < settings.duration_s:
-        tick = max(tick + 0.5, 0.5 * math.ceil(elapsed / 0.5))
+        tick = max(tick + LINE_EVERY_S, LINE_EVERY_S * math.ceil(elapsed / LINE_EVERY_S))
         if stop.wait(min(tick, settings.duration_s) - elapsed):
             print("stopped", file=out)
             break
