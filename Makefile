@@ -6,8 +6,8 @@ STAMP  := $(VENV)/.installed
 # The core (no evidently extra) is also tested under pandas 3, in a venv of its own.
 VENV3  := .venv-pandas3
 STAMP3 := $(VENV3)/.installed
-APT_PACKAGES := prometheus prometheus-alertmanager chromium chromium-driver openssl
-APT_BINARIES := prometheus prometheus-alertmanager promtool amtool chromium chromedriver openssl
+APT_PACKAGES := prometheus prometheus-alertmanager chromium chromium-driver openssl e2fsprogs util-linux
+APT_BINARIES := prometheus prometheus-alertmanager promtool amtool chromium chromedriver openssl chattr setpriv
 
 .PHONY: demo test bench lint system-deps clean
 
@@ -24,7 +24,8 @@ $(STAMP3): pyproject.toml
 	touch $(STAMP3)
 
 # Debian packages the tests start (real Prometheus and Alertmanager, headless Chromium, openssl
-# for test certificates when the cryptography package is absent).
+# for test certificates when the cryptography package is absent, chattr and setpriv for the
+# checkpoint tests' file systems).
 system-deps:
 	@missing=""; for b in $(APT_BINARIES); do command -v $$b >/dev/null || missing=yes; done; \
 	if [ -n "$$missing" ]; then \
